@@ -1,0 +1,79 @@
+"""gyeol (결): embedded hybrid retrieval for RAG — dense vectors + Korean-aware BM25.
+
+    import gyeol
+    db = gyeol.connect("./kb")
+    col = db.create_collection("docs", embedder="all-MiniLM-L6-v2")
+    col.add(["검색했습니다", "Hybrid search fuses BM25 and vectors"])
+    col.search("검색", k=5)
+"""
+
+from __future__ import annotations
+
+from .collection import Collection
+from .config import BM25, HNSW, IVF, IVFPQ, Factory, Flat
+from .database import Database, connect
+from .embedders import CallableEmbedder, Embedder, SentenceTransformerEmbedder
+from .errors import (
+    BackendUnavailableError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    CorruptionError,
+    DimensionMismatchError,
+    DuplicateIdError,
+    FilterError,
+    GyeolError,
+    InvalidInputError,
+    ReadOnlyError,
+    StorageLockedError,
+)
+from .types import Document, Hit, Results
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Tokenizers live in gyeol.lexical; resolve them lazily so `import gyeol` stays light.
+    if name in ("KiwiTokenizer", "WhitespaceTokenizer", "BigramTokenizer", "Tokenizer"):
+        from .lexical import tokenizers
+
+        return getattr(tokenizers, name)
+    if name == "load_sample":
+        from .data import load_sample
+
+        return load_sample
+    raise AttributeError(f"module 'gyeol' has no attribute {name!r}")
+
+
+__all__ = [
+    "connect",
+    "Database",
+    "Collection",
+    "Document",
+    "Hit",
+    "Results",
+    "Flat",
+    "HNSW",
+    "IVF",
+    "IVFPQ",
+    "Factory",
+    "BM25",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "CallableEmbedder",
+    "KiwiTokenizer",
+    "WhitespaceTokenizer",
+    "BigramTokenizer",
+    "Tokenizer",
+    "load_sample",
+    "GyeolError",
+    "InvalidInputError",
+    "DimensionMismatchError",
+    "DuplicateIdError",
+    "FilterError",
+    "CollectionNotFoundError",
+    "CollectionExistsError",
+    "StorageLockedError",
+    "ReadOnlyError",
+    "CorruptionError",
+    "BackendUnavailableError",
+]

@@ -1,0 +1,140 @@
+"""Input validation: each check raises a typed error saying what was expected and found."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from .errors import DimensionMismatchError, DuplicateIdError, InvalidInputError
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _as_list(name: str, value: Any) -> list:
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+        raise InvalidInputError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
+
+
+def check_texts(texts: Any) -> list[str | None] | None:
+    if texts is None:
+        return None
+    texts = _as_list("texts", texts)
+    for i, t in enumerate(texts):
+        if t is not None and not isinstance(t, str):
+            raise InvalidInputError(f"texts[{i}] must be a str, got {type(t).__name__}")
+    return texts
+
+
+def check_ids(ids: Any) -> list[str]:
+    ids = _as_list("ids", ids)
+    for i, x in enumerate(ids):
+        if not isinstance(x, str) or not x:
+            raise InvalidInputError(f"ids[{i}] must be a non-empty str, got {x!r}")
+    if len(set(ids)) != len(ids):
+        dups = sorted(x for x, c in Counter(ids).items() if c > 1)
+        raise DuplicateIdError(f"Expected ids to be unique, found duplicates of: {', '.join(dups[:10])}")
+    return ids
+
+
+def _check_meta_value(where: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"{where} must be a finite number, got {value!r}")
+    if isinstance(value, _SCALARS):
+        return
+    if isinstance(value, (list, tuple)):
+        for j, item in enumerate(value):
+            if not isinstance(item, _SCALARS) or (isinstance(item, float) and not math.isfinite(item)):
+                raise InvalidInputError(f"{where}[{j}] must be a JSON scalar, got {type(item).__name__}")
+        return
+    raise InvalidInputError(
+        f"{where} must be a JSON scalar (str, int, float, bool, None) or a list of them, got {type(value).__name__}"
+    )
+
+
+def check_metadata(metadata: Any, n: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Give back (metadata dicts with lists for tuples, their JSON strings)."""
+    if metadata is None:
+        return [{} for _ in range(n)], ["{}"] * n
+    metadata = _as_list("metadata", metadata)
+    if len(metadata) != n:
+        raise InvalidInputError(f"metadata has {len(metadata)} entries, expected {n} (one per document)")
+    out, out_json = [], []
+    for i, m in enumerate(metadata):
+        if m is None:
+            m = {}
+        if not isinstance(m, dict):
+            raise InvalidInputError(f"metadata[{i}] must be a dict or None, got {type(m).__name__}")
+        clean = {}
+        for key, value in m.items():
+            if not isinstance(key, str) or not key:
+                raise InvalidInputError(f"metadata[{i}] keys must be non-empty str, got {key!r}")
+            if key.startswith("$"):
+                raise InvalidInputError(f"metadata[{i}] key {key!r} may not start with '$' (reserved for filters)")
+            _check_meta_value(f"metadata[{i}][{key!r}]", value)
+            clean[key] = list(value) if isinstance(value, tuple) else value
+        out.append(clean)
+        out_json.append(json.dumps(clean, ensure_ascii=False, allow_nan=False))
+    return out, out_json
+
+
+def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors") -> np.ndarray:
+    """Give back a C-contiguous float32 (n, dim) array of finite values."""
+    try:
+        arr = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a numeric array of shape (n, {dim}): {exc}") from None
+    if arr.ndim != 2:
+        raise InvalidInputError(f"{name} must be 2-dimensional (n, {dim}), got shape {arr.shape}")
+    if arr.shape[1] != dim:
+        raise DimensionMismatchError(f"{name} have dimension {arr.shape[1]}, the collection's is {dim}")
+    if n is not None and arr.shape[0] != n:
+        raise InvalidInputError(f"{name} has {arr.shape[0]} rows, expected {n} (one per document)")
+    if not np.isfinite(arr).all():
+        raise InvalidInputError(f"{name} contain NaN or infinite values")
+    return np.ascontiguousarray(arr)
+
+
+def check_query_vector(vector: Any, dim: int) -> np.ndarray:
+    arr = np.asarray(vector, dtype=np.float32) if vector is not None else None
+    if arr is not None and arr.ndim == 1:
+        arr = arr[None, :]
+    return check_vectors(arr, 1, dim, name="vector")
+
+
+def normalise(vectors: np.ndarray, *, name: str = "vectors") -> np.ndarray:
+    """Unit-length rows for cosine; a zero vector has no direction and is refused."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise InvalidInputError(f"{name} contain an all-zero vector, which has no cosine similarity")
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def check_alpha(alpha: Any) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)
+
+
+def check_rrf_k(rrf_k: Any) -> float:
+    if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or not rrf_k > 0:
+        raise InvalidInputError(f"rrf_k must be a positive number, got {rrf_k!r}")
+    return float(rrf_k)
+
+
+def check_query_text(query: Any) -> str:
+    if not isinstance(query, str):
+        raise InvalidInputError(f"query must be a str, got {type(query).__name__}")
+    if not query.strip():
+        raise InvalidInputError("query must be a non-empty string")
+    return query

@@ -1,0 +1,320 @@
+"""connect() and Database: a directory of collections, its write lock, and the catalog."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .collection import Collection
+from .config import (
+    BM25,
+    DEVICES,
+    METRICS,
+    TIERS,
+    CollectionConfig,
+    check_choice,
+    coerce_index_spec,
+)
+from .embedders import embedder_dim, resolve_embedder
+from .errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    GyeolError,
+    InvalidInputError,
+    ReadOnlyError,
+)
+from .storage.atomic import sweep_temp_files
+from .storage.lock import DirectoryLock
+from .storage.manifest import Catalog, read_catalog, write_catalog
+from .storage.store import SegmentStore
+
+__all__ = ["connect", "Database"]
+
+log = logging.getLogger(__name__)
+
+COLLECTIONS_DIR = "collections"
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False) -> "Database":
+    """Open (creating if missing) a database directory, or an in-memory one when path is None."""
+    return Database(path, read_only=read_only)
+
+
+class Database:
+    """A set of named collections in one directory (or in memory)."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        if path is not None and not isinstance(path, (str, Path)):
+            raise InvalidInputError(f"path must be a str, a Path or None, got {type(path).__name__}")
+        self.path = None if path is None else Path(path)
+        self.read_only = bool(read_only)
+        self._lock = threading.RLock()
+        self._dir_lock: DirectoryLock | None = None
+        self._open: dict[str, Collection] = {}
+        self._closed = False
+        self._memory: dict[str, SegmentStore] = {}  # in-memory databases keep stores here
+        if self.path is None:
+            if read_only:
+                raise InvalidInputError("read_only=True needs a path: an in-memory database has nothing to read")
+            self._catalog = Catalog()
+            return
+        if read_only:
+            if not self.path.is_dir():
+                raise InvalidInputError(f"{self.path} does not exist; a read-only database cannot create it")
+        else:
+            if self.path.exists() and not self.path.is_dir():
+                raise InvalidInputError(f"{self.path} exists and is not a directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._dir_lock = DirectoryLock(self.path)
+            self._dir_lock.acquire()
+            sweep_temp_files(self.path)
+        self._catalog = read_catalog(self.path)
+        if not read_only:
+            self._sweep_orphans()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Save derived indexes of open collections, release the write lock; later calls raise."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                for col in self._open.values():
+                    col._close()
+            finally:
+                self._open.clear()
+                self._closed = True
+                if self._dir_lock is not None:
+                    self._dir_lock.release()
+                    self._dir_lock = None
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # release the lock of a forgotten handle
+        try:
+            if not self._closed and self._dir_lock is not None:
+                self._dir_lock.release()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        where = "memory" if self.path is None else str(self.path)
+        flags = " read-only" if self.read_only else ""
+        return f"Database({where}{flags}, {len(self._catalog.collections)} collections)"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise GyeolError("the database is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise ReadOnlyError(f"database {self.path} is open read-only; writes are refused")
+
+    def _refresh_catalog(self) -> None:
+        if self.path is not None and self.read_only:
+            self._catalog = read_catalog(self.path)
+
+    def _sweep_orphans(self) -> None:
+        """Remove collection folders no catalog names (a create or drop cut short)."""
+        root = self.path / COLLECTIONS_DIR
+        if not root.is_dir():
+            return
+        named = set(self._catalog.collections.values())
+        for folder in root.iterdir():
+            if folder.is_dir() and folder.name not in named:
+                log.info("removing %s, left by an interrupted create or drop", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+
+    # ------------------------------------------------------------------ collections
+
+    def list_collections(self) -> list[str]:
+        """Names of the collections, sorted."""
+        with self._lock:
+            self._check_open()
+            self._refresh_catalog()
+            return sorted(self._catalog.collections)
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        embedder: Any = DEFAULT_EMBEDDER,
+        dim: int | None = None,
+        metric: str = "cosine",
+        tier: str = "memory",
+        index: Any = None,
+        device: str = "cpu",
+        tokenizer: Any = "kiwi",
+        bm25: BM25 | None = None,
+        exist_ok: bool = False,
+    ) -> Collection:
+        """Create a collection (or, with exist_ok, open the existing one of that name)."""
+        from .index import validate_spec
+        from .index.device import resolve_device
+        from .lexical.tokenizers import resolve_tokenizer
+
+        with self._lock:
+            self._check_writable()
+            _check_name(name)
+            if name in self._catalog.collections:
+                if exist_ok:
+                    return self.get_collection(name)
+                raise CollectionExistsError(f"collection {name!r} already exists (pass exist_ok=True to open it)")
+            check_choice("metric", metric, METRICS)
+            check_choice("tier", tier, TIERS)
+            check_choice("device", device, DEVICES)
+            spec = coerce_index_spec(index)
+            if bm25 is None:
+                bm25 = BM25()
+            elif not isinstance(bm25, BM25):
+                raise InvalidInputError(f"bm25 must be a gyeol.BM25(...) or None, got {type(bm25).__name__}")
+            if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0):
+                raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+            embedder_obj, embedder_desc = resolve_embedder(embedder)
+            tokenizer_obj, tokenizer_desc = resolve_tokenizer(tokenizer)
+            if embedder_obj is None and dim is None:
+                raise InvalidInputError("dim is required when embedder is None")
+            if dim is None:
+                dim = embedder_dim(embedder_obj)
+            if self.path is None and tier != "memory":
+                raise InvalidInputError(
+                    f"tier {tier!r} keeps data on disk and needs a database on disk: gyeol.connect(path)"
+                )
+            validate_spec(spec, tier=tier, metric=metric, dim=dim)
+            placed = resolve_device(device)
+            config = CollectionConfig(
+                name=name, dim=dim, metric=metric, tier=tier, device=device, index=spec,
+                tokenizer=tokenizer_desc, bm25=bm25, embedder=embedder_desc,
+            )
+            folder = None
+            if self.path is not None:
+                folder = self.path / COLLECTIONS_DIR / f"c-{uuid.uuid4().hex[:16]}"
+            store = SegmentStore.create(folder, config.to_dict())
+            collection = Collection(self, store, config, embedder=embedder_obj, tokenizer=tokenizer_obj,
+                                    tier=tier, device=placed)
+            catalog = Catalog(
+                version=self._catalog.version + 1,
+                collections={**self._catalog.collections, name: "" if folder is None else folder.name},
+            )
+            if self.path is not None:
+                try:
+                    write_catalog(self.path, catalog)
+                except BaseException:
+                    store.destroy()
+                    raise
+            self._catalog = catalog
+            self._open[name] = collection
+            if self.path is None:
+                self._memory[name] = store
+            return collection
+
+    def get_collection(
+        self,
+        name: str,
+        *,
+        tier: str | None = None,
+        device: str | None = None,
+        embedder: Any = None,
+        tokenizer: Any = None,
+    ) -> Collection:
+        """Open a collection, optionally on another tier or device (the index is rebuilt if needed).
+
+        embedder / tokenizer: pass again the custom objects a collection was created with;
+        built-in ones (model names, "kiwi", "whitespace", "bigram") are restored from the config.
+        """
+        from .index.device import resolve_device
+        from .lexical.tokenizers import resolve_tokenizer, tokenizer_from_config
+
+        with self._lock:
+            self._check_open()
+            self._refresh_catalog()
+            if not isinstance(name, str) or name not in self._catalog.collections:
+                raise CollectionNotFoundError(f"no collection named {name!r}; have: {sorted(self._catalog.collections)}")
+            if tier is not None:
+                check_choice("tier", tier, TIERS)
+            if device is not None:
+                check_choice("device", device, DEVICES)
+            existing = self._open.get(name)
+            if existing is not None and existing._closed:
+                existing = None
+            if existing is not None:
+                config = existing._config
+            else:
+                store = self._load_store(name)
+                config = CollectionConfig.from_dict(store.manifest.config)
+            want_tier = tier or (existing.tier if existing is not None else config.tier)
+            if self.path is None and want_tier != "memory":
+                raise InvalidInputError(f"tier {want_tier!r} needs a database on disk: gyeol.connect(path)")
+            want_device = resolve_device(device or (existing.device if existing is not None else config.device))
+            if embedder is not None:
+                embedder_obj, _ = resolve_embedder(embedder)
+            elif existing is not None:
+                embedder_obj = existing._embedder
+            else:
+                embedder_obj = _embedder_from_config(config.embedder)
+            if tokenizer is not None:
+                tokenizer_obj, _ = resolve_tokenizer(tokenizer)
+            elif existing is not None:
+                tokenizer_obj = existing._tokenizer
+            else:
+                tokenizer_obj = tokenizer_from_config(config.tokenizer)
+            if existing is not None:
+                if want_tier != existing.tier or want_device != existing.device:
+                    existing._retarget(want_tier, want_device)
+                existing._embedder, existing._tokenizer = embedder_obj, tokenizer_obj
+                return existing
+            collection = Collection(self, store, config, embedder=embedder_obj, tokenizer=tokenizer_obj,
+                                    tier=want_tier, device=want_device)
+            self._open[name] = collection
+            return collection
+
+    def _load_store(self, name: str) -> SegmentStore:
+        if self.path is None:
+            return self._memory[name]
+        folder = self.path / COLLECTIONS_DIR / self._catalog.collections[name]
+        return SegmentStore.open(folder, writable=not self.read_only)
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and its files."""
+        with self._lock:
+            self._check_writable()
+            if not isinstance(name, str) or name not in self._catalog.collections:
+                raise CollectionNotFoundError(f"no collection named {name!r}")
+            remaining = dict(self._catalog.collections)
+            folder_name = remaining.pop(name)
+            catalog = Catalog(version=self._catalog.version + 1, collections=remaining)
+            if self.path is not None:
+                write_catalog(self.path, catalog)  # the commit point; the folder is now an orphan
+            self._catalog = catalog
+            col = self._open.pop(name, None)
+            if col is not None:
+                col._closed = True
+            self._memory.pop(name, None)
+            if self.path is not None:
+                shutil.rmtree(self.path / COLLECTIONS_DIR / folder_name, ignore_errors=True)
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"collection name must be a non-empty str, got {name!r}")
+    if len(name) > 256:
+        raise InvalidInputError(f"collection name is {len(name)} characters long; at most 256 are allowed")
+
+
+def _embedder_from_config(desc: dict[str, Any] | None):
+    """Rebuild a named sentence-transformers embedder; custom ones must be passed again."""
+    if desc is None or desc.get("kind") != "sentence-transformers":
+        return None
+    embedder, _ = resolve_embedder(desc["name"])
+    return embedder

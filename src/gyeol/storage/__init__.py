@@ -1,0 +1,1 @@
+"""On-disk layout: manifest, Parquet segments, tombstones, the directory lock."""

@@ -1,0 +1,79 @@
+"""Parquet segments (id, text, metadata JSON, vector) and tombstone files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import CorruptionError
+from .atomic import write_atomic
+
+ROW_GROUP_ROWS = 65_536
+
+
+def segment_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("text", pa.string()),
+            pa.field("metadata", pa.string()),  # JSON object; any Arrow tool can parse it
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def vectors_to_arrow(vectors: np.ndarray) -> pa.FixedSizeListArray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
+
+
+def arrow_to_vectors(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
+
+
+def build_segment(
+    ids: list[str], texts: list[str | None], metadata_json: list[str], vectors: np.ndarray
+) -> pa.Table:
+    dim = vectors.shape[1]
+    return pa.Table.from_arrays(
+        [
+            pa.array(ids, pa.string()),
+            pa.array(texts, pa.string()),
+            pa.array(metadata_json, pa.string()),
+            vectors_to_arrow(vectors),
+        ],
+        schema=segment_schema(dim),
+    )
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """Write table to path atomically and durably (temp, fsync, replace, fsync dir)."""
+    write_atomic(
+        path,
+        lambda tmp: pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd"),
+    )
+
+
+def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns, memory_map=True)
+    except FileNotFoundError:
+        raise CorruptionError(f"segment {path} named by the manifest is missing") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+
+
+def write_tombstones(path: Path, labels: np.ndarray) -> None:
+    table = pa.table({"label": pa.array(np.asarray(labels, dtype=np.int64))})
+    write_parquet(path, table)
+
+
+def read_tombstones(path: Path) -> np.ndarray:
+    table = read_segment(path, ["label"])
+    return table.column("label").to_numpy().astype(np.int64, copy=False)

@@ -1,0 +1,290 @@
+"""SegmentStore: one collection's committed rows, on disk (or only in memory).
+
+The store owns the manifest, the Parquet segments, the tombstones and the
+per-label arrays that mirror them (ids, texts, metadata JSON, the live mask and
+the id map). Every change is one manifest commit: data files first, then the
+manifest that names them, so a crash leaves the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import CorruptionError
+from .atomic import fsync_dir, sweep_temp_files
+from .idmap import IdMap, hash_ids
+from .manifest import Manifest, SegmentRef, read_manifest, write_manifest
+from .segments import (
+    arrow_to_vectors,
+    build_segment,
+    read_segment,
+    read_tombstones,
+    segment_schema,
+    vectors_to_arrow,
+    write_parquet,
+    write_tombstones,
+)
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = "data"
+INDEX_DIR = "index"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A validated batch ready to commit."""
+
+    ids: list[str]
+    texts: list[str | None]
+    metadata_json: list[str]
+    vectors: np.ndarray  # (n, dim) float32, normalised for cosine
+    hashes: np.ndarray  # hash_ids(ids)
+
+
+class SegmentStore:
+    """Committed rows of one collection; labels are dense row numbers across segments."""
+
+    def __init__(self, directory: Path | None, manifest: Manifest) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.dim = int(manifest.config["dim"])
+        self._id_chunks: list[pa.Array] = []
+        self._text_chunks: list[pa.Array] = []
+        self._meta_chunks: list[pa.Array] = []
+        self._vector_chunks: list[np.ndarray] = []  # in-memory databases only: Parquet is elsewhere the source
+        self._live = np.zeros(0, dtype=bool)
+        self.idmap = IdMap()
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def create(cls, directory: Path | None, config: dict) -> "SegmentStore":
+        manifest = Manifest(version=1, generation=1, next_label=0, config=config)
+        if directory is not None:
+            (directory / DATA_DIR).mkdir(parents=True, exist_ok=True)
+            write_manifest(directory, manifest)
+        return cls(directory, manifest)
+
+    @classmethod
+    def open(cls, directory: Path, *, writable: bool) -> "SegmentStore":
+        for attempt in range(3):
+            manifest = read_manifest(directory)
+            store = cls(directory, manifest)
+            try:
+                store._load()
+            except CorruptionError:
+                # a writer may have compacted away the files this manifest named: read it again
+                if attempt < 2 and read_manifest(directory).version != manifest.version:
+                    continue
+                raise
+            if writable:
+                store._sweep()
+            return store
+        raise AssertionError("unreachable")
+
+    def _load(self) -> None:
+        data = self.directory / DATA_DIR
+        for seg in self.manifest.segments:
+            table = read_segment(data / seg.file, ["id", "text", "metadata"])
+            if table.num_rows != seg.rows:
+                raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
+            self._append_columns(
+                table.column("id").combine_chunks(),
+                table.column("text").combine_chunks(),
+                table.column("metadata").combine_chunks(),
+            )
+        self._live = np.ones(self.manifest.next_label, dtype=bool)
+        for name in self.manifest.tombstones:
+            self._live[read_tombstones(data / name)] = False
+        if self.n_labels != self.manifest.next_label:
+            raise CorruptionError(
+                f"segments hold {self.n_labels} rows but the manifest expects {self.manifest.next_label}"
+            )
+        live = np.flatnonzero(self._live)
+        self.idmap.rebuild(hash_ids(self.ids.take(pa.array(live)).combine_chunks()), live)
+
+    def _sweep(self) -> None:
+        """Remove files of interrupted writes: temp files and data files no manifest names."""
+        data = self.directory / DATA_DIR
+        sweep_temp_files(self.directory)
+        sweep_temp_files(data)
+        named = self.manifest.files()
+        for path in data.glob("*.parquet"):
+            if path.name not in named:
+                log.info("removing %s, left by an interrupted write", path)
+                path.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- reading
+
+    @property
+    def n_labels(self) -> int:
+        return sum(len(c) for c in self._id_chunks)
+
+    @property
+    def live(self) -> np.ndarray:
+        """Boolean mask over labels; True for live rows. Do not mutate."""
+        return self._live
+
+    @property
+    def n_live(self) -> int:
+        return len(self.idmap)
+
+    @property
+    def has_deletes(self) -> bool:
+        return self.n_live != len(self._live)
+
+    @property
+    def ids(self) -> pa.ChunkedArray:
+        return pa.chunked_array(self._id_chunks, pa.string())
+
+    @property
+    def texts(self) -> pa.ChunkedArray:
+        return pa.chunked_array(self._text_chunks, pa.string())
+
+    @property
+    def metadata_json(self) -> pa.ChunkedArray:
+        return pa.chunked_array(self._meta_chunks, pa.string())
+
+    def labels_of(self, ids: list[str]) -> np.ndarray:
+        """Label of each id, -1 where the id is not live."""
+        return self.idmap.lookup(ids, hash_ids(ids), self.ids)
+
+    def vectors(self, first_label: int = 0) -> np.ndarray:
+        """Stored vectors of labels first_label.. (dead included), read from the segments."""
+        if self.directory is None:
+            allv = np.concatenate(self._vector_chunks) if self._vector_chunks else np.empty((0, self.dim), np.float32)
+            return allv[first_label:]
+        parts = []
+        for seg in self.manifest.segments:
+            end = seg.first_label + seg.rows
+            if end <= first_label:
+                continue
+            table = read_segment(self.directory / DATA_DIR / seg.file, ["vector"])
+            vecs = arrow_to_vectors(table.column("vector"), self.dim)
+            parts.append(vecs[max(0, first_label - seg.first_label) :])
+        return np.concatenate(parts) if parts else np.empty((0, self.dim), np.float32)
+
+    def iter_vector_batches(self, first_label: int = 0) -> Iterator[np.ndarray]:
+        """The same vectors as vectors(), one segment at a time."""
+        if self.directory is None:
+            yield self.vectors(first_label)
+            return
+        for seg in self.manifest.segments:
+            if seg.first_label + seg.rows <= first_label:
+                continue
+            table = read_segment(self.directory / DATA_DIR / seg.file, ["vector"])
+            yield arrow_to_vectors(table.column("vector"), self.dim)[max(0, first_label - seg.first_label) :]
+
+    # ----------------------------------------------------------------- writing
+
+    def commit(self, rows: Rows | None, delete_labels: np.ndarray) -> np.ndarray:
+        """Append rows and tombstone labels in one commit; give back the new rows' labels."""
+        delete_labels = np.unique(np.asarray(delete_labels, dtype=np.int64))
+        first = self.manifest.next_label
+        n_new = 0 if rows is None else len(rows.ids)
+        segments = list(self.manifest.segments)
+        tombstones = list(self.manifest.tombstones)
+        table = None
+        written: list[Path] = []
+        try:
+            if n_new:
+                table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors)
+                if self.directory is not None:
+                    name = f"seg-{self.manifest.generation:04d}-{first:012d}-{uuid.uuid4().hex[:8]}.parquet"
+                    write_parquet(self.directory / DATA_DIR / name, table)
+                    written.append(self.directory / DATA_DIR / name)
+                    segments.append(SegmentRef(name, first, n_new))
+            if len(delete_labels) and self.directory is not None:
+                name = f"tomb-{self.manifest.generation:04d}-{uuid.uuid4().hex[:12]}.parquet"
+                write_tombstones(self.directory / DATA_DIR / name, delete_labels)
+                written.append(self.directory / DATA_DIR / name)
+                tombstones.append(name)
+            manifest = self.manifest.next(
+                next_label=first + n_new,
+                segments=tuple(segments),
+                tombstones=tuple(tombstones),
+                deleted=self.manifest.deleted + len(delete_labels),
+            )
+            if self.directory is not None:
+                write_manifest(self.directory, manifest)
+        except BaseException:
+            for path in written:  # never named by a manifest: safe to drop
+                path.unlink(missing_ok=True)
+            raise
+        self.manifest = manifest
+        # the commit is durable; mirror it in memory (nothing below can fail on valid input)
+        new_labels = np.arange(first, first + n_new, dtype=np.int64)
+        if len(delete_labels):
+            self._live[delete_labels] = False
+            self.idmap.remove(delete_labels)
+        if n_new:
+            self._append_columns(table.column("id").chunk(0), table.column("text").chunk(0),
+                                 table.column("metadata").chunk(0))
+            if self.directory is None:
+                self._vector_chunks.append(rows.vectors)
+            self._live = np.concatenate([self._live, np.ones(n_new, dtype=bool)])
+            self.idmap.add(rows.hashes, new_labels)
+        return new_labels
+
+    def compact(self) -> np.ndarray:
+        """Rewrite live rows as one segment with labels 0..n-1; give back the old labels kept."""
+        keep = np.flatnonzero(self._live)
+        vectors = self.vectors()[keep]
+        take = pa.array(keep, pa.int64())
+        ids = self.ids.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
+        texts = self.texts.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
+        metas = self.metadata_json.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
+        generation = self.manifest.generation + 1
+        old_files = self.manifest.files()
+        segments: tuple[SegmentRef, ...] = ()
+        table = None
+        if len(keep):
+            table = pa.Table.from_arrays([ids, texts, metas, vectors_to_arrow(vectors)], schema=segment_schema(self.dim))
+        if self.directory is not None:
+            if table is not None:
+                name = f"seg-{generation:04d}-{0:012d}-{uuid.uuid4().hex[:8]}.parquet"
+                write_parquet(self.directory / DATA_DIR / name, table)
+                segments = (SegmentRef(name, 0, len(keep)),)
+        manifest = self.manifest.next(
+            generation=generation, next_label=len(keep), segments=segments, tombstones=(), deleted=0
+        )
+        if self.directory is not None:
+            write_manifest(self.directory, manifest)
+            for name in old_files:
+                (self.directory / DATA_DIR / name).unlink(missing_ok=True)
+            fsync_dir(self.directory / DATA_DIR)
+        self.manifest = manifest
+        self._id_chunks, self._text_chunks, self._meta_chunks = [], [], []
+        self._vector_chunks = [vectors] if self.directory is None and len(keep) else []
+        if len(keep):
+            self._append_columns(ids, texts, metas)
+        self._live = np.ones(len(keep), dtype=bool)
+        labels = np.arange(len(keep), dtype=np.int64)
+        self.idmap.rebuild(hash_ids(ids) if len(keep) else np.empty(0, np.uint64), labels)
+        return keep
+
+    def _append_columns(self, ids: pa.Array, texts: pa.Array, metas: pa.Array) -> None:
+        self._id_chunks.append(ids)
+        self._text_chunks.append(texts)
+        self._meta_chunks.append(metas)
+        if len(self._id_chunks) > 64:  # keep take() fast: fold many small chunks into one
+            self._id_chunks = [pa.concat_arrays(self._id_chunks)]
+            self._text_chunks = [pa.concat_arrays(self._text_chunks)]
+            self._meta_chunks = [pa.concat_arrays(self._meta_chunks)]
+
+    def destroy(self) -> None:
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def index_dir(directory: Path | None) -> Path | None:
+    return None if directory is None else directory / INDEX_DIR

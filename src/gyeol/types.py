@@ -1,0 +1,169 @@
+"""Document, Hit and Results: what reads and searches give back."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence, overload
+
+import numpy as np
+
+__all__ = ["Document", "Hit", "Results"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored document: id, text, metadata and (when asked for) its vector."""
+
+    id: str
+    text: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result; higher score is better in every mode."""
+
+    id: str
+    score: float
+    text: str | None
+    metadata: dict[str, Any]
+    vector_score: float | None = None
+    keyword_score: float | None = None
+
+
+class Results(Sequence[Hit]):
+    """The hits of one query, best first.
+
+    Built from arrays; the Hit objects (text and metadata) are materialised on
+    first access, so a caller that only needs ids pays for ids alone.
+    """
+
+    __slots__ = ("_ids", "_scores", "_vector_scores", "_keyword_scores", "_loader", "_hits")
+
+    def __init__(
+        self,
+        ids: list[str],
+        scores: np.ndarray,
+        vector_scores: np.ndarray | None = None,
+        keyword_scores: np.ndarray | None = None,
+        loader: Callable[[], tuple[list[str | None], list[dict[str, Any]]]] | None = None,
+    ) -> None:
+        self._ids = ids
+        self._scores = np.asarray(scores, dtype=np.float64)
+        self._vector_scores = vector_scores
+        self._keyword_scores = keyword_scores
+        self._loader = loader
+        self._hits: list[Hit] | None = None
+
+    @classmethod
+    def empty(cls) -> "Results":
+        """Give back Results with no hits."""
+        return cls([], np.empty(0))
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    @property
+    def scores(self) -> list[float]:
+        return self._scores.tolist()
+
+    def _materialise(self) -> list[Hit]:
+        if self._hits is None:
+            n = len(self._ids)
+            texts, metas = self._loader() if self._loader is not None else ([None] * n, [{}] * n)
+            vs = _optional_floats(self._vector_scores, n)
+            ks = _optional_floats(self._keyword_scores, n)
+            self._hits = [
+                Hit(self._ids[i], float(self._scores[i]), texts[i], metas[i], vs[i], ks[i])
+                for i in range(n)
+            ]
+        return self._hits
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Hit: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Hit]: ...
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._materialise()[i]
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self._materialise())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Results):
+            return self._materialise() == other._materialise()
+        if isinstance(other, list):
+            return self._materialise() == other
+        return NotImplemented
+
+    def to_arrow(self):
+        """Give back the hits as a pyarrow Table (metadata as JSON strings)."""
+        import json
+
+        import pyarrow as pa
+
+        hits = self._materialise()
+        return pa.table(
+            {
+                "id": pa.array([h.id for h in hits], pa.string()),
+                "score": pa.array([h.score for h in hits], pa.float64()),
+                "text": pa.array([h.text for h in hits], pa.string()),
+                "metadata": pa.array(
+                    [json.dumps(h.metadata, ensure_ascii=False) for h in hits], pa.string()
+                ),
+                "vector_score": pa.array([h.vector_score for h in hits], pa.float64()),
+                "keyword_score": pa.array([h.keyword_score for h in hits], pa.float64()),
+            }
+        )
+
+    def to_pandas(self):
+        """Give back the hits as a pandas DataFrame (metadata as dicts)."""
+        import pandas as pd
+
+        hits = self._materialise()
+        return pd.DataFrame(
+            {
+                "id": [h.id for h in hits],
+                "score": [h.score for h in hits],
+                "text": [h.text for h in hits],
+                "metadata": [h.metadata for h in hits],
+                "vector_score": [h.vector_score for h in hits],
+                "keyword_score": [h.keyword_score for h in hits],
+            }
+        )
+
+    def __repr__(self) -> str:
+        hits = self._materialise()
+        lines = [f"Results({len(hits)} hits)"]
+        for rank, h in enumerate(hits[:10], 1):
+            text = (h.text or "").replace("\n", " ")
+            if len(text) > 60:
+                text = text[:57] + "..."
+            lines.append(f"  {rank:>2}. {h.score:.4f}  {h.id}  {text}")
+        if len(hits) > 10:
+            lines.append(f"  ... {len(hits) - 10} more")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{r}</td><td>{html.escape(h.id)}</td><td>{h.score:.4f}</td>"
+            f"<td>{html.escape((h.text or '')[:200])}</td>"
+            f"<td>{html.escape(str(h.metadata))}</td></tr>"
+            for r, h in enumerate(self._materialise(), 1)
+        )
+        return (
+            "<table><thead><tr><th>#</th><th>id</th><th>score</th><th>text</th>"
+            f"<th>metadata</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+
+
+def _optional_floats(values: np.ndarray | None, n: int) -> list[float | None]:
+    if values is None:
+        return [None] * n
+    return [None if np.isnan(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
