@@ -84,6 +84,17 @@ def check_metadata(metadata: Any, n: int) -> tuple[list[dict[str, Any]], list[st
 
 def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors") -> np.ndarray:
     """Give back a C-contiguous float32 (n, dim) array of finite values."""
+    if (
+        type(vectors) is np.ndarray
+        and vectors.dtype == np.float32
+        and vectors.ndim == 2
+        and vectors.shape[1] == dim
+        and (n is None or vectors.shape[0] == n)
+        and vectors.flags.c_contiguous
+    ):  # the common case, checked cheaply: only finiteness is left
+        if not np.isfinite(vectors).all():
+            raise InvalidInputError(f"{name} contain NaN or infinite values")
+        return vectors
     try:
         arr = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
@@ -108,8 +119,8 @@ def check_query_vector(vector: Any, dim: int) -> np.ndarray:
 
 def normalise(vectors: np.ndarray, *, name: str = "vectors") -> np.ndarray:
     """Unit-length rows for cosine; a zero vector has no direction and is refused."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    if (norms == 0).any():
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+    if not norms.all():
         raise InvalidInputError(f"{name} contain an all-zero vector, which has no cosine similarity")
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 

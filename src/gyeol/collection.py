@@ -497,13 +497,11 @@ class Collection:
         ]
 
     def _rows(self, labels: np.ndarray) -> tuple[list[str], list[str | None], list[dict[str, Any]]]:
-        import json
+        from .search import read_rows
 
-        take = pa.array(labels, pa.int64())
         store = self._store
-        ids = store.ids.take(take).to_pylist()
-        texts = store.texts.take(take).to_pylist()
-        metas = [json.loads(m) if m else {} for m in store.metadata_json.take(take).to_pylist()]
+        ids = store.ids.take(pa.array(labels, pa.int64())).to_pylist()
+        texts, metas = read_rows(store.texts, store.metadata_json, labels)
         return ids, texts, metas
 
     # ------------------------------------------------------------------ search

@@ -129,7 +129,8 @@ def _scores_of(labels: np.ndarray, side_labels: np.ndarray, side_scores: np.ndar
 
 def _assemble(store, per_query) -> list[Results]:
     """Results with ids resolved in one Arrow take for the whole batch; text/metadata on demand."""
-    all_labels = np.concatenate([p[0] for p in per_query]).astype(np.int64, copy=False)
+    all_labels = per_query[0][0] if len(per_query) == 1 else np.concatenate([p[0] for p in per_query])
+    all_labels = all_labels.astype(np.int64, copy=False)
     ids_col, texts_col, metas_col = store.ids, store.texts, store.metadata_json
     all_ids = ids_col.take(pa.array(all_labels)).to_pylist() if len(all_labels) else []
     out = []
@@ -141,13 +142,18 @@ def _assemble(store, per_query) -> list[Results]:
     return out
 
 
-def _loader(texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray):
-    def load() -> tuple[list[str | None], list[dict[str, Any]]]:
-        if len(labels) == 0:
-            return [], []
-        take = pa.array(labels, pa.int64())
-        texts = texts_col.take(take).to_pylist()
-        metas = [json.loads(m) if m else {} for m in metas_col.take(take).to_pylist()]
-        return texts, metas
+def read_rows(
+    texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray
+) -> tuple[list[str | None], list[dict[str, Any]]]:
+    """Texts and metadata dicts of labels, in order."""
+    if len(labels) == 0:
+        return [], []
+    take = pa.array(labels, pa.int64())
+    texts = texts_col.take(take).to_pylist()
+    metas = [json.loads(m) if m else {} for m in metas_col.take(take).to_pylist()]
+    return texts, metas
 
-    return load
+
+def _loader(texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray):
+    # the columns are captured now: a later compact renumbers labels but not these arrays
+    return lambda: read_rows(texts_col, metas_col, labels)

@@ -63,6 +63,8 @@ class SegmentStore:
         self._vector_chunks: list[np.ndarray] = []  # in-memory databases only: Parquet is elsewhere the source
         self._live = np.zeros(0, dtype=bool)
         self.idmap = IdMap()
+        self._columns: tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None = None
+        self._n_rows = 0
 
     # ----------------------------------------------------------------- opening
 
@@ -127,7 +129,7 @@ class SegmentStore:
 
     @property
     def n_labels(self) -> int:
-        return sum(len(c) for c in self._id_chunks)
+        return self._n_rows
 
     @property
     def live(self) -> np.ndarray:
@@ -142,17 +144,27 @@ class SegmentStore:
     def has_deletes(self) -> bool:
         return self.n_live != len(self._live)
 
+    def _column_views(self) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
+        if self._columns is None:
+            self._columns = (
+                pa.chunked_array(self._id_chunks, pa.string()),
+                pa.chunked_array(self._text_chunks, pa.string()),
+                pa.chunked_array(self._meta_chunks, pa.string()),
+            )
+        return self._columns
+
     @property
     def ids(self) -> pa.ChunkedArray:
-        return pa.chunked_array(self._id_chunks, pa.string())
+        """The id of every label (dead included), indexable by label."""
+        return self._column_views()[0]
 
     @property
     def texts(self) -> pa.ChunkedArray:
-        return pa.chunked_array(self._text_chunks, pa.string())
+        return self._column_views()[1]
 
     @property
     def metadata_json(self) -> pa.ChunkedArray:
-        return pa.chunked_array(self._meta_chunks, pa.string())
+        return self._column_views()[2]
 
     def labels_of(self, ids: list[str]) -> np.ndarray:
         """Label of each id, -1 where the id is not live."""
@@ -264,6 +276,8 @@ class SegmentStore:
             fsync_dir(self.directory / DATA_DIR)
         self.manifest = manifest
         self._id_chunks, self._text_chunks, self._meta_chunks = [], [], []
+        self._columns = None
+        self._n_rows = 0
         self._vector_chunks = [vectors] if self.directory is None and len(keep) else []
         if len(keep):
             self._append_columns(ids, texts, metas)
@@ -273,6 +287,8 @@ class SegmentStore:
         return keep
 
     def _append_columns(self, ids: pa.Array, texts: pa.Array, metas: pa.Array) -> None:
+        self._columns = None
+        self._n_rows += len(ids)
         self._id_chunks.append(ids)
         self._text_chunks.append(texts)
         self._meta_chunks.append(metas)
