@@ -20,9 +20,9 @@ import pyarrow as pa
 
 from . import _validation as v
 from .config import MODES, CollectionConfig, check_choice
-from .errors import DuplicateIdError, GyeolError, InvalidInputError, ReadOnlyError
+from .errors import CorruptionError, DuplicateIdError, GyeolError, InvalidInputError, ReadOnlyError
 from .index import build_index, load_index, save_index
-from .storage.manifest import MANIFEST_NAME
+from .storage.manifest import MANIFEST_NAME, read_manifest
 from .storage.store import INDEX_DIR, Rows, SegmentStore
 from .storage.idmap import hash_ids
 from .types import Document, Results
@@ -116,6 +116,37 @@ class Collection:
         return None if directory is None else directory / INDEX_DIR / part
 
     def _open_vector_index(self) -> None:
+        """Load or build the vector index; a reader whose snapshot a writer just compacted away moves on."""
+        for attempt in range(5):
+            try:
+                self._open_vector_index_once()
+                return
+            except CorruptionError:
+                # compact() deletes the old segments right after its manifest commit; a read-only
+                # handle that read the previous manifest finds them gone: take the new snapshot
+                if attempt == 4 or not self._snapshot_moved():
+                    raise
+                self._reopen_store()
+
+    def _snapshot_moved(self) -> bool:
+        """True for a read-only handle whose manifest is no longer the committed one."""
+        directory = self._store.directory
+        if not self._db.read_only or directory is None:
+            return False
+        try:
+            return read_manifest(directory).version != self._store.manifest.version
+        except CorruptionError:
+            return False
+
+    def _reopen_store(self) -> None:
+        """Read-only handles: load the latest committed snapshot and forget what was derived from the old one."""
+        self._manifest_stamp = self._stamp()  # before the read: a commit after it is seen next time
+        self._store = SegmentStore.open(self._store.directory, writable=False)
+        self._lexical = None
+        self._metadata = None
+        self._vindex_saved = -1
+
+    def _open_vector_index_once(self) -> None:
         manifest = self._store.manifest
         directory = self._index_dir(self._tier)
         index = None
@@ -255,14 +286,9 @@ class Collection:
         """Read-only handles follow the writer: reload when its manifest changed."""
         if not self._db.read_only or self._store.directory is None:
             return
-        stamp = self._stamp()
-        if stamp == self._manifest_stamp:
+        if self._stamp() == self._manifest_stamp:
             return
-        self._store = SegmentStore.open(self._store.directory, writable=False)
-        self._manifest_stamp = stamp
-        self._lexical = None
-        self._metadata = None
-        self._vindex_saved = -1
+        self._reopen_store()
         self._open_vector_index()
 
     def _retarget(self, tier: str, device: str) -> None:

@@ -1,0 +1,446 @@
+"""A BM25 inverted index over dense integer labels, held in numpy arrays.
+
+Layout (every per-document and per-posting array is numpy; the vocabulary is a
+dict term -> term id, one entry per distinct term):
+
+- postings, term-major CSR: `term_ptr[t]:term_ptr[t+1]` slices `post_doc` (label) and
+  `post_tf` (term frequency). Appends land in a short list of small term-sorted *tail*
+  chunks and are merged into the CSR when the tail grows past a fraction of it, so an
+  add costs time proportional to what it adds, amortised.
+- per label: `doc_len` (tokens), `live` (False once deleted).
+- forward index: `fwd_ptr[l]:fwd_ptr[l+1]` slices `fwd_term`, the distinct terms of
+  label l, so a delete can lower the live document frequency `df` of just those terms.
+
+N, avgdl and df count live documents only, so after deletes and re-adds the scores equal
+those of an index freshly built from the surviving documents. A query touches only the
+postings of its terms: gather, drop dead postings, weight (see scoring.py), sum per
+label with bincount, top-k with argpartition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..config import BM25
+from ..errors import InvalidInputError
+from . import scoring
+from ._buffers import GrowableArray
+
+__all__ = ["BM25Index"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_LABELS = np.iinfo(np.int32).max
+_TAIL_MIN_POSTINGS = 1 << 16  # merge below this never; above, when tail > CSR / 4
+_TAIL_MAX_CHUNKS = 32
+_TOPK_BLOCK = 64  # block size of the block-maximum prefilter in _top_k
+
+
+class BM25Index:
+    """BM25 over documents labelled 0..n_labels-1 in add order; see the module docstring."""
+
+    def __init__(self, params: BM25) -> None:
+        if not isinstance(params, BM25):
+            raise InvalidInputError(f"params must be a gyeol.BM25, got {type(params).__name__}")
+        self.params = params
+        self._vocab: dict[str, int] = {}
+        self._term_ptr = np.zeros(1, dtype=np.int64)
+        self._post_doc = np.empty(0, dtype=np.int32)
+        self._post_tf = np.empty(0, dtype=np.int32)
+        self._tail: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (term, doc, tf), term-sorted
+        self._tail_postings = 0
+        self._doc_len = GrowableArray(np.int32)
+        self._live = GrowableArray(np.bool_)
+        self._fwd_ptr = GrowableArray(np.int64, initial=np.zeros(1, dtype=np.int64))
+        self._fwd_term = GrowableArray(np.int32)
+        self._df = GrowableArray(np.int64)
+        self._n_live = 0
+        self._total_len_live = 0
+        self._stats_cache: tuple[float, np.ndarray] | None = None  # see _stats(); dropped on every change
+        self._csr_has_dead = False  # the CSR still holds postings of deleted labels
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def n_labels(self) -> int:
+        """Labels covered, dead ones included."""
+        return len(self._doc_len)
+
+    @property
+    def n_live(self) -> int:
+        return self._n_live
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self._vocab)
+
+    @property
+    def avgdl(self) -> float:
+        return self._total_len_live / self._n_live if self._n_live else 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"BM25Index(variant={self.params.variant!r}, labels={self.n_labels}, live={self._n_live}, "
+            f"terms={len(self._vocab)})"
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, token_lists: list[list[str]]) -> None:
+        """Append documents as labels n_labels, n_labels + 1, ..., in order."""
+        if isinstance(token_lists, str) or not isinstance(token_lists, (list, tuple)):
+            raise InvalidInputError(f"token_lists must be a list of lists of str, got {type(token_lists).__name__}")
+        n_new = len(token_lists)
+        if n_new == 0:
+            return
+        first = self.n_labels
+        if first + n_new > _MAX_LABELS:
+            raise InvalidInputError(f"a BM25Index holds at most {_MAX_LABELS} labels, {first + n_new} asked")
+        lengths = np.fromiter(map(_len_of_tokens, token_lists), dtype=np.int64, count=n_new)
+        flat: list[Any] = [tok for tokens in token_lists for tok in tokens]
+        term_ids = self._intern(flat)
+
+        doc_local = np.repeat(np.arange(n_new, dtype=np.int64), lengths)
+        vocab_size = max(len(self._vocab), 1)
+        pair_keys, tfs = np.unique(doc_local * vocab_size + term_ids, return_counts=True)  # doc-major
+        pair_docs = (pair_keys // vocab_size).astype(np.int64)
+        pair_terms = (pair_keys % vocab_size).astype(np.int32)
+
+        # forward index: distinct terms per document, in label order
+        per_doc = np.bincount(pair_docs, minlength=n_new)
+        self._fwd_term.extend(pair_terms)
+        self._fwd_ptr.extend(self._fwd_ptr.view()[-1] + np.cumsum(per_doc))
+        # term-major tail chunk (stable: docs stay ascending within a term)
+        order = np.argsort(pair_terms, kind="stable")
+        self._tail.append(
+            (pair_terms[order], (pair_docs[order] + first).astype(np.int32), tfs[order].astype(np.int32))
+        )
+        self._tail_postings += len(order)
+        # per-label and per-term state
+        self._doc_len.extend(lengths.astype(np.int32))
+        self._live.extend(np.ones(n_new, dtype=np.bool_))
+        self._df.resize(len(self._vocab), fill=0)
+        uniq_terms, doc_counts = np.unique(pair_terms, return_counts=True)
+        self._df.add_at(uniq_terms, doc_counts)
+        self._n_live += n_new
+        self._total_len_live += int(lengths.sum())
+        self._stats_cache = None
+        tail_is_big = self._tail_postings > max(_TAIL_MIN_POSTINGS, len(self._post_doc) // 4)
+        if tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS:
+            self.merge()
+
+    def _intern(self, flat: list[Any]) -> np.ndarray:
+        """Give back the term id of each token, adding new terms to the vocabulary."""
+        if not flat:
+            return np.empty(0, dtype=np.int64)
+        try:
+            encoded = pa.array(flat, pa.large_string()).dictionary_encode()
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidInputError(f"every token must be a str: {exc}") from None
+        if encoded.null_count:
+            raise InvalidInputError("tokens must be str, found None")
+        vocab = self._vocab
+        # one Python step per distinct term of the batch, not per token
+        local_to_global = np.fromiter(
+            (vocab.setdefault(term, len(vocab)) for term in encoded.dictionary.to_pylist()),
+            dtype=np.int64,
+        )
+        return local_to_global[encoded.indices.to_numpy(zero_copy_only=False)]
+
+    def delete(self, labels: np.ndarray) -> None:
+        """Mark labels dead (idempotent): they stop counting in N, avgdl and df."""
+        labels = np.unique(np.asarray(labels, dtype=np.int64).reshape(-1))
+        if len(labels) == 0:
+            return
+        if labels[0] < 0 or labels[-1] >= self.n_labels:
+            bad = labels[(labels < 0) | (labels >= self.n_labels)]
+            raise InvalidInputError(
+                f"labels must be in [0, {self.n_labels}); found {bad[:5].tolist()}"
+            )
+        live = self._live.view()
+        labels = labels[live[labels]]
+        if len(labels) == 0:
+            return
+        fwd_ptr = self._fwd_ptr.view()
+        terms = self._fwd_term.view()[_ranges(fwd_ptr[labels], fwd_ptr[labels + 1])]
+        uniq_terms, doc_counts = np.unique(terms, return_counts=True)
+        self._df.add_at(uniq_terms, -doc_counts)
+        self._live.set_at(labels, False)
+        self._csr_has_dead = True
+        self._n_live -= len(labels)
+        self._total_len_live -= int(self._doc_len.view()[labels].sum(dtype=np.int64))
+        self._stats_cache = None
+
+    def merge(self) -> None:
+        """Fold the tail chunks into the CSR, dropping postings of dead labels."""
+        if not self._tail and not self._csr_has_dead:
+            return
+        vocab_size = len(self._vocab)
+        base_terms = np.repeat(np.arange(len(self._term_ptr) - 1, dtype=np.int32), np.diff(self._term_ptr))
+        terms = np.concatenate([base_terms] + [c[0] for c in self._tail])
+        docs = np.concatenate([np.asarray(self._post_doc)] + [c[1] for c in self._tail])
+        tfs = np.concatenate([np.asarray(self._post_tf)] + [c[2] for c in self._tail])
+        keep = self._live.view()[docs]
+        terms, docs, tfs = terms[keep], docs[keep], tfs[keep]
+        order = np.argsort(terms, kind="stable")
+        self._post_doc = docs[order]
+        self._post_tf = tfs[order]
+        self._term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=vocab_size), out=self._term_ptr[1:])
+        self._tail = []
+        self._tail_postings = 0
+        self._csr_has_dead = False
+
+    # ------------------------------------------------------------------ reads
+
+    def _query_terms(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Give back (term ids, multiplicities) of the query's terms with live documents."""
+        if isinstance(query_tokens, str) or not isinstance(query_tokens, (list, tuple)):
+            raise InvalidInputError(f"query_tokens must be a list of str, got {type(query_tokens).__name__}")
+        counts = Counter(query_tokens)
+        ids = [self._vocab.get(t) for t in counts]
+        pairs = [(i, c) for i, c in zip(ids, counts.values()) if i is not None]
+        if not pairs or self._n_live == 0:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        term_ids = np.array([p[0] for p in pairs], dtype=np.int64)
+        mult = np.array([p[1] for p in pairs], dtype=np.float64)
+        present = self._df.view()[term_ids] > 0
+        return term_ids[present], mult[present]
+
+    def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Give back (labels, tfs) of every posting of a term, dead ones included."""
+        docs: list[np.ndarray] = []
+        tfs: list[np.ndarray] = []
+        if term_id < len(self._term_ptr) - 1:
+            lo, hi = self._term_ptr[term_id], self._term_ptr[term_id + 1]
+            docs.append(self._post_doc[lo:hi])
+            tfs.append(self._post_tf[lo:hi])
+        key = np.int32(term_id)  # the chunk's dtype: a mismatched key would copy the whole chunk
+        for chunk_terms, chunk_docs, chunk_tfs in self._tail:
+            lo = chunk_terms.searchsorted(key, side="left")
+            hi = chunk_terms.searchsorted(key, side="right")
+            if hi > lo:
+                docs.append(chunk_docs[lo:hi])
+                tfs.append(chunk_tfs[lo:hi])
+        if len(docs) == 1:
+            return docs[0], tfs[0]
+        if not docs:
+            return np.empty(0, np.int32), np.empty(0, np.int32)
+        return np.concatenate(docs), np.concatenate(tfs)
+
+    def _stats(self) -> tuple[float, np.ndarray]:
+        """Give back (okapi's mean idf, per-label length norm), cached until the next change."""
+        if self._stats_cache is None:
+            mean_idf = 0.0
+            if self.params.variant == "okapi":
+                mean_idf = scoring.mean_okapi_idf(self._df.view(), self._n_live)
+            norm = scoring.length_norm(self.params, self._doc_len.view(), self.avgdl)
+            self._stats_cache = (mean_idf, norm)
+        return self._stats_cache
+
+    def _contributions(
+        self, term_ids: np.ndarray, mult: np.ndarray
+    ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+        """Give back per-term (labels, weights) of the live postings of the query terms, and a constant.
+
+        A label's score is the sum of its weights plus `constant` (bm25plus's delta part,
+        which every live document gets).
+        """
+        mean_idf, norm = self._stats()
+        idfs = scoring.idf(self.params, self._df.view()[term_ids], self._n_live, mean_idf) * mult
+        constant = float(np.sum(idfs)) * scoring.absent_weight(self.params)
+        any_dead = self._n_live < self.n_labels
+        live = self._live.view()
+        labels: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for term_id, term_idf in zip(term_ids.tolist(), idfs.tolist()):
+            docs, tfs = self._postings(term_id)
+            if any_dead:
+                alive = live[docs]
+                docs, tfs = docs[alive], tfs[alive]
+            labels.append(docs)
+            weights.append(scoring.weight(self.params, tfs, norm[docs], term_idf))
+        return labels, weights, constant
+
+    def get_scores(self, query_tokens: list[str]) -> np.ndarray:
+        """Give back the score of every label (dead labels score 0), as rank_bm25's get_scores."""
+        scores = np.zeros(self.n_labels, dtype=np.float64)
+        term_ids, mult = self._query_terms(query_tokens)
+        if len(term_ids) == 0:
+            return scores
+        labels, weights, constant = self._contributions(term_ids, mult)
+        if constant:
+            scores[self._live.view()] = constant
+        for docs, w in zip(labels, weights):
+            scores += np.bincount(docs, weights=w, minlength=self.n_labels)
+        return scores
+
+    def search(
+        self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Give back (scores, labels) of the best k live documents holding a query term.
+
+        Best first, ties broken by smaller label. allowed: a bool mask over labels
+        (length n_labels) of the documents that may be returned; None = every live one.
+        Stats always come from every live document, whatever the mask.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        n = self.n_labels
+        if allowed is not None:
+            allowed = np.asarray(allowed)
+            if allowed.dtype != np.bool_ or allowed.shape != (n,):
+                raise InvalidInputError(
+                    f"allowed must be a bool array of shape ({n},), got {allowed.dtype} of shape {allowed.shape}"
+                )
+        empty = (np.empty(0, np.float64), np.empty(0, np.int64))
+        term_ids, mult = self._query_terms(query_tokens)
+        if len(term_ids) == 0:
+            return empty
+        per_term_labels, per_term_weights, constant = self._contributions(term_ids, mult)
+        if len(per_term_labels) == 1:
+            labels, weights = per_term_labels[0], per_term_weights[0]
+        else:
+            labels, weights = np.concatenate(per_term_labels), np.concatenate(per_term_weights)
+        if allowed is not None:
+            ok = allowed[labels]
+            labels, weights = labels[ok], weights[ok]
+        if len(labels) == 0:
+            return empty
+        if len(per_term_labels) == 1:  # one term: each label appears once
+            hit_labels, hit_scores = labels, weights
+        elif n <= 8 * len(labels):  # dense accumulate: cheap when postings are many
+            dense = np.bincount(labels, weights=weights, minlength=n)
+            # a document holding no query term is no hit, whatever its score
+            dense[np.bincount(labels, minlength=n) == 0] = -np.inf
+            if constant:
+                dense += constant
+            return _top_k(dense, None, int(k))
+        else:
+            hit_labels, inverse = np.unique(labels, return_inverse=True)
+            hit_scores = np.bincount(inverse, weights=weights)
+        if constant:
+            hit_scores = hit_scores + constant
+        return _top_k(hit_scores, hit_labels, int(k))
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, directory: Path, generation: int) -> None:
+        """Write the index to directory atomically (arrays as .npy plus a small JSON)."""
+        from ._persist import save_index
+
+        self.merge()
+        save_index(self, Path(directory), generation)
+
+    @classmethod
+    def load(cls, directory: Path, generation: int, params: BM25, max_labels: int) -> "BM25Index | None":
+        """Give back the saved index, memory-mapped; None when missing, damaged, of another
+        generation, or covering more than max_labels labels."""
+        from ._persist import load_index
+
+        return load_index(cls, Path(directory), generation, params, max_labels)
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        """Give back every array save() writes (call merge() first)."""
+        from ._persist import vocab_to_arrays
+
+        offsets, data = vocab_to_arrays(list(self._vocab))  # dict order is term-id order
+        return {
+            "term_ptr": self._term_ptr,
+            "post_doc": self._post_doc,
+            "post_tf": self._post_tf,
+            "doc_len": self._doc_len.view(),
+            "live": self._live.view(),
+            "fwd_ptr": self._fwd_ptr.view(),
+            "fwd_term": self._fwd_term.view(),
+            "df": self._df.view(),
+            "vocab_offsets": offsets,
+            "vocab_data": data,
+        }
+
+    def _restore(self, arrays: dict[str, np.ndarray], terms: list[str], n_labels: int, vocab_size: int) -> None:
+        """Adopt loaded (memory-mapped) arrays after checking they fit together."""
+        from ._persist import DamagedIndexError
+
+        vocab = dict(zip(terms, range(len(terms))))
+        n_postings = len(arrays["post_doc"])
+        term_ptr, fwd_ptr = arrays["term_ptr"], arrays["fwd_ptr"]
+        checks = {
+            "vocabulary size": len(vocab) == len(terms) == vocab_size,
+            "term_ptr": len(term_ptr) == vocab_size + 1 and term_ptr[0] == 0 and term_ptr[-1] == n_postings,
+            "post_tf": len(arrays["post_tf"]) == n_postings,
+            "labels": len(arrays["doc_len"]) == len(arrays["live"]) == n_labels,
+            "fwd_ptr": len(fwd_ptr) == n_labels + 1 and fwd_ptr[0] == 0 and fwd_ptr[-1] == len(arrays["fwd_term"]),
+            "df": len(arrays["df"]) == vocab_size,
+        }
+        failed = [name for name, ok in checks.items() if not ok]
+        if failed:
+            raise DamagedIndexError(f"inconsistent arrays: {', '.join(failed)}")
+        self._vocab = vocab
+        self._term_ptr = arrays["term_ptr"]
+        self._post_doc = arrays["post_doc"]
+        self._post_tf = arrays["post_tf"]
+        self._doc_len = GrowableArray(np.int32, initial=arrays["doc_len"])
+        self._live = GrowableArray(np.bool_, initial=arrays["live"])
+        self._fwd_ptr = GrowableArray(np.int64, initial=fwd_ptr)
+        self._fwd_term = GrowableArray(np.int32, initial=arrays["fwd_term"])
+        self._df = GrowableArray(np.int64, initial=arrays["df"])
+        live = self._live.view()
+        self._n_live = int(np.count_nonzero(live))
+        self._total_len_live = int(self._doc_len.view()[live].sum(dtype=np.int64))
+        self._csr_has_dead = False  # save() merged, which drops dead postings
+        self._stats_cache = None
+
+
+def _len_of_tokens(tokens: Any) -> int:
+    if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
+        raise InvalidInputError(f"each document's tokens must be a list of str, got {type(tokens).__name__}")
+    return len(tokens)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Give back the concatenation of arange(s, e) for each (s, e), vectorised."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Give back the k best (score desc, label asc) entries; -inf entries are no hits.
+
+    labels None: the labels are the positions 0..len(scores)-1.
+    """
+    dense = labels is None
+    if labels is None:
+        labels = np.arange(len(scores), dtype=np.int64)
+    n = len(scores)
+    if n > _TOPK_BLOCK * 4 * k:
+        # The k-th largest of the block maxima bounds the k-th largest score from below:
+        # at least k blocks reach it, so at least k scores do. One cheap pass keeps only
+        # the few candidates at or above it.
+        full = n - n % _TOPK_BLOCK
+        maxima = scores[:full].reshape(-1, _TOPK_BLOCK).max(axis=1)
+        if full < n:
+            maxima = np.append(maxima, scores[full:].max())
+        bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
+        keep = np.flatnonzero(scores >= bound)
+        scores, labels = scores[keep], labels[keep]
+    if dense:
+        hit = scores > -np.inf
+        if not hit.all():
+            scores, labels = scores[hit], labels[hit]
+    if len(scores) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep_ties = scores >= kth  # every tie of the k-th score, so the label tie-break is exact
+        scores, labels = scores[keep_ties], labels[keep_ties]
+    order = np.lexsort((labels, -scores))[:k]
+    return scores[order].astype(np.float64, copy=False), labels[order].astype(np.int64, copy=False)

@@ -1,0 +1,204 @@
+"""Tokenizers: Kiwi morphemes, whitespace, bigram, callables, and their config round trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gyeol.errors import InvalidInputError
+from gyeol.lexical import (
+    DEFAULT_POS,
+    BigramTokenizer,
+    CallableTokenizer,
+    KiwiTokenizer,
+    Tokenizer,
+    WhitespaceTokenizer,
+    resolve_tokenizer,
+    tokenizer_from_config,
+)
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="module")
+def kiwi() -> KiwiTokenizer:
+    return KiwiTokenizer()
+
+
+def test_import_does_not_load_kiwi():
+    code = (
+        "import sys, gyeol.lexical, gyeol.lexical.tokenizers as t; "
+        "print(len(t._KIWI_CACHE), 'kiwipiepy' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.split() == ["0", "False", "False"]
+
+
+@pytest.mark.parametrize("text", ["검색했습니다", "검색을", "검색이", "검색하고 싶어요", "검색은"])
+def test_inflections_share_the_stem(kiwi, text):
+    assert "검색" in kiwi.tokenize(text)
+
+
+def test_particles_and_endings_are_dropped(kiwi):
+    terms = kiwi.tokenize("학교에서 공부했습니다")
+    assert terms == ["학교", "공부"]
+
+
+def test_verbs_and_adjectives_in_dictionary_form(kiwi):
+    # the same form for documents and queries, whatever the conjugation
+    assert kiwi.tokenize("밥을 먹었다") == kiwi.tokenize("밥을 먹고") == ["밥", "먹다"]
+    assert "춥다" in kiwi.tokenize("날씨가 추워서")  # irregular (VA-I) counted as VA
+
+
+def test_mixed_korean_english_numbers(kiwi):
+    assert kiwi.tokenize("GPU 2개로 검색했다") == ["gpu", "2", "검색"]
+    terms = kiwi.tokenize("RAG시스템은 OpenAI의 모델로 2.5배 빨라졌다")
+    assert {"rag", "시스템", "openai", "모델", "2.5", "빠르다"} <= set(terms)
+    assert all(t == t.lower() for t in terms)
+
+
+def test_lowercasing_latin(kiwi):
+    assert kiwi.tokenize("FAISS Index") == kiwi.tokenize("faiss index") == ["faiss", "index"]
+
+
+def test_empty_and_blank(kiwi):
+    assert kiwi.tokenize("") == []
+    assert kiwi.tokenize("  \n ") == []
+    assert kiwi.tokenize_batch([]) == []
+    assert kiwi.tokenize_batch(["", "검색"]) == [[], ["검색"]]
+
+
+def test_batch_equals_one_by_one(kiwi):
+    texts = ["검색했습니다", "", "GPU 2개로 검색했다", "서울은 한국의 수도이다.", "Hello World", "밥을 먹었다"] * 3
+    assert kiwi.tokenize_batch(texts) == [kiwi.tokenize(t) for t in texts]
+
+
+def test_stopwords_are_dropped_after_analysis():
+    tok = KiwiTokenizer(stopwords=["검색", "GPU"])
+    assert tok.tokenize("GPU로 검색한 결과") == ["결과"]
+
+
+def test_user_words_join_a_compound():
+    text = "겨울왕국3이 개봉했다"
+    plain = KiwiTokenizer().tokenize(text)
+    assert "겨울왕국3" not in plain
+    with_word = KiwiTokenizer(user_words=["겨울왕국3", ("개봉작", "NNG")]).tokenize(text)
+    assert "겨울왕국3" in with_word and "개봉" in with_word
+
+
+def test_pos_choice_and_all_mode():
+    nouns = KiwiTokenizer(pos=["NNG"])
+    assert nouns.tokenize("학교에서 빨리 달렸다") == ["학교"]
+    everything = KiwiTokenizer(pos="all")
+    terms = everything.tokenize("학교에서 공부했습니다.")
+    assert terms[:2] == ["학교", "에서"] and "." not in terms and len(terms) > 3
+    assert KiwiTokenizer(pos=["VV-I"]).pos == frozenset({"VV"})
+    assert KiwiTokenizer().pos == DEFAULT_POS
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"pos": ["NNG", "XYZ"]}, "unknown Kiwi tags in pos: XYZ"),
+        ({"pos": "nouns"}, "pos must be 'all'"),
+        ({"pos": []}, "non-empty"),
+        ({"user_words": [("단어", "BAD")]}, "unknown Kiwi tag 'BAD'"),
+        ({"user_words": [3]}, "user_words entries"),
+        ({"user_words": "단어"}, "got a str"),
+        ({"stopwords": "검색"}, "got a str"),
+        ({"num_workers": -5}, "num_workers"),
+    ],
+)
+def test_kiwi_bad_arguments(kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        KiwiTokenizer(**kwargs)
+
+
+def test_bad_text_types(kiwi):
+    with pytest.raises(InvalidInputError, match="text must be a str"):
+        kiwi.tokenize(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="found int at position 1"):
+        kiwi.tokenize_batch(["a", 3])  # type: ignore[list-item]
+    with pytest.raises(InvalidInputError, match="list of str"):
+        WhitespaceTokenizer().tokenize_batch("one string")  # type: ignore[arg-type]
+
+
+def test_whitespace_tokenizer():
+    tok = WhitespaceTokenizer()
+    assert tok.tokenize("Hello, World!  GPT-4o... (검색을)") == ["hello", "world", "gpt-4o", "검색을"]
+    assert tok.tokenize(" ... ") == []
+    assert tok.tokenize_batch(["A b", ""]) == [["a", "b"], []]
+
+
+def test_bigram_tokenizer():
+    tok = BigramTokenizer()
+    assert tok.tokenize("한국어 검색!") == ["한국", "국어", "검색"]
+    assert tok.tokenize("A 나") == ["a", "나"]  # single characters stay whole
+    assert tok.tokenize("ABC") == ["ab", "bc"]
+    assert tok.tokenize_batch(["가나다", ""]) == [["가나", "나다"], []]
+
+
+def test_callable_tokenizer():
+    tok = CallableTokenizer(lambda s: s.split("-"))
+    assert tok.tokenize("a-b") == ["a", "b"]
+    assert tok.tokenize_batch(["a-b", "c"]) == [["a", "b"], ["c"]]
+    with pytest.raises(InvalidInputError, match="must return a list of str"):
+        CallableTokenizer(lambda s: s).tokenize("abc")
+    with pytest.raises(InvalidInputError, match="needs a callable"):
+        CallableTokenizer("nope")  # type: ignore[arg-type]
+
+
+def test_resolve_and_rebuild_builtins():
+    for spec, cls in (("kiwi", KiwiTokenizer), ("whitespace", WhitespaceTokenizer), ("bigram", BigramTokenizer)):
+        tok, desc = resolve_tokenizer(spec)
+        assert isinstance(tok, cls) and isinstance(tok, Tokenizer)
+        desc = json.loads(json.dumps(desc))  # JSON-able, as stored in the collection config
+        assert desc["kind"] == spec
+        assert isinstance(tokenizer_from_config(desc), cls)
+
+    custom_kiwi = KiwiTokenizer(pos=["NNG", "NNP", "SL"], user_words=["겨울왕국3", ("개봉작", "NNG")], stopwords=["GPU"])
+    tok, desc = resolve_tokenizer(custom_kiwi)
+    assert tok is custom_kiwi
+    rebuilt = tokenizer_from_config(json.loads(json.dumps(desc)))
+    assert isinstance(rebuilt, KiwiTokenizer)
+    text = "GPU 겨울왕국3 개봉 NVIDIA"
+    assert rebuilt.tokenize(text) == custom_kiwi.tokenize(text) == ["겨울왕국3", "개봉", "nvidia"]
+    all_mode, desc = resolve_tokenizer(KiwiTokenizer(pos="all"))
+    assert tokenizer_from_config(desc).pos == "all"
+
+
+def test_resolve_custom():
+    def split_commas(text: str) -> list[str]:
+        return text.split(",")
+
+    tok, desc = resolve_tokenizer(split_commas)
+    assert tok.tokenize("a,b") == ["a", "b"]
+    assert desc == {"kind": "custom", "name": "test_resolve_custom.<locals>.split_commas"}
+    assert tokenizer_from_config(desc) is None  # the user passes it again on reopen
+
+    class Mine:
+        def tokenize(self, text: str) -> list[str]:
+            return [text]
+
+        def tokenize_batch(self, texts: list[str]) -> list[list[str]]:
+            return [[t] for t in texts]
+
+    mine = Mine()
+    tok, desc = resolve_tokenizer(mine)
+    assert tok is mine and desc["kind"] == "custom"
+
+
+def test_resolve_errors():
+    with pytest.raises(InvalidInputError, match="unknown tokenizer 'mecab'; expected one of kiwi, whitespace, bigram"):
+        resolve_tokenizer("mecab")
+    with pytest.raises(InvalidInputError, match="got int"):
+        resolve_tokenizer(3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="unknown tokenizer kind"):
+        tokenizer_from_config({"kind": "nope"})
+    with pytest.raises(InvalidInputError):
+        tokenizer_from_config({"pos": []})
