@@ -1,0 +1,232 @@
+"""Korean keyword-search quality: which tokenizer (and which Kiwi POS set) retrieves best.
+
+Data: benchmarks/data/ko_retrieval/ (hand-written Korean passages with near-miss
+distractors; queries whose words appear in the relevant passages in other inflected
+forms, some with particles attached differently, some mixing English and numbers).
+
+For each tokenizer the corpus goes into a fresh gyeol.lexical.BM25Index (okapi, k1=1.5,
+b=0.75 unless said otherwise) and every query is searched with k=10. Reported: MRR@10,
+recall@10, hit@1, plus MRR@10 on the queries that mix in Latin letters or digits, and the
+seconds spent tokenizing the corpus. A second table runs the default Kiwi tokenizer with
+each BM25 variant.
+
+Runs offline. Usage:
+    PYTHONPATH=src python benchmarks/korean_quality.py
+Prints markdown tables and writes benchmarks/results/korean_quality.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from gyeol.config import BM25  # noqa: E402
+from gyeol.lexical import (  # noqa: E402
+    DEFAULT_POS,
+    BigramTokenizer,
+    BM25Index,
+    KiwiTokenizer,
+    Tokenizer,
+    WhitespaceTokenizer,
+)
+
+DATA = ROOT / "benchmarks" / "data" / "ko_retrieval"
+RESULTS = ROOT / "benchmarks" / "results" / "korean_quality.json"
+K = 10
+
+NOUNS = ("NNG", "NNP")
+NUMBERS_FOREIGN = ("NR", "SN", "SL", "SH")
+STEMS = ("VV", "VA", "XR")
+
+# name -> Kiwi POS set; "default" is gyeol.lexical.DEFAULT_POS, whatever it currently holds.
+POS_SETS: dict[str, tuple[str, ...]] = {
+    "nouns (NNG NNP)": NOUNS,
+    "nouns + numbers/foreign": NOUNS + NUMBERS_FOREIGN,
+    "nouns + stems (VV VA XR)": NOUNS + ("NR",) + STEMS,
+    "default": tuple(sorted(DEFAULT_POS)),
+    "default + NNB NP MAG": tuple(sorted(DEFAULT_POS)) + ("NNB", "NP", "MAG"),
+    "default - VV VA": tuple(sorted(DEFAULT_POS - {"VV", "VA"})),
+}
+
+_MIXED = re.compile(r"[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class RetrievalSet:
+    doc_ids: list[str]
+    doc_texts: list[str]
+    query_ids: list[str]
+    query_texts: list[str]
+    relevant: list[set[str]]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def load_ko_retrieval(directory: Path = DATA) -> RetrievalSet:
+    """Give back the Korean retrieval set: corpus, queries and their relevant ids."""
+    corpus = read_jsonl(directory / "corpus.jsonl")
+    queries = read_jsonl(directory / "queries.jsonl")
+    return RetrievalSet(
+        doc_ids=[d["id"] for d in corpus],
+        doc_texts=[d["text"] for d in corpus],
+        query_ids=[q["id"] for q in queries],
+        query_texts=[q["query"] for q in queries],
+        relevant=[set(q["relevant"]) for q in queries],
+    )
+
+
+def rank_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int = K) -> dict[str, np.ndarray]:
+    """Give back per-query reciprocal rank@k, recall@k and hit@1 arrays."""
+    rr = np.zeros(len(ranked))
+    recall = np.zeros(len(ranked))
+    hit1 = np.zeros(len(ranked))
+    for i, (ids, rel) in enumerate(zip(ranked, relevant)):
+        top = ids[:k]
+        rank = next((r for r, doc in enumerate(top, 1) if doc in rel), None)
+        rr[i] = 1.0 / rank if rank is not None else 0.0
+        recall[i] = len(rel.intersection(top)) / len(rel)
+        hit1[i] = 1.0 if top and top[0] in rel else 0.0
+    return {"rr": rr, "recall": recall, "hit1": hit1}
+
+
+def summarize(per_query: dict[str, np.ndarray], mixed: np.ndarray) -> dict[str, float]:
+    return {
+        "mrr@10": float(per_query["rr"].mean()),
+        "recall@10": float(per_query["recall"].mean()),
+        "hit@1": float(per_query["hit1"].mean()),
+        "mrr@10_mixed": float(per_query["rr"][mixed].mean()) if mixed.any() else float("nan"),
+    }
+
+
+def paired_bootstrap_ci(diff: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Give back the 95% bootstrap interval of the mean of per-query differences."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(resamples, len(diff)))
+    means = diff[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def keyword_rankings(
+    data: RetrievalSet, tokenizer: Tokenizer, params: BM25, k: int = K
+) -> tuple[list[list[str]], float]:
+    """Give back the top-k doc ids of every query and the corpus tokenization seconds."""
+    start = time.perf_counter()
+    doc_tokens = tokenizer.tokenize_batch(data.doc_texts)
+    tokenize_s = time.perf_counter() - start
+    index = BM25Index(params)
+    index.add(doc_tokens)
+    ranked = []
+    for query_tokens in tokenizer.tokenize_batch(data.query_texts):
+        _, labels = index.search(query_tokens, k)
+        ranked.append([data.doc_ids[label] for label in labels])
+    return ranked, tokenize_s
+
+
+def tokenizers() -> dict[str, Tokenizer]:
+    out: dict[str, Tokenizer] = {}
+    for name, tags in POS_SETS.items():
+        out[f"kiwi {name}"] = KiwiTokenizer() if name == "default" else KiwiTokenizer(pos=tags)
+    out["kiwi every morpheme (pos='all')"] = KiwiTokenizer(pos="all")
+    out["bigram"] = BigramTokenizer()
+    out["whitespace"] = WhitespaceTokenizer()
+    return out
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    head = "| " + " | ".join(title for _, title in columns) + " |"
+    rule = "|" + "|".join("---" if key == "name" else "---:" for key, _ in columns) + "|"
+    lines = [head, rule]
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row[key]
+            cells.append(f"{value:.3f}" if isinstance(value, float) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    data = load_ko_retrieval()
+    mixed = np.array([bool(_MIXED.search(q)) for q in data.query_texts])
+    print(f"ko_retrieval: {len(data.doc_ids)} documents, {len(data.query_ids)} queries "
+          f"({int(mixed.sum())} mixing Latin letters or digits)\n")
+
+    KiwiTokenizer().tokenize("모델 적재")  # load Kiwi's model once, outside the timings
+    okapi = BM25()
+    rows: list[dict[str, Any]] = []
+    reciprocal_ranks: dict[str, np.ndarray] = {}
+    for name, tokenizer in tokenizers().items():
+        ranked, tokenize_s = keyword_rankings(data, tokenizer, okapi)
+        per_query = rank_metrics(ranked, data.relevant)
+        reciprocal_ranks[name] = per_query["rr"]
+        row = {"name": name, **summarize(per_query, mixed), "tokenize_s": tokenize_s}
+        if isinstance(tokenizer, KiwiTokenizer):
+            pos = tokenizer.pos
+            row["pos"] = pos if isinstance(pos, str) else sorted(pos)
+        rows.append(row)
+    baseline = reciprocal_ranks["kiwi default"]
+    for row in rows:
+        diff = reciprocal_ranks[row["name"]] - baseline
+        low, high = paired_bootstrap_ci(diff)
+        row["delta_mrr_vs_default"] = float(diff.mean())
+        row["delta_mrr_ci95"] = [low, high]
+        row["delta"] = f"{diff.mean():+.3f} [{low:+.3f}, {high:+.3f}]"
+    columns = [("name", "tokenizer"), ("mrr@10", "MRR@10"), ("recall@10", "recall@10"),
+               ("hit@1", "hit@1"), ("mrr@10_mixed", "MRR@10 (en/num queries)"),
+               ("delta", "ΔMRR vs default [95% CI]"),
+               ("tokenize_s", "corpus tokenize s (model loaded)")]
+    print("Keyword-only (BM25 okapi, k1=1.5, b=0.75), k=10\n")
+    print(markdown_table(rows, columns))
+
+    variant_rows: list[dict[str, Any]] = []
+    default_kiwi = KiwiTokenizer()
+    for variant in ("okapi", "bm25l", "bm25plus", "lucene"):
+        ranked, _ = keyword_rankings(data, default_kiwi, BM25(variant=variant))
+        variant_rows.append({"name": variant, **summarize(rank_metrics(ranked, data.relevant), mixed)})
+    print("\nDefault Kiwi tokenizer with each BM25 variant\n")
+    print(markdown_table(variant_rows, columns[:5]))
+
+    kiwi_rows = [r for r in rows if r["name"].startswith("kiwi")]
+    best = max(kiwi_rows, key=lambda r: (r["mrr@10"], r["recall@10"]))
+    print(f"\nBest Kiwi POS set by MRR@10: {best['name']} "
+          f"(MRR@10 {best['mrr@10']:.3f}, recall@10 {best['recall@10']:.3f})")
+
+    report = {
+        "dataset": {"name": "ko_retrieval", "documents": len(data.doc_ids),
+                    "queries": len(data.query_ids), "mixed_queries": int(mixed.sum())},
+        "k": K,
+        "bm25": {"variant": okapi.variant, "k1": okapi.k1, "b": okapi.b},
+        "tokenizers": rows,
+        "bm25_variants_default_kiwi": variant_rows,
+        "best_kiwi_pos_set": best["name"],
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"\nwrote {args.out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
