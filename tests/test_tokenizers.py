@@ -20,6 +20,7 @@ from gyeol.lexical import (
     resolve_tokenizer,
     tokenizer_from_config,
 )
+from gyeol.lexical.tokenizers import ENGLISH_STOPWORDS, english_minimal_stem
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -132,7 +133,8 @@ def test_whitespace_tokenizer():
     tok = WhitespaceTokenizer()
     assert tok.tokenize("Hello, World!  GPT-4o... (검색을)") == ["hello", "world", "gpt-4o", "검색을"]
     assert tok.tokenize(" ... ") == []
-    assert tok.tokenize_batch(["A b", ""]) == [["a", "b"], []]
+    assert tok.tokenize_batch(["A b", ""]) == [["b"], []]  # "a" is an English stopword
+    assert WhitespaceTokenizer(english_stopwords=False).tokenize_batch(["A b", ""]) == [["a", "b"], []]
 
 
 def test_bigram_tokenizer():
@@ -202,3 +204,87 @@ def test_resolve_errors():
         tokenizer_from_config({"kind": "nope"})
     with pytest.raises(InvalidInputError):
         tokenizer_from_config({"pos": []})
+
+
+# --------------------------------------------------------------------------- English handling
+
+
+def test_english_stopwords_are_lucenes_list():
+    # Lucene EnglishAnalyzer.ENGLISH_STOP_WORDS_SET = Weaviate's "en" preset: 33 words
+    assert len(ENGLISH_STOPWORDS) == 33
+    assert {"the", "a", "to", "is", "with", "their"} <= ENGLISH_STOPWORDS
+    assert not {"how", "do", "what"} & ENGLISH_STOPWORDS  # kept, as in Lucene and Weaviate
+
+
+@pytest.mark.parametrize(
+    "word, stem",
+    [
+        ("vaccines", "vaccine"), ("queries", "query"), ("flies", "fly"), ("horses", "horse"),
+        ("cats", "cat"), ("boxes", "boxe"),  # Lucene's minimal stemmer only drops the s here
+        ("plays", "play"), ("days", "day"),
+        ("virus", "virus"), ("glass", "glass"), ("shoes", "shoes"), ("trees", "trees"),
+        ("canoes", "canoes"), ("aies", "aies"),
+        ("eies", "eies"), ("raies", "raies"), ("gas", "gas"), ("its", "its"), ("has", "has"),  # <= 3 letters
+        ("vaccine", "vaccine"), ("6204s", "6204s"), ("gpt-4s", "gpt-4s"), ("검색들", "검색들"), ("", ""),
+    ],
+)
+def test_english_minimal_stem(word, stem):
+    assert english_minimal_stem(word) == stem
+
+
+def test_kiwi_drops_english_stopwords_and_folds_plurals(kiwi):
+    assert kiwi.tokenize("How do vaccines train the body to fight viruses?") == [
+        "how", "do", "vaccine", "train", "body", "fight", "viruse"]
+    # documents and queries meet on the singular
+    assert kiwi.tokenize("Queries with the Vaccines") == kiwi.tokenize("query vaccine") == ["query", "vaccine"]
+
+
+def test_kiwi_english_options_off_restore_the_old_terms():
+    off = KiwiTokenizer(english_stopwords=False, english_stemming=False)
+    assert off.tokenize("How do vaccines train the body?") == ["how", "do", "vaccines", "train", "the", "body"]
+    assert KiwiTokenizer(english_stemming=False).tokenize("the vaccines") == ["vaccines"]
+    assert KiwiTokenizer(english_stopwords=False).tokenize("the vaccines") == ["the", "vaccine"]
+
+
+def test_english_handling_leaves_korean_numbers_and_codes_alone(kiwi):
+    off = KiwiTokenizer(english_stopwords=False, english_stemming=False)
+    texts = ["학교에서 공부했습니다", "밥을 먹었다", "서울은 한국의 수도이다.", "GPU 2개로 검색했다",
+             "CVE-2021-44228 패치, 6204-2RS 베어링", "버스들이 지나간다 3s 10s"]
+    assert kiwi.tokenize_batch(texts) == off.tokenize_batch(texts)
+
+
+def test_user_stopwords_still_work_with_english_handling():
+    tok = KiwiTokenizer(stopwords=["검색", "GPU"])
+    assert tok.tokenize("GPU로 검색한 결과") == ["결과"]
+    # a user stopword also catches the plural that folds onto it
+    assert KiwiTokenizer(stopwords=["vaccine"]).tokenize("vaccines and boosters") == ["booster"]
+    assert WhitespaceTokenizer(stopwords=["Booster"]).tokenize("vaccines and boosters") == ["vaccine"]
+
+
+def test_whitespace_english_handling():
+    tok = WhitespaceTokenizer()
+    assert tok.tokenize("How do the Vaccines work, babies? GPT-4s 검색들") == [
+        "how", "do", "vaccine", "work", "baby", "gpt-4s", "검색들"]
+    off = WhitespaceTokenizer(english_stopwords=False, english_stemming=False)
+    assert off.tokenize("How do the Vaccines work?") == ["how", "do", "the", "vaccines", "work"]
+
+
+@pytest.mark.parametrize("cls", [KiwiTokenizer, WhitespaceTokenizer])
+def test_english_flags_are_checked(cls):
+    with pytest.raises(InvalidInputError, match="english_stemming must be True or False, got 'yes'"):
+        cls(english_stemming="yes")
+    with pytest.raises(InvalidInputError, match="english_stopwords must be True or False"):
+        cls(english_stopwords=None)
+
+
+@pytest.mark.parametrize("cls", [KiwiTokenizer, WhitespaceTokenizer])
+@pytest.mark.parametrize("stop, stem", [(True, True), (False, True), (True, False), (False, False)])
+def test_english_options_survive_the_config_round_trip(cls, stop, stem):
+    tok, desc = resolve_tokenizer(cls(english_stopwords=stop, english_stemming=stem, stopwords=["boosters"]))
+    rebuilt = tokenizer_from_config(json.loads(json.dumps(desc)))
+    assert isinstance(rebuilt, cls) and rebuilt.describe() == desc
+    text = "The vaccines and the boosters"
+    assert rebuilt.tokenize(text) == tok.tokenize(text)
+    # a description without the keys (written before they existed) gives the defaults
+    legacy = {k: v for k, v in desc.items() if not k.startswith("english_")}
+    assert tokenizer_from_config(legacy).describe()["english_stemming"] is True

@@ -27,7 +27,26 @@ def check_texts(texts: Any) -> list[str | None] | None:
     for i, t in enumerate(texts):
         if t is not None and not isinstance(t, str):
             raise InvalidInputError(f"texts[{i}] must be a str, got {type(t).__name__}")
+    _check_utf8("texts", texts)
     return texts
+
+
+def _check_utf8(name: str, values: list[str | None]) -> None:
+    """Refuse strings UTF-8 cannot encode (lone surrogates): Parquet, Arrow and Kiwi all need UTF-8."""
+    try:
+        "".join(t for t in values if t is not None).encode("utf-8")  # one C pass over the batch
+        return
+    except UnicodeEncodeError:
+        pass
+    for i, t in enumerate(values):
+        if t is None:
+            continue
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                f"{name}[{i}] must be valid Unicode text, found the lone surrogate {t[exc.start]!r}"
+            ) from None
 
 
 def check_ids(ids: Any) -> list[str]:
@@ -35,21 +54,34 @@ def check_ids(ids: Any) -> list[str]:
     for i, x in enumerate(ids):
         if not isinstance(x, str) or not x:
             raise InvalidInputError(f"ids[{i}] must be a non-empty str, got {x!r}")
+    _check_utf8("ids", ids)
     if len(set(ids)) != len(ids):
         dups = sorted(x for x, c in Counter(ids).items() if c > 1)
         raise DuplicateIdError(f"Expected ids to be unique, found duplicates of: {', '.join(dups[:10])}")
     return ids
 
 
-def _check_meta_value(where: str, value: Any) -> None:
+def _check_number(where: str, value: Any) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInputError(f"{where} must be a finite number, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            raise InvalidInputError(
+                f"{where} must be within float64 range, got an int of {len(str(value))} digits"
+            ) from None
+
+
+def _check_meta_value(where: str, value: Any) -> None:
     if isinstance(value, _SCALARS):
+        _check_number(where, value)
         return
     if isinstance(value, (list, tuple)):
         for j, item in enumerate(value):
-            if not isinstance(item, _SCALARS) or (isinstance(item, float) and not math.isfinite(item)):
+            if not isinstance(item, _SCALARS):
                 raise InvalidInputError(f"{where}[{j}] must be a JSON scalar, got {type(item).__name__}")
+            _check_number(f"{where}[{j}]", item)
         return
     raise InvalidInputError(
         f"{where} must be a JSON scalar (str, int, float, bool, None) or a list of them, got {type(value).__name__}"
@@ -79,6 +111,7 @@ def check_metadata(metadata: Any, n: int) -> tuple[list[dict[str, Any]], list[st
             clean[key] = list(value) if isinstance(value, tuple) else value
         out.append(clean)
         out_json.append(json.dumps(clean, ensure_ascii=False, allow_nan=False))
+    _check_utf8("metadata", out_json)
     return out, out_json
 
 
@@ -148,4 +181,10 @@ def check_query_text(query: Any) -> str:
         raise InvalidInputError(f"query must be a str, got {type(query).__name__}")
     if not query.strip():
         raise InvalidInputError("query must be a non-empty string")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"query must be valid Unicode text, found the lone surrogate {query[exc.start]!r}"
+        ) from None
     return query

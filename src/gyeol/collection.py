@@ -364,6 +364,8 @@ class Collection:
             self._check_writable()
             if ids is None and where is None:
                 raise InvalidInputError("delete needs ids= or where= (use drop_collection to remove everything)")
+            if where is not None and ids is None and isinstance(where, dict) and not where:
+                raise InvalidInputError("delete(where={}) would match every document; refused (use drop_collection)")
             labels = self._select(ids, where)
             if len(labels) == 0:
                 return 0
@@ -449,7 +451,11 @@ class Collection:
             self._lexical.add(tokens)
             self._lexical_dirty = True
         if self._metadata is not None:
-            self._metadata.append(metas)
+            try:
+                self._metadata.append(metas)
+            except Exception:  # the commit stands; rebuild the columns from it on the next filter
+                self._metadata = None
+                raise
 
     def _after_delete(self, labels: np.ndarray) -> None:
         if self._lexical is not None:

@@ -21,8 +21,9 @@ from .types import Results
 if TYPE_CHECKING:
     from .collection import Collection
 
-# How deep each side ranks before fusion: at least this many, and at least 2*k.
-HYBRID_CANDIDATES = 50
+# How deep each side ranks before fusion: at least this many, and at least 2*k. Shallow lists keep
+# a weak side's long tail from outvoting the strong side's top hits (benchmarks/hybrid_quality.py --depth-sweep).
+HYBRID_CANDIDATES = 20
 
 
 def run_search(

@@ -7,12 +7,14 @@ from .bm25 import BM25Index
 from .tokenizers import (
     ALL_POS,
     DEFAULT_POS,
+    ENGLISH_STOPWORDS,
     BigramTokenizer,
     CallableTokenizer,
     KiwiTokenizer,
     Tokenizer,
     WhitespaceTokenizer,
     resolve_tokenizer,
+    english_minimal_stem,
     tokenizer_from_config,
 )
 
@@ -25,6 +27,8 @@ __all__ = [
     "CallableTokenizer",
     "DEFAULT_POS",
     "ALL_POS",
+    "ENGLISH_STOPWORDS",
+    "english_minimal_stem",
     "resolve_tokenizer",
     "tokenizer_from_config",
 ]

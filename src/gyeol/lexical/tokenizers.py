@@ -28,6 +28,8 @@ __all__ = [
     "DEFAULT_POS",
     "KIWI_TAGS",
     "ALL_POS",
+    "ENGLISH_STOPWORDS",
+    "english_minimal_stem",
     "resolve_tokenizer",
     "tokenizer_from_config",
     "TOKENIZER_KINDS",
@@ -71,6 +73,88 @@ TOKENIZER_KINDS = ("kiwi", "whitespace", "bigram")
 
 # Leading and trailing punctuation (and underscores) of a whitespace piece.
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+
+#: English stopwords dropped from Latin tokens by default: Lucene's
+#: EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (the same 33 words as Lucene's StopAnalyzer,
+#: Elasticsearch's "_english_" default and Weaviate's "en" stopword preset). Deliberately
+#: short: question words such as "how", "what", "do" are kept, as in those engines.
+ENGLISH_STOPWORDS: frozenset[str] = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their "
+    "then there these they this to was will with".split()
+)
+
+# Stemming applies to plain lowercase ASCII words only: codes, numbers and Hangul pass as they are.
+_LATIN_WORD = re.compile(r"[a-z]+")
+# Lucene's EnglishMinimalStemmer stems from 3 letters ("gas" -> "ga"); we leave words of
+# 3 letters or fewer alone, so "gas", "bus", "yes", "its" keep their spelling.
+_MIN_STEM_LEN = 4
+
+
+def english_minimal_stem(word: str) -> str:
+    """Give back the singular of an English plural, by Lucene's EnglishMinimalStemmer rules.
+
+    "ies" -> "y" unless preceded by "a" or "e" ("queries" -> "query", "plays" -> "play");
+    "es" -> "e" unless "aes", "ees", "oes" ("horses" -> "horse", "shoes" stays);
+    "s" -> "" unless "us" or "ss" ("vaccines" -> "vaccine", "virus", "glass" stay).
+    Only lowercase ASCII words longer than 3 letters are touched; anything else comes back as is.
+    """
+    if len(word) < _MIN_STEM_LEN or word[-1] != "s" or not _LATIN_WORD.fullmatch(word):
+        return word
+    before = word[-2]
+    if before in "us":
+        return word
+    if before == "e":
+        if word[-3] == "i" and word[-4] not in "ae":
+            return word[:-3] + "y"
+        if word[-3] in "iaoe":
+            return word
+    return word[:-1]
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _normalize_stopwords(stopwords: Iterable[str] | None) -> frozenset[str]:
+    if isinstance(stopwords, str):
+        raise InvalidInputError("stopwords must be an iterable of str, got a str")
+    stop = list(stopwords) if stopwords is not None else []
+    if not all(isinstance(s, str) for s in stop):
+        raise InvalidInputError(f"stopwords must all be str, got {stop!r}")
+    return frozenset(s.lower() for s in stop)
+
+
+class _EnglishFilter:
+    """Drops stopwords and folds plurals of Latin terms; one instance per tokenizer.
+
+    The stem of each distinct word is memoised, so a corpus pays the rules once per
+    vocabulary word rather than once per occurrence.
+    """
+
+    __slots__ = ("stopwords", "stemming", "user_stopwords", "_memo")
+
+    def __init__(self, stopwords: bool, stemming: bool, user_stopwords: frozenset[str]) -> None:
+        self.stopwords = stopwords
+        self.stemming = stemming
+        self.user_stopwords = user_stopwords
+        self._memo: dict[str, str | None] = {}
+
+    def term(self, word: str) -> str | None:
+        """Give back the term for one lowercased Latin word, or None when it is dropped."""
+        out = self._memo.get(word, "")
+        if out != "":
+            return out
+        if (self.stopwords and word in ENGLISH_STOPWORDS) or word in self.user_stopwords:
+            out = None
+        else:
+            out = english_minimal_stem(word) if self.stemming else word
+            if out in self.user_stopwords:
+                out = None
+        if len(self._memo) < 1_000_000:  # bounded: a pathological stream cannot grow it forever
+            self._memo[word] = out
+        return out
 
 
 @runtime_checkable
@@ -196,11 +280,18 @@ class KiwiTokenizer:
     pos: Kiwi tags to keep (default DEFAULT_POS), or "all" for every morpheme;
     irregular-conjugation tags such as VV-I count as their base tag VV.
     user_words: words added to Kiwi's dictionary, as str (tagged NNP) or (word, tag).
-    stopwords: terms dropped after analysis (compared after lowercasing).
+    stopwords: terms dropped after analysis (compared after lowercasing; for Latin
+    words both the surface form and the stem are checked).
+    english_stopwords: drop ENGLISH_STOPWORDS from Latin (SL) tokens, as Lucene's
+    EnglishAnalyzer and Weaviate do (default True).
+    english_stemming: fold English plurals of Latin (SL) tokens with english_minimal_stem,
+    "vaccines" -> "vaccine" (default True).
     num_workers: Kiwi's analysis threads (None = every core).
 
     Latin text is lowercased; verb and adjective stems are emitted in dictionary form
-    (검색했다 -> 검색, 먹었다 -> 먹다), the same way for documents and queries.
+    (검색했다 -> 검색, 먹었다 -> 먹다), the same way for documents and queries. The two
+    English options touch only tokens Kiwi tags SL (Latin letters); Korean morphemes,
+    numbers and serials pass through unchanged.
     """
 
     def __init__(
@@ -209,15 +300,17 @@ class KiwiTokenizer:
         user_words: Iterable[str | tuple[str, str]] | None = None,
         stopwords: Iterable[str] | None = None,
         num_workers: int | None = None,
+        english_stopwords: bool = True,
+        english_stemming: bool = True,
     ) -> None:
         self._pos = _normalize_pos(pos)
         self._user_words = _normalize_user_words(user_words)
-        if isinstance(stopwords, str):
-            raise InvalidInputError("stopwords must be an iterable of str, got a str")
-        stop = list(stopwords) if stopwords is not None else []
-        if not all(isinstance(s, str) for s in stop):
-            raise InvalidInputError(f"stopwords must all be str, got {stop!r}")
-        self._stopwords = frozenset(s.lower() for s in stop)
+        self._stopwords = _normalize_stopwords(stopwords)
+        self._english = _EnglishFilter(
+            _check_flag("english_stopwords", english_stopwords),
+            _check_flag("english_stemming", english_stemming),
+            self._stopwords,
+        )
         if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
                                         or num_workers < -1):
             raise InvalidInputError(f"num_workers must be None, -1, 0 or a positive int, got {num_workers!r}")
@@ -238,6 +331,8 @@ class KiwiTokenizer:
             "pos": ALL_POS if self._pos is None else sorted(self._pos),
             "user_words": [list(w) for w in self._user_words],
             "stopwords": sorted(self._stopwords),
+            "english_stopwords": self._english.stopwords,
+            "english_stemming": self._english.stemming,
         }
 
     def _kiwi(self) -> "Kiwi":
@@ -246,13 +341,18 @@ class KiwiTokenizer:
     def _terms(self, tokens: Iterable[Any]) -> list[str]:
         # the hot loop of indexing: plain set lookups, no string splitting per token
         keep, drop, lemma_tags, stop = self._keep_tags, self._drop_tags, self._lemma_tags, self._stopwords
+        english = self._english.term
         out: list[str] = []
         for tok in tokens:
             tag = tok.tag
             if (tag in drop) if keep is None else (tag not in keep):
                 continue
             term = (tok.lemma if tag in lemma_tags else tok.form).lower()
-            if term and term not in stop:
+            if tag == "SL":
+                term = english(term)
+                if term:
+                    out.append(term)
+            elif term and term not in stop:
                 out.append(term)
         return out
 
@@ -272,7 +372,10 @@ class KiwiTokenizer:
 
     def __repr__(self) -> str:
         pos = "'all'" if self._pos is None else f"{sorted(self._pos)}"
-        return f"KiwiTokenizer(pos={pos}, user_words={len(self._user_words)}, stopwords={len(self._stopwords)})"
+        return (
+            f"KiwiTokenizer(pos={pos}, user_words={len(self._user_words)}, stopwords={len(self._stopwords)}, "
+            f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming})"
+        )
 
 
 # --------------------------------------------------------------------------- simple ones
@@ -292,19 +395,48 @@ class WhitespaceTokenizer:
     """Lowercase, split on whitespace, strip leading and trailing punctuation from each piece.
 
     Inner punctuation stays: "GPT-4o," -> "gpt-4o".
+    english_stopwords: drop ENGLISH_STOPWORDS (default True).
+    english_stemming: fold plural words of plain ASCII letters with english_minimal_stem
+    (default True); pieces with digits, inner punctuation or non-Latin letters stay as they are.
+    stopwords: more terms to drop (compared after lowercasing, before and after stemming).
     """
 
+    def __init__(
+        self,
+        stopwords: Iterable[str] | None = None,
+        english_stopwords: bool = True,
+        english_stemming: bool = True,
+    ) -> None:
+        self._stopwords = _normalize_stopwords(stopwords)
+        self._english = _EnglishFilter(
+            _check_flag("english_stopwords", english_stopwords),
+            _check_flag("english_stemming", english_stemming),
+            self._stopwords,
+        )
+
     def describe(self) -> dict[str, Any]:
-        return {"kind": "whitespace"}
+        return {
+            "kind": "whitespace",
+            "stopwords": sorted(self._stopwords),
+            "english_stopwords": self._english.stopwords,
+            "english_stemming": self._english.stemming,
+        }
 
     def tokenize(self, text: str) -> list[str]:
-        return _pieces(_check_text(text))
+        english = self._english
+        if not (english.stopwords or english.stemming or english.user_stopwords):
+            return _pieces(_check_text(text))
+        terms = (english.term(piece) for piece in _pieces(_check_text(text)))
+        return [t for t in terms if t]
 
     def tokenize_batch(self, texts: list[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in _check_texts(texts)]
 
     def __repr__(self) -> str:
-        return "WhitespaceTokenizer()"
+        return (
+            f"WhitespaceTokenizer(stopwords={len(self._stopwords)}, english_stopwords={self._english.stopwords}, "
+            f"english_stemming={self._english.stemming})"
+        )
 
 
 class BigramTokenizer:
@@ -407,9 +539,15 @@ def tokenizer_from_config(desc: dict[str, Any]) -> Tokenizer | None:
             pos=pos if pos is not None else None,
             user_words=[tuple(w) if isinstance(w, list) else w for w in desc.get("user_words") or []],
             stopwords=desc.get("stopwords") or None,
+            english_stopwords=desc.get("english_stopwords", True),
+            english_stemming=desc.get("english_stemming", True),
         )
     if kind == "whitespace":
-        return WhitespaceTokenizer()
+        return WhitespaceTokenizer(
+            stopwords=desc.get("stopwords") or None,
+            english_stopwords=desc.get("english_stopwords", True),
+            english_stemming=desc.get("english_stemming", True),
+        )
     if kind == "bigram":
         return BigramTokenizer()
     if kind == "custom":

@@ -1,0 +1,312 @@
+"""Hybrid search quality: vector-only vs keyword-only vs fused, and the alpha trade-off.
+
+Case 1, en_hybrid (benchmarks/data/en_hybrid/, design in benchmarks/data/README.md):
+English passages where both sides carry signal. Query kinds: "paraphrase" (the query
+rewords the passage; keyword traps share its surface words), "exact" (a rare code, name
+or number picks one passage; most of these sit in families of 15 near-identical
+passages, the vector traps), "mixed" (an entity plus a described aspect, often inside a
+family, with no code).
+Case 2, ko_retrieval (benchmarks/data/ko_retrieval/): the Korean set with the same
+English-only MiniLM model, to show what hybrid costs against Kiwi keyword search when
+the embedder does not know the language.
+
+Everything goes through the public API: gyeol.connect() (in memory), a collection with
+the offline all-MiniLM-L6-v2 embedder and the default Kiwi tokenizer (English stopwords
+dropped and plurals folded on Latin tokens), col.add(...), col.search_many(..., mode=...,
+alpha=..., fusion=...). Queries are embedded once with the same embedder object and passed
+as vectors= alongside the query text, so the sweeps do not re-embed. Reported: MRR@10 and
+recall@10 overall and per query kind; a keyword-only reference with the tokenizer's
+English handling switched off (a BM25Index built directly); the target check (default
+hybrid, rrf alpha=0.5 rrf_k=60: recall@10 above both sides and MRR@10 at least the better
+side's); an alpha sweep 0, 0.1, ..., 1 for both fusions (alpha = weight of the vector
+side); rrf with rrf_k 1, 10, 60 at alpha 0.5.
+
+--depth-sweep also measures how deep each side ranks before fusion: it sets
+gyeol.search.HYBRID_CANDIDATES to 10, 20, 50, 100 (the search ranks max(2k, that) per
+side, so with k=10 the values 10 and 20 both give 20) and reruns both fusions at alpha 0.5.
+
+Runs offline. Usage:
+    PYTHONPATH=src python benchmarks/hybrid_quality.py [--verify] [--depth-sweep]
+--verify also checks the API's vector-only and keyword-only rankings against exact numpy
+cosine and a directly built BM25Index (it embeds the corpora a second time).
+Prints markdown tables and writes benchmarks/results/hybrid_quality.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import gyeol  # noqa: E402
+import gyeol.search  # noqa: E402
+from gyeol.config import BM25  # noqa: E402
+from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
+from korean_quality import markdown_table, rank_metrics, read_jsonl  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+RESULTS = ROOT / "benchmarks" / "results" / "hybrid_quality.json"
+MODEL = "all-MiniLM-L6-v2"
+K = 10
+ALPHAS = [round(a / 10, 1) for a in range(11)]
+FUSIONS = ("rrf", "relative_score")
+DEFAULT_ALPHA = 0.5
+RRF_KS = (1, 10, 60)
+DEPTHS = (10, 20, 50, 100)
+
+
+def load_set(name: str) -> dict[str, Any]:
+    """Give back one retrieval set: corpus ids/texts, query texts, relevant id sets, kinds."""
+    corpus = read_jsonl(DATA / name / "corpus.jsonl")
+    queries = read_jsonl(DATA / name / "queries.jsonl")
+    return {
+        "name": name,
+        "doc_ids": [d["id"] for d in corpus],
+        "doc_texts": [d["text"] for d in corpus],
+        "queries": [q["query"] for q in queries],
+        "relevant": [set(q["relevant"]) for q in queries],
+        "kinds": np.array([q.get("kind", "all") for q in queries]),
+    }
+
+
+def scores(ranked: list[list[str]], data: dict[str, Any]) -> dict[str, Any]:
+    """Give back MRR@10, recall@10 overall and MRR@10 per query kind."""
+    per_query = rank_metrics(ranked, data["relevant"], K)
+    out: dict[str, Any] = {
+        "mrr@10": float(per_query["rr"].mean()),
+        "recall@10": float(per_query["recall"].mean()),
+    }
+    kinds = data["kinds"]
+    if len(set(kinds)) > 1:
+        out["mrr@10_by_kind"] = {
+            str(kind): float(per_query["rr"][kinds == kind].mean()) for kind in sorted(set(kinds))
+        }
+        out["recall@10_by_kind"] = {
+            str(kind): float(per_query["recall"][kinds == kind].mean()) for kind in sorted(set(kinds))
+        }
+    return out
+
+
+class Run:
+    """One collection of one retrieval set, searched many ways with pre-embedded queries."""
+
+    def __init__(self, db: gyeol.Database, data: dict[str, Any], embedder: gyeol.SentenceTransformerEmbedder):
+        self.data = data
+        start = time.perf_counter()
+        self.col = db.create_collection(data["name"], embedder=embedder)
+        self.col.add(data["doc_texts"], ids=data["doc_ids"])
+        self.build_s = time.perf_counter() - start
+        start = time.perf_counter()
+        self.query_vectors = embedder.embed(data["queries"])
+        self.embed_queries_s = time.perf_counter() - start
+
+    def ranked(
+        self, mode: str, alpha: float = DEFAULT_ALPHA, fusion: str = "rrf", rrf_k: float = 60
+    ) -> list[list[str]]:
+        results = self.col.search_many(
+            self.data["queries"], vectors=self.query_vectors, k=K, mode=mode, alpha=alpha, fusion=fusion,
+            rrf_k=rrf_k,
+        )
+        return [list(r.ids) for r in results]
+
+    def keyword_reference(self, tokenizer: KiwiTokenizer) -> list[list[str]]:
+        """Give back BM25 top-10 ids from a directly built BM25Index with this tokenizer."""
+        index = BM25Index(BM25())
+        index.add(tokenizer.tokenize_batch(self.data["doc_texts"]))
+        ids = np.array(self.data["doc_ids"])
+        return [list(ids[index.search(t, K)[1]]) for t in tokenizer.tokenize_batch(self.data["queries"])]
+
+    def modes(self) -> list[dict[str, Any]]:
+        plain = KiwiTokenizer(english_stopwords=False, english_stemming=False)
+        rows = [
+            {"name": "vector only", **scores(self.ranked("vector"), self.data)},
+            {"name": "keyword only (kiwi BM25)", **scores(self.ranked("keyword"), self.data)},
+            {"name": "keyword only, kiwi without English handling",
+             **scores(self.keyword_reference(plain), self.data)},
+        ]
+        for fusion in FUSIONS:
+            rows.append({"name": f"hybrid {fusion}, alpha={DEFAULT_ALPHA}",
+                         **scores(self.ranked("hybrid", DEFAULT_ALPHA, fusion), self.data)})
+        return rows
+
+    def sweep(self) -> list[dict[str, Any]]:
+        rows = []
+        for alpha in ALPHAS:
+            row: dict[str, Any] = {"name": f"{alpha:.1f}", "alpha": alpha}
+            for fusion in FUSIONS:
+                result = scores(self.ranked("hybrid", alpha, fusion), self.data)
+                row[f"{fusion} mrr@10"] = result["mrr@10"]
+                row[f"{fusion} recall@10"] = result["recall@10"]
+                if "mrr@10_by_kind" in result:
+                    row[f"{fusion} mrr@10_by_kind"] = result["mrr@10_by_kind"]
+            rows.append(row)
+        return rows
+
+    def rrf_k_sweep(self) -> list[dict[str, Any]]:
+        return [{"name": f"rrf_k={rrf_k}", "rrf_k": rrf_k,
+                 **scores(self.ranked("hybrid", DEFAULT_ALPHA, "rrf", rrf_k), self.data)}
+                for rrf_k in RRF_KS]
+
+    def depth_sweep(self) -> list[dict[str, Any]]:
+        """Give back both fusions at alpha 0.5 with gyeol.search.HYBRID_CANDIDATES set to each depth."""
+        saved = gyeol.search.HYBRID_CANDIDATES
+        rows = []
+        try:
+            for depth in DEPTHS:
+                gyeol.search.HYBRID_CANDIDATES = depth
+                row: dict[str, Any] = {"name": f"{depth}", "HYBRID_CANDIDATES": depth,
+                                       "per_side_depth": max(2 * K, depth)}
+                for fusion in FUSIONS:
+                    result = scores(self.ranked("hybrid", DEFAULT_ALPHA, fusion), self.data)
+                    row[f"{fusion} mrr@10"] = result["mrr@10"]
+                    row[f"{fusion} recall@10"] = result["recall@10"]
+                rows.append(row)
+        finally:
+            gyeol.search.HYBRID_CANDIDATES = saved
+        return rows
+
+    def verify(self, embedder: gyeol.SentenceTransformerEmbedder) -> dict[str, float]:
+        """Give back the share of queries whose API top-10 equals an exact reference top-10."""
+        doc_vectors = embedder.embed(self.data["doc_texts"])
+        doc_vectors /= np.linalg.norm(doc_vectors, axis=1, keepdims=True)
+        queries = self.query_vectors / np.linalg.norm(self.query_vectors, axis=1, keepdims=True)
+        sims = queries @ doc_vectors.T
+        ids = np.array(self.data["doc_ids"])
+        ref_vector = [list(ids[np.argsort(-row, kind="stable")[:K]]) for row in sims]
+        ref_keyword = self.keyword_reference(KiwiTokenizer())
+
+        def agreement(api: list[list[str]], ref: list[list[str]]) -> float:
+            return float(np.mean([a == r for a, r in zip(api, ref)]))
+
+        return {"vector_top10_equal": agreement(self.ranked("vector"), ref_vector),
+                "keyword_top10_equal": agreement(self.ranked("keyword"), ref_keyword)}
+
+
+def print_case(
+    title: str, run: Run, modes: list[dict[str, Any]], sweep: list[dict[str, Any]], rrf_ks: list[dict[str, Any]]
+) -> None:
+    data = run.data
+    print(f"\n## {title}: {len(data['doc_ids'])} documents, {len(data['queries'])} queries "
+          f"(collection built in {run.build_s:.1f} s)\n")
+    kinds = sorted(set(data["kinds"]))
+    columns = [("name", "mode"), ("mrr@10", "MRR@10"), ("recall@10", "recall@10")]
+    if len(kinds) > 1:
+        counts = {kind: int((data["kinds"] == kind).sum()) for kind in kinds}
+        table = [{**row, **{f"mrr {kind}": row["mrr@10_by_kind"][kind] for kind in kinds},
+                  **{f"r {kind}": row["recall@10_by_kind"][kind] for kind in kinds}} for row in modes]
+        columns += [(f"mrr {kind}", f"MRR {kind} ({counts[kind]})") for kind in kinds]
+        columns += [(f"r {kind}", f"R@10 {kind}") for kind in kinds]
+    else:
+        table = modes
+    print(markdown_table(table, columns))
+    print("\nalpha sweep (alpha = weight of the vector side; 0 = keyword only, 1 = vector only)\n")
+    sweep_columns = [("name", "alpha")]
+    for fusion in FUSIONS:
+        sweep_columns += [(f"{fusion} mrr@10", f"{fusion} MRR@10"), (f"{fusion} recall@10", f"{fusion} R@10")]
+    print(markdown_table(sweep, sweep_columns))
+    print(f"\nhybrid rrf at alpha={DEFAULT_ALPHA} with other rrf_k\n")
+    print(markdown_table(rrf_ks, [("name", "rrf_k"), ("mrr@10", "MRR@10"), ("recall@10", "recall@10")]))
+
+
+def best_alpha(sweep: list[dict[str, Any]], fusion: str) -> dict[str, float]:
+    best = max(sweep, key=lambda r: (r[f"{fusion} mrr@10"], -abs(r["alpha"] - DEFAULT_ALPHA)))
+    return {"alpha": best["alpha"], "mrr@10": best[f"{fusion} mrr@10"]}
+
+
+def target_check(modes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Give back whether the default hybrid (rrf, alpha 0.5) beats both sides, with the margins."""
+    vector = next(r for r in modes if r["name"] == "vector only")
+    keyword = next(r for r in modes if r["name"] == "keyword only (kiwi BM25)")
+    hybrid = next(r for r in modes if r["name"] == f"hybrid rrf, alpha={DEFAULT_ALPHA}")
+    best_recall = max(vector["recall@10"], keyword["recall@10"])
+    best_mrr = max(vector["mrr@10"], keyword["mrr@10"])
+    out = {
+        "recall_margin": hybrid["recall@10"] - best_recall,
+        "mrr_margin": hybrid["mrr@10"] - best_mrr,
+        "recall_beats_both": hybrid["recall@10"] > best_recall,
+        "mrr_reaches_better_side": hybrid["mrr@10"] >= best_mrr,
+    }
+    out["met"] = out["recall_beats_both"] and out["mrr_reaches_better_side"]
+    out["summary"] = (
+        f"target (default hybrid rrf alpha={DEFAULT_ALPHA}): recall@10 {hybrid['recall@10']:.3f} vs best side "
+        f"{best_recall:.3f} ({out['recall_margin']:+.3f}); MRR@10 {hybrid['mrr@10']:.3f} vs best side "
+        f"{best_mrr:.3f} ({out['mrr_margin']:+.3f}) -> {'met' if out['met'] else 'NOT met'}"
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--verify", action="store_true", help="check the API against exact references")
+    parser.add_argument("--depth-sweep", action="store_true",
+                        help="rerun alpha 0.5 with gyeol.search.HYBRID_CANDIDATES at 10, 20, 50, 100")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    embedder = gyeol.SentenceTransformerEmbedder(MODEL)
+    db = gyeol.connect()
+    report: dict[str, Any] = {"model": MODEL, "k": K,
+                              "tokenizer": "kiwi (default POS, English stopwords dropped, plurals folded)",
+                              "bm25": "okapi k1=1.5 b=0.75", "cases": {}}
+    titles = {"en_hybrid": "English hybrid set, all-MiniLM-L6-v2",
+              "ko_retrieval": "Korean set, English-only all-MiniLM-L6-v2"}
+    for name, title in titles.items():
+        run = Run(db, load_set(name), embedder)
+        modes, sweep, rrf_ks = run.modes(), run.sweep(), run.rrf_k_sweep()
+        print_case(title, run, modes, sweep, rrf_ks)
+        case: dict[str, Any] = {
+            "documents": len(run.data["doc_ids"]), "queries": len(run.data["queries"]),
+            "build_s": run.build_s, "embed_queries_s": run.embed_queries_s,
+            "modes": modes, "alpha_sweep": sweep, "rrf_k_sweep": rrf_ks,
+            "best_alpha": {fusion: best_alpha(sweep, fusion) for fusion in FUSIONS},
+        }
+        keyword = next(r for r in modes if r["name"].startswith("keyword"))
+        vector = next(r for r in modes if r["name"] == "vector only")
+        for fusion in FUSIONS:
+            hybrid = next(r for r in modes if r["name"].startswith(f"hybrid {fusion}"))
+            case[f"hybrid_{fusion}_minus_keyword_mrr"] = hybrid["mrr@10"] - keyword["mrr@10"]
+            case[f"hybrid_{fusion}_minus_vector_mrr"] = hybrid["mrr@10"] - vector["mrr@10"]
+        case["target"] = target_check(modes)
+        print("\n" + case["target"]["summary"])
+        if args.depth_sweep:
+            case["depth_sweep"] = run.depth_sweep()
+            print("\nhybrid at alpha 0.5 by gyeol.search.HYBRID_CANDIDATES (per side: max(2k, value))\n")
+            depth_columns = [("name", "HYBRID_CANDIDATES"), ("per_side_depth", "per side")]
+            for fusion in FUSIONS:
+                depth_columns += [(f"{fusion} mrr@10", f"{fusion} MRR@10"), (f"{fusion} recall@10", f"{fusion} R@10")]
+            print(markdown_table(case["depth_sweep"], depth_columns))
+        print("\nbest alpha: " + ", ".join(
+            f"{f} {b['alpha']:.1f} (MRR@10 {b['mrr@10']:.3f})" for f, b in case["best_alpha"].items()))
+        print("hybrid (alpha 0.5) minus keyword-only MRR@10: " + ", ".join(
+            f"{f} {case[f'hybrid_{f}_minus_keyword_mrr']:+.3f}" for f in FUSIONS))
+        if args.verify:
+            case["verify"] = run.verify(embedder)
+            print(f"verify: {case['verify']}")
+        report["cases"][name] = case
+    db.close()
+    report["total_s"] = time.perf_counter() - started
+    report["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
+                         "cpus": os.cpu_count()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"\ntotal {report['total_s']:.0f} s; wrote {args.out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,488 @@
+"""MetadataColumns: every label's metadata as typed, append-only arrays per key.
+
+A filter compiled by :func:`gyeol.filters.compile_where` evaluates against them with numpy
+and pyarrow.compute, never a Python loop per document.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from itertools import chain
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import CorruptionError, FilterError, InvalidInputError
+
+from .expr import Compare, And, Or, MatchAll, Expr, Scalar, _ORDERING, _as_scalar, _show, _found
+
+__all__ = ["MetadataColumns"]
+
+
+class _Growable:
+    """An append-only 1-d array with amortised O(1) appends and zero-copy reads."""
+
+    __slots__ = ("_buf", "_size")
+
+    def __init__(self, dtype: type | np.dtype) -> None:
+        self._buf = np.empty(0, dtype=dtype)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def extend(self, values: Sequence[Any] | np.ndarray) -> None:
+        values = np.asarray(values, dtype=self._buf.dtype)
+        need = self._size + len(values)
+        if need > len(self._buf):
+            grown = np.empty(max(need, 2 * len(self._buf), 64), dtype=self._buf.dtype)
+            grown[: self._size] = self._buf[: self._size]
+            self._buf = grown
+        self._buf[self._size : need] = values
+        self._size = need
+
+    def view(self) -> np.ndarray:
+        # Later extends write past _size or into a new buffer, so a view stays valid.
+        out = self._buf[: self._size]
+        out.flags.writeable = False
+        return out
+
+
+class _Pairs:
+    """(label, value) pairs of one value type, in label order; values absent for nulls."""
+
+    __slots__ = ("labels", "values")
+
+    def __init__(self, value_dtype: type | None) -> None:
+        self.labels = _Growable(np.int64)
+        self.values = _Growable(value_dtype) if value_dtype is not None else None
+
+
+class _Strings:
+    """Interned strings of one key: str -> dense int32 code, plus a lazily built Arrow array."""
+
+    __slots__ = ("codes", "_pending", "_array")
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self._pending: list[str] = []
+        self._array = pa.array([], pa.string())
+
+    def intern(self, value: str) -> int:
+        code = self.codes.get(value)
+        if code is None:
+            code = self.codes[value] = len(self.codes)
+            self._pending.append(value)
+        return code
+
+    def intern_many(self, values: list[str]) -> np.ndarray:
+        codes = self.codes
+        for value in dict.fromkeys(values):
+            if value not in codes:
+                codes[value] = len(codes)
+                self._pending.append(value)
+        return np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
+
+    def array(self) -> pa.Array:
+        if self._pending:
+            self._array = pa.concat_arrays([self._array, pa.array(self._pending, pa.string())])
+            self._pending = []
+        return self._array
+
+
+# Kinds of stored value; a list field's elements use the same four scalar kinds.
+_NUM, _STR, _BOOL, _NULL, _LIST = "num", "str", "bool", "null", "list"
+_VALUE_DTYPES: dict[str, type | None] = {
+    _NUM: np.float64,
+    _STR: np.int32,
+    _BOOL: np.bool_,
+    _NULL: None,
+    _LIST: np.int32,
+}
+
+
+class _KeyColumn:
+    """Everything stored under one metadata key, across all labels."""
+
+    __slots__ = ("present", "top", "elem", "strings", "lists")
+
+    def __init__(self) -> None:
+        self.present = _Growable(np.int64)
+        self.top = {kind: _Pairs(dtype) for kind, dtype in _VALUE_DTYPES.items()}
+        self.elem = {kind: _Pairs(_VALUE_DTYPES[kind]) for kind in (_NUM, _STR, _BOOL, _NULL)}
+        self.strings = _Strings()
+        self.lists: dict[tuple[Any, ...], int] = {}
+
+
+class _Staged:
+    """One key's new (label, value) pairs for one append, by kind, until they are committed."""
+
+    __slots__ = ("present", "top", "elem")
+
+    def __init__(self, present: list[int]) -> None:
+        self.present = present
+        self.top: dict[str, tuple[Any, Any]] = {}
+        self.elem: dict[str, tuple[list[int], list[Any]]] = {}
+
+    @staticmethod
+    def add(by_kind: dict[str, tuple[Any, Any]], kind: str, label: int, value: Any) -> None:
+        pair = by_kind.get(kind)
+        if pair is None:
+            pair = by_kind[kind] = ([], [])
+        pair[0].append(label)
+        pair[1].append(value)
+
+
+def _classify(value: Any) -> tuple[str, Any]:
+    """Give back (kind, plain value) of a metadata scalar; kind is "" for a non-scalar."""
+    # Raises OverflowError for an int beyond float64 range; the caller reports it.
+    t = type(value)
+    if t is str:
+        return _STR, value
+    if t is bool:
+        return _BOOL, value
+    if t is int or t is float:
+        return _NUM, float(value)
+    if value is None:
+        return _NULL, None
+    ok, scalar = _as_scalar(value)
+    if ok:
+        return _classify(scalar)
+    return "", None
+
+
+def _list_key(kinds_values: Iterable[tuple[str, Any]]) -> tuple[Any, ...]:
+    """Give back the interning key of a list: numbers as floats, bools wrapped so True != 1.0."""
+    return tuple((v,) if kind == _BOOL else v for kind, v in kinds_values)
+
+
+_JSON_CHUNK_ROWS = 65_536
+
+
+def _decode_row(text: str, row: int) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptionError(f"metadata of row {row} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise CorruptionError(f"metadata of row {row} is not a JSON object, {_found(value)}")
+    return value
+
+
+_FEW = 8  # up to this many targets, repeated == beats np.isin (a sort) and a gather
+
+
+def _equals_any(stored: np.ndarray, targets: Sequence[Any]) -> np.ndarray:
+    cond = stored == targets[0]
+    for target in targets[1:]:
+        cond |= stored == target
+    return cond
+
+
+def _codes_match(codes: np.ndarray, by_code: np.ndarray) -> np.ndarray:
+    """Give back by_code[codes]: the per-string answer spread over the rows."""
+    hits = np.flatnonzero(by_code)
+    if len(hits) <= _FEW:
+        return _equals_any(codes, hits) if len(hits) else np.zeros(len(codes), dtype=bool)
+    return np.take(by_code, codes)
+
+
+_NP_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+}
+_PC_ORDER: dict[str, Callable[..., Any]] = {
+    "$gt": pc.greater,
+    "$gte": pc.greater_equal,
+    "$lt": pc.less,
+    "$lte": pc.less_equal,
+}
+
+
+class MetadataColumns:
+    """Columnar, typed view of every label's metadata (labels 0..n-1, dense, dead ones included)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._keys: dict[str, _KeyColumn] = {}
+
+    def keys(self) -> list[str]:
+        """Give back every metadata key seen so far."""
+        return list(self._keys)
+
+    # ---- write path: may loop over the new documents
+
+    def append(self, metadatas: Sequence[dict[str, Any]]) -> None:
+        """Add one metadata dict per new label (labels n, n+1, ...); all or nothing."""
+        base = self.n
+        grouped: dict[str, tuple[list[int], list[Any]]] = {}
+        for offset, metadata in enumerate(metadatas):
+            if not isinstance(metadata, dict):
+                raise InvalidInputError(
+                    f"Expected a dict of metadata for document {offset}, {_found(metadata)}"
+                )
+            for key, value in metadata.items():
+                group = grouped.get(key)
+                if group is None:
+                    if type(key) is not str or not key:
+                        raise InvalidInputError(
+                            f"Expected non-empty string metadata keys, found {_show(key)} "
+                            f"in document {offset}"
+                        )
+                    group = grouped[key] = ([], [])
+                group[0].append(base + offset)
+                group[1].append(value)
+        new_columns = {key: _KeyColumn() for key in grouped if key not in self._keys}
+        staged = {
+            key: self._stage_key(self._keys.get(key) or new_columns[key], key, labels, values, base)
+            for key, (labels, values) in grouped.items()
+        }
+        # Staging has validated every value, so nothing below can fail half-way.
+        self._keys.update(new_columns)
+        for key, stage in staged.items():
+            column = self._keys[key]
+            column.present.extend(stage.present)
+            for pairs_by_kind, stage_by_kind in (
+                (column.top, stage.top),
+                (column.elem, stage.elem),
+            ):
+                for kind, (labels, values) in stage_by_kind.items():
+                    pairs = pairs_by_kind[kind]
+                    pairs.labels.extend(labels)
+                    if pairs.values is not None:
+                        pairs.values.extend(values)
+        self.n = base + len(metadatas)
+
+    def _stage_key(
+        self, column: _KeyColumn, key: str, labels: list[int], values: list[Any], base: int
+    ) -> _Staged:
+        stage = _Staged(labels)
+        types = set(map(type, values))
+        # Fast paths for a key whose new values all share one scalar type (the usual case).
+        if types <= {int, float}:
+            try:
+                stage.top[_NUM] = (labels, np.array(values, dtype=np.float64))
+                return stage
+            except OverflowError:
+                pass  # the slow path below names the offending document
+        elif types == {str}:
+            stage.top[_STR] = (labels, column.strings.intern_many(values))
+            return stage
+        elif types == {bool}:
+            stage.top[_BOOL] = (labels, np.array(values, dtype=np.bool_))
+            return stage
+        elif types == {list}:
+            elements = list(chain.from_iterable(values))
+            if set(map(type, elements)) <= {str}:  # lists of strings: tags, authors, ...
+                list_codes = column.lists
+                as_keys = list(map(tuple, values))  # a list of str is keyed by its tuple
+                for list_key in dict.fromkeys(as_keys):
+                    if list_key not in list_codes:
+                        list_codes[list_key] = len(list_codes)
+                stage.top[_LIST] = (labels, [list_codes[k] for k in as_keys])
+                lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+                element_labels = np.repeat(np.asarray(labels, dtype=np.int64), lengths)
+                stage.elem[_STR] = (element_labels, column.strings.intern_many(elements))
+                return stage
+        for label, value in zip(labels, values):
+            self._stage_value(stage, column, label, key, value, label - base)
+        return stage
+
+    def _stage_value(
+        self, stage: _Staged, column: _KeyColumn, label: int, key: str, value: Any, offset: int
+    ) -> None:
+        try:
+            kind, plain = _classify(value)
+        except OverflowError:
+            raise InvalidInputError(
+                f"Expected metadata numbers within float64 range for key {key!r} in document "
+                f"{offset}, found int: {_show(value)}"
+            ) from None
+        if kind == "" and isinstance(value, (list, tuple)):
+            elements = []
+            for item in value:
+                try:
+                    item_kind, item_plain = _classify(item)
+                except OverflowError:
+                    item_kind, item_plain = "", None
+                if item_kind == "":
+                    raise InvalidInputError(
+                        f"Expected a list of str, int, float (within float64 range), bool or None "
+                        f"for metadata key {key!r} in document {offset}, found item {_show(item)}"
+                    )
+                elements.append((item_kind, item_plain))
+            list_key = _list_key(elements)
+            code = column.lists.get(list_key)
+            if code is None:
+                code = column.lists[list_key] = len(column.lists)
+            stage.add(stage.top, _LIST, label, code)
+            for item_kind, item_plain in elements:
+                if item_kind == _STR:
+                    item_plain = column.strings.intern(item_plain)
+                stage.add(stage.elem, item_kind, label, item_plain)
+        elif kind == "":
+            raise InvalidInputError(
+                f"Expected a str, int, float, bool, None or a list of those for metadata key "
+                f"{key!r} in document {offset}, {_found(value)}"
+            )
+        else:
+            stage.add(
+                stage.top, kind, label, column.strings.intern(plain) if kind == _STR else plain
+            )
+
+    def append_json(self, metadata_json: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> None:
+        """Add one label per JSON object string (null or "" means {}), as on reopen from Parquet."""
+        if isinstance(metadata_json, (pa.Array, pa.ChunkedArray)):
+            rows = metadata_json.to_pylist()
+        else:
+            rows = list(metadata_json)
+        decoded: list[dict[str, Any]] = []
+        for start in range(0, len(rows), _JSON_CHUNK_ROWS):
+            texts = [text or "{}" for text in rows[start : start + _JSON_CHUNK_ROWS]]
+            # One json.loads over a chunk costs half as much as one call per row; any row
+            # that is not exactly one JSON object breaks the count or the types, and then
+            # the rows are decoded one by one to say which row is damaged.
+            try:
+                chunk = json.loads("[" + ",".join(texts) + "]")
+            except (TypeError, ValueError):
+                chunk = None
+            if chunk is None or len(chunk) != len(texts) or not all(type(d) is dict for d in chunk):
+                chunk = [_decode_row(text, start + i) for i, text in enumerate(texts)]
+            decoded.extend(chunk)
+        self.append(decoded)
+
+    # ---- query path: vectorised, no loop over documents
+
+    def mask(self, expr: Expr) -> np.ndarray:
+        """Give back a bool array of length n: True for every label the expression matches."""
+        if isinstance(expr, MatchAll):
+            return np.ones(self.n, dtype=bool)
+        if isinstance(expr, (And, Or)):
+            out = self.mask(expr.children[0])
+            for child in expr.children[1:]:
+                if isinstance(expr, And):
+                    out &= self.mask(child)
+                else:
+                    out |= self.mask(child)
+            return out
+        if isinstance(expr, Compare):
+            return self._compare(expr)
+        raise FilterError(f"Expected a compiled filter expression, {_found(expr)}")
+
+    def _compare(self, expr: Compare) -> np.ndarray:
+        out = np.zeros(self.n, dtype=bool)
+        column = self._keys.get(expr.key)
+        op = expr.op
+        if column is not None:
+            if op in ("$eq", "$ne"):
+                self._eq(column, expr.value, out)
+            elif op in ("$in", "$nin"):
+                self._in(column, expr.value, out)  # type: ignore[arg-type]
+            elif op in _ORDERING:
+                self._order(column, op, expr.value, out)
+            elif op == "$exists":
+                self._scatter(out, column.present.view(), None, dense=True)
+            elif op == "$contains":
+                self._contains(column, expr.value, out)
+            else:
+                raise FilterError(f"Unknown operator {op!r} in a compiled expression")
+        if op in ("$ne", "$nin") or (op == "$exists" and expr.value is False):
+            np.logical_not(out, out=out)
+        return out
+
+    def _scatter(
+        self, out: np.ndarray, labels: np.ndarray, cond: np.ndarray | None, *, dense: bool
+    ) -> None:
+        """Set out[labels[cond]] = True; dense pairs covering every label skip the scatter."""
+        if dense and len(labels) == self.n:  # labels are unique and sorted, so 0..n-1
+            if cond is None:
+                out[:] = True
+            else:
+                out |= cond
+        elif cond is None:
+            out[labels] = True
+        else:
+            out[labels[cond]] = True
+
+    def _eq(self, column: _KeyColumn, value: Scalar | tuple[Scalar, ...], out: np.ndarray) -> None:
+        if isinstance(value, tuple):
+            code = column.lists.get(_list_key(_classify(v) for v in value))
+            if code is not None:
+                pairs = column.top[_LIST]
+                self._scatter(out, pairs.labels.view(), pairs.values.view() == code, dense=True)
+            return
+        self._match_scalar(column.top, column, value, out, dense=True)
+
+    def _contains(self, column: _KeyColumn, value: Scalar, out: np.ndarray) -> None:
+        self._match_scalar(column.elem, column, value, out, dense=False)
+
+    def _match_scalar(
+        self,
+        by_kind: dict[str, _Pairs],
+        column: _KeyColumn,
+        value: Any,
+        out: np.ndarray,
+        *,
+        dense: bool,
+    ) -> None:
+        kind, plain = _classify(value)
+        pairs = by_kind[kind]
+        if kind == _NULL:
+            self._scatter(out, pairs.labels.view(), None, dense=dense)
+            return
+        if kind == _STR:
+            plain = column.strings.codes.get(plain)
+            if plain is None:
+                return
+        self._scatter(out, pairs.labels.view(), pairs.values.view() == plain, dense=dense)
+
+    def _in(self, column: _KeyColumn, values: tuple[Scalar, ...], out: np.ndarray) -> None:
+        wanted: dict[str, list[Any]] = {_NUM: [], _STR: [], _BOOL: []}
+        has_null = False
+        for value in values:
+            kind, plain = _classify(value)
+            if kind == _NULL:
+                has_null = True
+            elif kind == _STR:
+                code = column.strings.codes.get(plain)
+                if code is not None:
+                    wanted[_STR].append(code)
+            else:
+                wanted[kind].append(plain)
+        for kind, targets in wanted.items():
+            if not targets:
+                continue
+            pairs = column.top[kind]
+            stored = pairs.values.view()
+            if kind == _STR:
+                by_code = np.zeros(len(column.strings.codes), dtype=bool)
+                by_code[targets] = True
+                cond = _codes_match(stored, by_code)
+            elif len(targets) <= _FEW:
+                cond = _equals_any(stored, targets)
+            else:
+                cond = np.isin(stored, np.asarray(targets, _VALUE_DTYPES[kind]))
+            self._scatter(out, pairs.labels.view(), cond, dense=True)
+        if has_null:
+            self._scatter(out, column.top[_NULL].labels.view(), None, dense=True)
+
+    def _order(self, column: _KeyColumn, op: str, value: Scalar, out: np.ndarray) -> None:
+        kind, plain = _classify(value)
+        pairs = column.top[kind]
+        if kind == _NULL or len(pairs.labels) == 0:
+            return
+        if kind == _STR:
+            # Compare the distinct strings once, then gather by code.
+            matches = _PC_ORDER[op](column.strings.array(), pa.scalar(plain, pa.string()))
+            by_code = matches.to_numpy(zero_copy_only=False)
+            self._scatter(
+                out, pairs.labels.view(), _codes_match(pairs.values.view(), by_code), dense=True
+            )
+        else:
+            cond = _NP_ORDER[op](pairs.values.view(), plain)
+            self._scatter(out, pairs.labels.view(), cond, dense=True)
