@@ -119,6 +119,11 @@ class SegmentStore:
         data = self.directory / DATA_DIR
         sweep_temp_files(self.directory)
         sweep_temp_files(data)
+        index_root = self.directory / INDEX_DIR
+        if index_root.is_dir():  # an index save cut short leaves its temp file in index/<tier>/
+            for part in index_root.iterdir():
+                if part.is_dir():
+                    sweep_temp_files(part)
         named = self.manifest.files()
         for path in data.glob("*.parquet"):
             if path.name not in named:
@@ -242,7 +247,8 @@ class SegmentStore:
             self._append_columns(table.column("id").chunk(0), table.column("text").chunk(0),
                                  table.column("metadata").chunk(0))
             if self.directory is None:
-                self._vector_chunks.append(rows.vectors)
+                # own a copy: rows.vectors may be the caller's array, which they are free to reuse
+                self._vector_chunks.append(np.array(rows.vectors, dtype=np.float32, copy=True))
             self._live = np.concatenate([self._live, np.ones(n_new, dtype=bool)])
             self.idmap.add(rows.hashes, new_labels)
         return new_labels
