@@ -209,11 +209,6 @@ def test_hnsw_after_deletes(hnsw_pair):
     assert recall_at(hnsw, flat, queries, 10) >= 0.95
 
 
-@pytest.mark.xfail(
-    reason="index/memory.py: HNSW with an IDSelectorBitmap comes back short when few labels are allowed; "
-    "fix proposed in /tmp/foundation_fixes.md #2 (answer small allowed sets exactly)",
-    strict=True,
-)
 @pytest.mark.parametrize("keep", [3, 30])
 def test_hnsw_with_almost_everything_deleted_still_gives_k(keep):
     """A graph walk that must skip most nodes can come back short; the API promises k when k are live."""

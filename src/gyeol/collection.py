@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -64,6 +65,7 @@ class Collection:
         self._lexical = None
         self._lexical_dirty = False
         self._metadata = None
+        self._scratch: tempfile.TemporaryDirectory | None = None
         self._manifest_stamp = self._stamp()
         self._open_vector_index()
 
@@ -159,6 +161,7 @@ class Collection:
                 dim=self.dim,
                 next_label=manifest.next_label,
                 device=self._device,
+                read_only=self._db.read_only,
             )
             if index is not None:
                 self._vindex_saved = index.ntotal
@@ -179,9 +182,18 @@ class Collection:
             metric=self.metric,
             dim=self.dim,
             vectors=vectors,
-            directory=self._index_dir(self._tier),
+            directory=self._build_dir(),
             device=self._device,
         )
+
+    def _build_dir(self) -> Path | None:
+        """Where a new index may put its files: the writer's index folder, or a reader's own scratch."""
+        directory = self._index_dir(self._tier)
+        if directory is None or not self._db.read_only or self._tier == "memory":
+            return directory
+        if self._scratch is None:  # a reader never writes into the writer's folders
+            self._scratch = tempfile.TemporaryDirectory(prefix="gyeol-reader-")
+        return Path(self._scratch.name) / self._tier
 
     def _lexical_index(self):
         """The BM25 index, loaded or built on first keyword use (Kiwi loads only then)."""
@@ -312,6 +324,9 @@ class Collection:
                 self._vindex = None
                 self._lexical = None
                 self._metadata = None
+                if self._scratch is not None:
+                    self._scratch.cleanup()
+                    self._scratch = None
 
     # ------------------------------------------------------------------ writes
 

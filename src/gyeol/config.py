@@ -74,14 +74,16 @@ class IVFPQ:
     """Inverted file with product-quantised codes (FAISS IndexIVFPQ), rescored exactly.
 
     nlist: clusters (None = chosen from N); m: sub-quantisers, must divide dim
-    (None = chosen from dim, see docs/tiers.md); nbits: bits per sub-quantiser code;
+    (None = dim/2 at 4 bits, dim/4 at 8 bits; see docs/tiers.md); nbits: bits per
+    sub-quantiser code (4 uses FAISS's fast-scan kernels and trains in seconds);
     nprobe: clusters visited per query (None = chosen from nlist);
-    rescore: candidates fetched per wanted hit and rescored from full vectors on disk.
+    rescore: candidates fetched per wanted hit and rescored exactly from the full vectors
+    (a memory-mapped file on the hybrid and disk tiers, RAM on the memory tier).
     """
 
     nlist: int | None = None
     m: int | None = None
-    nbits: int = 8
+    nbits: int = 4
     nprobe: int | None = None
     rescore: int = 4
     kind: str = field(default="ivfpq", init=False)

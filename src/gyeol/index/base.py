@@ -4,6 +4,9 @@ Labels are dense: the i-th vector added has label i, dead rows included, so a
 label is also a row of the collection. Deletes never touch the index; searches
 pass an `allowed` mask (live and matching the filter) instead. compact()
 renumbers labels and rebuilds.
+
+The helpers here are shared by every backend: metric conversion, the FAISS
+bitmap selector, exact search over a vector matrix, and top-k merging.
 """
 
 from __future__ import annotations
@@ -19,28 +22,173 @@ from ..storage.atomic import write_bytes_atomic
 
 META_NAME = "vector.json"
 
+# Filtered searches whose mask allows at most this many labels are answered
+# exactly over the allowed rows: cheaper than a graph or probe walk that would
+# have to skip almost everything, and exact.
+EXACT_SUBSET_MAX = 2048
+
 
 def faiss_metric(metric: str) -> int:
+    """The FAISS metric constant for a gyeol metric ("cosine" vectors arrive normalised: inner product)."""
     import faiss
 
     return faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
 
 
-def distances_to_scores(distances: np.ndarray, metric: str) -> np.ndarray:
-    """FAISS distances -> scores where higher is better (l2: minus the Euclidean distance)."""
+def distances_to_scores(
+    distances: np.ndarray, labels: np.ndarray, metric: str, *, in_place: bool = False
+) -> np.ndarray:
+    """FAISS distances -> scores where higher is better (l2: minus the Euclidean distance).
+
+    Empty slots (label -1) get -inf, whatever sentinel FAISS put there. in_place reuses
+    the distances array (FAISS hands back a fresh one per search).
+    """
     if metric == "l2":
-        return -np.sqrt(np.maximum(distances, 0.0))
-    return distances
+        scores = np.maximum(distances, 0.0, out=distances if in_place else None)
+        np.sqrt(scores, out=scores)
+        np.negative(scores, out=scores)
+    else:
+        scores = distances if in_place else np.array(distances, dtype=np.float32, copy=True)
+    empty = labels < 0
+    if empty.any():
+        scores[empty] = -np.inf
+    return scores
 
 
-def bitmap_selector(allowed: np.ndarray):
-    """A FAISS IDSelectorBitmap over labels from a boolean mask; keep the bitmap alive with it."""
+def as_queries(queries: np.ndarray, dim: int) -> np.ndarray:
+    """Queries as a C-contiguous float32 (nq, dim) array."""
+    out = np.ascontiguousarray(queries, dtype=np.float32)
+    if out.ndim == 1:
+        out = out.reshape(1, -1)
+    return out
+
+
+def normalise_mask(allowed: np.ndarray | None, ntotal: int) -> np.ndarray | None:
+    """A bool mask of exactly ntotal entries, or None when every label is allowed.
+
+    Labels past the end of a shorter mask are not allowed; entries past ntotal are ignored.
+    """
+    if allowed is None:
+        return None
+    mask = np.asarray(allowed, dtype=bool)
+    if len(mask) > ntotal:
+        mask = mask[:ntotal]
+    elif len(mask) < ntotal:
+        mask = np.concatenate([mask, np.zeros(ntotal - len(mask), dtype=bool)])
+    if ntotal and mask.all():
+        return None
+    return mask
+
+
+def bitmap_selector(allowed: np.ndarray, offset: int = 0):
+    """A FAISS IDSelectorBitmap over labels from a boolean mask; the bitmap lives with the selector.
+
+    offset shifts the mask: internal id j is allowed when allowed[j + offset].
+    """
     import faiss
 
-    bits = np.packbits(allowed.astype(np.uint8, copy=False), bitorder="little")
-    selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+    mask = allowed[offset:] if offset else allowed
+    bits = np.packbits(mask.astype(np.uint8, copy=False), bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
     selector._bits = bits  # the selector reads this buffer; tie its lifetime to the selector
     return selector
+
+
+def empty_result(nq: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, labels) with every slot empty: -inf and -1."""
+    return np.full((nq, k), -np.inf, dtype=np.float32), np.full((nq, k), -1, dtype=np.int64)
+
+
+def exact_scores(queries: np.ndarray, rows: np.ndarray, metric: str) -> np.ndarray:
+    """Exact scores of each query against its own candidate rows: queries (nq, d), rows (nq, c, d) -> (nq, c)."""
+    dots = np.matmul(rows, queries[:, :, None])[..., 0]
+    if metric != "l2":
+        return dots
+    sq = np.einsum("qcd,qcd->qc", rows, rows) - 2.0 * dots + np.einsum("qd,qd->q", queries, queries)[:, None]
+    return -np.sqrt(np.maximum(sq, 0.0))
+
+
+SCAN_CHUNK_ROWS = 65536
+
+
+def exact_search(
+    vectors: np.ndarray, queries: np.ndarray, k: int, metric: str, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of queries over the rows of vectors (an array or a memmap), only rows where mask is True.
+
+    Rows are scanned in chunks so a memory-mapped matrix is never copied whole.
+    """
+    import faiss
+
+    nq, n = len(queries), len(vectors)
+    result = empty_result(nq, k)
+    if k <= 0:
+        return result
+    for start in range(0, n, SCAN_CHUNK_ROWS):
+        stop = min(n, start + SCAN_CHUNK_ROWS)
+        if mask is None:
+            labels = None
+            chunk = np.ascontiguousarray(vectors[start:stop], dtype=np.float32)
+        else:
+            labels = np.flatnonzero(mask[start:stop])
+            if not len(labels):
+                continue
+            chunk = np.ascontiguousarray(vectors[start + labels] if start else vectors[labels], dtype=np.float32)
+        kk = min(k, len(chunk))
+        distances, found = faiss.knn(queries, chunk, kk, metric=faiss_metric(metric))
+        scores = distances_to_scores(distances, found, metric)
+        if labels is not None:
+            found = np.where(found >= 0, labels[np.maximum(found, 0)], -1)
+        found = np.where(found >= 0, found + start, -1)
+        result = merge_results(result, pad_result(scores, found, k), k)
+    return result
+
+
+def pad_result(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Widen (nq, k') results to (nq, k) with empty slots, or cut them to k."""
+    nq, width = labels.shape
+    if width == k:
+        return scores, labels
+    if width > k:
+        return np.ascontiguousarray(scores[:, :k]), np.ascontiguousarray(labels[:, :k])
+    out_scores, out_labels = empty_result(nq, k)
+    out_scores[:, :width] = scores
+    out_labels[:, :width] = labels
+    return out_scores, out_labels
+
+
+def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (score, label) pairs of each row, best first.
+
+    Empty slots must already score -inf (label -1): they sort last.
+    """
+    nq, width = scores.shape
+    if nq == 1:  # single queries: plain 1-d indexing is several times cheaper
+        order = np.argsort(-scores[0], kind="stable")[:k]
+        return pad_result(scores[:, order], labels[:, order], k)
+    rows = np.arange(nq)[:, None]
+    if width > 4 * k and width > 256:  # partial selection first when rows are long
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        scores, labels = scores[rows, part], labels[rows, part]
+        width = k
+    order = np.argsort(-scores, axis=1, kind="stable")
+    if width > k:
+        order = order[:, :k]
+    return pad_result(scores[rows, order], labels[rows, order], k)
+
+
+def merge_results(
+    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of two (scores, labels) results over disjoint labels."""
+    scores = np.concatenate([first[0], second[0]], axis=1)
+    labels = np.concatenate([first[1], second[1]], axis=1)
+    return top_k(scores, labels, k)
+
+
+def found_per_row(labels: np.ndarray) -> np.ndarray:
+    """How many real hits each result row holds."""
+    return (labels >= 0).sum(axis=1)
 
 
 class VectorIndex(ABC):
@@ -64,37 +212,44 @@ class VectorIndex(ABC):
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Give back (scores, labels), each (nq, k), best first, label -1 where fewer than k.
+        """Give back (scores, labels), each (nq, k), best first, label -1 and score -inf where fewer than k.
 
         allowed: boolean mask over labels; only labels where it is True may be returned.
+        Every row holds min(k, number of allowed labels) hits.
         """
 
     @abstractmethod
-    def save(self, directory: Path) -> None:
-        """Write the index files into directory, atomically."""
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the index files into directory, atomically; give back the meta entries naming them."""
 
     def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:
         """Full vectors for labels, or None when this index does not keep them."""
         return None
 
     def wants_rebuild(self) -> bool:
-        """True when the index should be rebuilt from all vectors (it outgrew a fallback)."""
+        """True when the index should be rebuilt from all vectors (it outgrew a fallback or its parameters)."""
         return False
 
     def ram_bytes(self) -> int:
-        """Approximate bytes of RAM the index holds."""
+        """Approximate bytes of RAM the index holds (memory-mapped files excluded)."""
         return 0
 
     def describe(self) -> dict[str, Any]:
+        """What the index is, for logs, the meta file and the benchmark."""
         return {"kind": self.kind, "ntotal": self.ntotal, "device": self.device}
+
+    def files(self) -> list[str]:
+        """Names of files in the index directory this index reads (kept when old files are swept)."""
+        return []
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    write_bytes_atomic(directory / META_NAME, json.dumps(meta).encode())
+    write_bytes_atomic(directory / META_NAME, json.dumps(meta, sort_keys=True).encode())
 
 
 def read_meta(directory: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((directory / META_NAME).read_bytes())
-    except (FileNotFoundError, ValueError):
+        meta = json.loads((directory / META_NAME).read_bytes())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
+    return meta if isinstance(meta, dict) else None

@@ -1,0 +1,478 @@
+"""The memory / hybrid / disk tiers side by side, through gyeol's public API, against raw FAISS.
+
+Clustered synthetic unit vectors (d=384; N=100k by default, --n 1000000 for 1M),
+fixed queries. For each tier (and device, where a GPU is present) it measures:
+build time (col.add of all vectors, index build included), QPS batched
+(search_many) and single (search), p50/p95 single-query latency, recall@10
+against exact search, RSS and peak RSS, index RAM bytes per vector, bytes on
+disk, and cold open (a new process: connect, open the collection, first
+result). Each row is also timed on the raw FAISS index the tier wraps, read
+from the file gyeol saved and searched with the same parameters (the hybrid
+row's raw baseline is IndexRefineFlat over the same IVF-PQ codes, rescoring
+the same number of candidates from vectors held in RAM).
+
+    python benchmarks/compare_tiers.py                 # N=100k: about 10 minutes on 2 cores
+    python benchmarks/compare_tiers.py --n 1000000     # 1M
+    python benchmarks/compare_tiers.py --devices cpu,gpu
+
+Writes benchmarks/results/compare_tiers.json, compare_tiers.md and compare_tiers.png.
+Search timings are taken in a fresh process per row, after the build process
+exited; the page cache is warm (the files were just written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+_GPU_RESOURCES: list = []
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def clustered(n: int, dim: int, *, seed: int, n_clusters: int, chunk: int = 100_000) -> np.ndarray:
+    """Unit vectors around n_clusters centres; centres and noise share a decaying spectrum, so
+    clusters overlap the way text embeddings do (IVF recall ~0.92 at nprobe = nlist/20)."""
+    rng = np.random.default_rng(seed)
+    scales = np.arange(1, dim + 1, dtype=np.float32) ** -0.5
+    scales *= np.sqrt(dim / np.sum(scales**2))
+    rot_c = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
+    rot_n = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
+    centres = (rng.standard_normal((n_clusters, dim)).astype(np.float32) * scales) @ rot_c.T
+    noise = scales * np.float32(np.sqrt(1.5))
+    out = np.empty((n, dim), np.float32)
+    draw = np.random.default_rng(seed + 1)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        x = centres[draw.integers(0, n_clusters, m)] + (draw.standard_normal((m, dim)).astype(np.float32) * noise) @ rot_n.T
+        out[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def make_data(n: int, dim: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    n_clusters = max(16, n // 50)
+    both = clustered(n + nq, dim, seed=2024, n_clusters=n_clusters)
+    return both[:n], both[n:]  # queries: fresh draws from the same mixture, not in the collection
+
+
+def ground_truth(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    import faiss
+
+    return faiss.knn(q, x, k, metric=faiss.METRIC_INNER_PRODUCT)[1]
+
+
+# -- process memory ----------------------------------------------------------------------------
+
+
+def rss() -> dict[str, int]:
+    """Current RSS split into anonymous and file-backed pages, and the peak, in bytes (Linux)."""
+    out = {"rss": 0, "anon": 0, "file": 0, "peak": 0}
+    keys = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file", "VmHWM:": "peak"}
+    with open("/proc/self/status") as status:
+        for line in status:
+            parts = line.split()
+            if parts and parts[0] in keys:
+                out[keys[parts[0]]] = int(parts[1]) * 1024
+    return out
+
+
+def index_dir(db_dir: Path, tier: str) -> Path:
+    """The collection's derived-index folder for a tier (the database has one collection)."""
+    return next(db_dir.glob(f"collections/*/index/{tier}"))
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# -- build (parent process) --------------------------------------------------------------------
+
+
+ROWS = {
+    "cpu": [("memory", None), ("hybrid", None), ("disk", None)],
+    "gpu": [("memory", "Flat"), ("memory", "IVF"), ("hybrid", None), ("disk", None)],
+}
+
+
+def build_row(workdir: Path, tier: str, device: str, index_name: str | None, x: np.ndarray,
+              name: str | None = None) -> dict[str, Any]:
+    import gyeol
+
+    spec = {"Flat": gyeol.Flat(), "IVF": gyeol.IVF(), None: None}[index_name]
+    name = name or f"{tier}-{device}-{index_name or 'default'}".lower()
+    db_dir = workdir / name
+    ids = [str(i) for i in range(len(x))]
+    with gyeol.connect(db_dir) as db:
+        col = db.create_collection("bench", embedder=None, dim=x.shape[1], tier=tier, device=device,
+                                   index=spec, tokenizer="whitespace")
+        t0 = time.perf_counter()
+        col.add(ids=ids, vectors=x)
+        build_s = time.perf_counter() - t0
+        info = col.index_info
+    return {"row": name, "tier": tier, "device": device, "index": info.get("kind"), "db": str(db_dir),
+            "build_s": build_s, "index_info": info}
+
+
+# -- measure (child process) -------------------------------------------------------------------
+
+
+def batch_seconds(fn, queries: np.ndarray, min_seconds: float) -> float:
+    """Best wall time of fn(queries) over repeats lasting at least min_seconds in all."""
+    best, spent = float("inf"), 0.0
+    while spent < min_seconds or best == float("inf"):
+        t0 = time.perf_counter()
+        fn(queries)
+        took = time.perf_counter() - t0
+        best, spent = min(best, took), spent + took
+    return best
+
+
+def single_latencies(fn, queries: np.ndarray) -> np.ndarray:
+    """Per-query latencies in seconds of fn(one_query) over the queries (after one warm-up call)."""
+    fn(queries[0])
+    out = np.empty(len(queries))
+    for i, query in enumerate(queries):
+        t0 = time.perf_counter()
+        fn(query)
+        out[i] = time.perf_counter() - t0
+    return out
+
+
+def interleaved(contenders: dict[str, tuple], queries: np.ndarray, singles: np.ndarray, args) -> dict[str, Any]:
+    """Batched QPS and single-query latencies of each contender, measured in alternating rounds.
+
+    The machine may be shared: alternating rounds and keeping each contender's best round
+    exposes every contender to the same background load.
+    """
+    best_batch = {name: float("inf") for name in contenders}
+    best_lat: dict[str, np.ndarray] = {}
+    for _ in range(args.rounds):
+        for name, (batched, single) in contenders.items():
+            best_batch[name] = min(best_batch[name], batch_seconds(batched, queries, args.min_seconds / args.rounds))
+            lat = single_latencies(single, singles)
+            if name not in best_lat or lat.mean() < best_lat[name].mean():
+                best_lat[name] = lat
+    return {name: {"qps_batched": len(queries) / best_batch[name], "qps_single": 1.0 / best_lat[name].mean(),
+                   "p50_ms": float(np.percentile(best_lat[name], 50) * 1e3),
+                   "p95_ms": float(np.percentile(best_lat[name], 95) * 1e3)} for name in contenders}
+
+
+def cold_open(args: argparse.Namespace) -> dict[str, Any]:
+    """In a fresh process: import time, then connect + open the collection + first result (timed apart)."""
+    t_import = time.perf_counter()
+    import faiss  # noqa: F401  (gyeol imports these lazily; their import is timed apart)
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import gyeol
+
+    try:  # pyarrow imports pandas, when installed, on its first pa.array(numpy): a library cost
+        import pandas  # noqa: F401
+    except ImportError:
+        pass
+
+    import_s = time.perf_counter() - t_import
+    query = np.load(args.queries)[0]
+    before = rss()
+    t0 = time.perf_counter()
+    db = gyeol.connect(args.db, read_only=True)
+    col = db.get_collection("bench", device=args.device)
+    hits = col.search(vector=query, k=10, mode="vector")
+    took = time.perf_counter() - t0
+    assert len(hits) == 10
+    out = {"cold_open_s": took, "import_s": import_s, "rss_cold_open_bytes": rss()["rss"] - before["rss"]}
+    db.close()
+    return out
+
+
+def index_open(args: argparse.Namespace) -> dict[str, Any]:
+    """In a fresh process: the vector index alone (load_index + first search), its time and RSS."""
+    import faiss  # noqa: F401
+
+    from gyeol.index import load_index
+    from gyeol.index.base import read_meta
+
+    query = np.load(args.queries)[:1]
+    directory = index_dir(Path(args.db), args.tier)
+    meta = read_meta(directory)
+    before = rss()
+    t0 = time.perf_counter()
+    index = load_index(directory, generation=meta["generation"], tier=args.tier, metric=meta["metric"],
+                       dim=meta["dim"], next_label=meta["ntotal"], device=args.device)
+    opened = rss()
+    _, labels = index.search(query, 10)
+    took = time.perf_counter() - t0
+    assert (labels >= 0).all()
+    return {"index_open_s": took, "index_rss_open_bytes": opened["rss"] - before["rss"],
+            "index_rss_first_result_bytes": rss()["rss"] - before["rss"]}
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """In a fresh process: RSS of opening the collection, recall, then gyeol / index-layer / raw timings.
+
+    A 10-vector warm-up database of the same tier is opened and searched first, so that
+    lazy imports and allocator start-up are not counted as the collection's RSS.
+    """
+    import faiss
+
+    import gyeol
+    from gyeol.index.base import read_meta
+
+    queries = np.load(args.queries)
+    truth = np.load(args.truth)
+    k = truth.shape[1]
+    with gyeol.connect(args.warmup, read_only=True) as warm:
+        warm.get_collection("bench", device=args.device).search(vector=queries[0], k=3, mode="vector")
+    before = rss()
+    db = gyeol.connect(args.db, read_only=True)
+    col = db.get_collection("bench", device=args.device)
+    opened = rss()
+    col.search(vector=queries[0], k=k, mode="vector")
+    after_first = rss()
+
+    results = col.search_many(vectors=queries, k=k, mode="vector")
+    found = np.array([[int(i) for i in r.ids] for r in results])
+    recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)]))
+    index = col._vindex  # the VectorIndex behind the collection: its own overhead, and its RAM
+    n = index.ntotal
+    out = {
+        "n": n,
+        "recall_at_10": recall,
+        "rss_open_bytes": opened["rss"] - before["rss"],
+        "anon_open_bytes": opened["anon"] - before["anon"],
+        "rss_first_result_bytes": after_first["rss"] - before["rss"],
+        "index_ram_bytes_per_vector": index.ram_bytes() / max(n, 1),
+    }
+    raw = raw_faiss(index_dir(Path(args.db), args.tier), read_meta, args, faiss)
+    contenders = {
+        "gyeol": (lambda qs: col.search_many(vectors=qs, k=k, mode="vector"),
+                  lambda qv: col.search(vector=qv, k=k, mode="vector")),
+        "index": (lambda qs: index.search(qs, k), lambda qv: index.search(qv[None, :], k)),
+        "raw": (lambda qs: raw.search(qs, k), lambda qv: raw.search(qv[None, :], k)),
+    }
+    timings = interleaved(contenders, queries, queries[: args.single], args)
+    out.update(timings["gyeol"])
+    out.update({f"index_{key}": value for key, value in timings["index"].items()})
+    out.update({f"raw_{key}": value for key, value in timings["raw"].items()})
+    out["peak_rss_bytes"] = rss()["peak"]
+    db.close()
+    return out
+
+
+def raw_faiss(directory: Path, read_meta, args, faiss):
+    """The same FAISS index read from gyeol's files with the same parameters, no gyeol code."""
+    meta = read_meta(directory)
+    state = meta["index"]
+    rescore = None
+    if state["type"] == "rescored":
+        rescore, vectors_file, state = state["rescore"], directory / state["vectors"], state["inner"]
+    if state["type"] == "disk":
+        state = state["base"]
+        index = faiss.read_index(str(directory / state["file"]),
+                                 faiss.IO_FLAG_MMAP_IFC if state["family"] == "scan" else faiss.IO_FLAG_MMAP)
+    else:
+        index = faiss.read_index(str(directory / state["file"]))
+    if state.get("nprobe"):
+        faiss.extract_index_ivf(index).nprobe = state["nprobe"]
+    if state.get("ef_search"):
+        faiss.downcast_index(index).hnsw.efSearch = state["ef_search"]
+    if args.device == "gpu" and faiss.get_num_gpus() > 0:
+        options = faiss.GpuClonerOptions()
+        options.useFloat16 = state.get("kind") == "ivfpq"  # as gyeol does
+        try:
+            resources = faiss.StandardGpuResources()
+            index = faiss.index_cpu_to_gpu(resources, 0, index, options)
+            _GPU_RESOURCES.append(resources)  # must outlive the GPU index
+            if state.get("nprobe"):
+                faiss.GpuParameterSpace().set_index_parameter(index, "nprobe", min(state["nprobe"], 2048))
+        except RuntimeError:
+            pass  # kinds without a GPU form stay on the CPU, as in gyeol
+    if rescore:
+        full = np.fromfile(vectors_file, dtype=np.float32, count=index.ntotal * index.d).reshape(-1, index.d)
+        refine = faiss.IndexRefineFlat(index, faiss.swig_ptr(full))  # copies the vectors into RAM
+        refine.k_factor = float(rescore)
+        return refine
+    return index
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    mib = 1024 * 1024
+    head = (
+        f"N={config['n']:,}, d={config['dim']}, {config['nq']} queries (single-query figures over "
+        f"{config['single']}), k=10, {config['machine']}; gyeol {config['gyeol']}, faiss {config['faiss']}.\n\n"
+        "| tier | device | index | build s | recall@10 | QPS batched | QPS single | p50 / p95 ms "
+        "| vs raw FAISS: API | vs raw FAISS: index layer | RAM B/vector | index open s / RSS MiB "
+        "| collection open s / RSS MiB | peak RSS MiB | disk MiB |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = []
+    for r in rows:
+        lines.append(
+            f"| {r['tier']} | {r['device']} | {r['index']} | {r['build_s']:.1f} | {r['recall_at_10']:.3f} "
+            f"| {r['qps_batched']:,.0f} | {r['qps_single']:,.0f} | {r['p50_ms']:.2f} / {r['p95_ms']:.2f} "
+            f"| {r['qps_batched'] / r['raw_qps_batched']:.2f} / {r['qps_single'] / r['raw_qps_single']:.2f} "
+            f"| {r['index_qps_batched'] / r['raw_qps_batched']:.2f} / "
+            f"{r['index_qps_single'] / r['raw_qps_single']:.2f} "
+            f"| {r['index_ram_bytes_per_vector']:.0f} "
+            f"| {r['index_open_s']:.3f} / {r['index_rss_open_bytes'] / mib:.1f} "
+            f"| {r['cold_open_s']:.3f} / {r['rss_open_bytes'] / mib:.1f} "
+            f"| {r['peak_rss_bytes'] / mib:.0f} | {r['disk_bytes'] / mib:.0f} |"
+        )
+    notes = """
+
+- build s: `col.add` of all N vectors in one call (Parquet write + index build, training included).
+- QPS batched: `col.search_many(vectors=..., mode="vector")` over all queries in one call; QPS single and
+  p50 / p95: `col.search(vector=...)`, one query per call.
+- vs raw FAISS (batched / single): QPS ratio against the FAISS index gyeol saved, read back with the same
+  flags and searched with the same parameters, no gyeol code (hybrid: `IndexRefineFlat` over the same IVF-PQ
+  codes, rescoring the same number of candidates from vectors held in RAM). "API" times the public
+  `Collection` calls; "index layer" times gyeol's `VectorIndex.search` alone (what `gyeol.index` adds).
+  gyeol, index layer and raw are timed in alternating rounds in one process; the best round of each counts.
+- RAM B/vector: the index's own RAM per vector (codes, ids, graph, centroids; memory-mapped files excluded).
+- index open: a fresh process runs `load_index` and one search; RSS growth from before the load.
+- collection open: a fresh process runs `gyeol.connect(path, read_only=True)`, `get_collection`, one search
+  (time; library imports excluded: gyeol, FAISS, pyarrow and pandas, which pyarrow imports on its first
+  `pa.array(numpy)` when installed); RSS: growth from connect to an opened collection,
+  measured in a process that first opened a 10-vector warm-up database (library start-up not counted).
+- Page cache warm (the files were just written); timings on a machine that may be shared.
+"""
+    return head + "\n".join(lines) + notes
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in rows:
+        size = 30 + r["index_ram_bytes_per_vector"] / 4
+        dot = ax.scatter(r["qps_batched"], r["recall_at_10"], s=size, alpha=0.6)
+        ax.scatter(r["raw_qps_batched"], r["recall_at_10"], marker="x", color=dot.get_facecolor()[0])
+        ax.annotate(f"{r['tier']}/{r['device']} ({r['index']})\n{r['index_ram_bytes_per_vector']:.0f} B/vector",
+                    (r["qps_batched"], r["recall_at_10"]), textcoords="offset points", xytext=(14, -16), fontsize=8)
+    ax.set_xscale("log")
+    ax.margins(x=0.3, y=0.3)
+    ax.set_xlabel("queries per second, batched (log scale); x = the raw FAISS index at the same recall")
+    ax.set_ylabel("recall@10")
+    ax.set_title(f"gyeol tiers, N={rows[0]['n']:,}: recall vs QPS (marker area ~ index RAM per vector)",
+                 fontsize=10)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--nq", type=int, default=1000, help="queries (batched QPS, recall)")
+    parser.add_argument("--single", type=int, default=300, help="queries timed one at a time")
+    parser.add_argument("--min-seconds", type=float, default=2.0, help="least time per batched QPS figure")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (best kept)")
+    parser.add_argument("--devices", default="cpu", help="comma list of cpu,gpu (gpu rows only with a GPU)")
+    parser.add_argument("--tiers", default="memory,hybrid,disk")
+    parser.add_argument("--workdir", default=None, help="where databases go (default: a temp dir, removed)")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--tag", default="", help="suffix of the result files (default: N unless 100k)")
+    parser.add_argument("--child", nargs=5, metavar=("MODE", "DB", "TIER", "DEVICE", "DATA"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:  # a fresh process for one row: "open" (cold open) or "measure"
+        mode, args.db, args.tier, args.device, data_dir = args.child
+        args.queries, args.truth = Path(data_dir) / "queries.npy", Path(data_dir) / "truth.npy"
+        args.warmup = Path(data_dir) / f"warmup-{args.tier}-{args.device}"
+        print(json.dumps({"open": cold_open, "index": index_open, "measure": measure}[mode](args)))
+        return
+
+    import faiss
+
+    import gyeol
+    from gyeol.index.device import gpu_count
+
+    tiers = args.tiers.split(",")
+    devices = [d for d in args.devices.split(",") if d == "cpu" or gpu_count() > 0]
+    tmp = tempfile.TemporaryDirectory(prefix="gyeol-tiers-") if args.workdir is None else None
+    workdir = Path(args.workdir or tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    print(f"data: N={args.n:,} d={args.dim} clustered, {args.nq} queries", flush=True)
+    x, queries = make_data(args.n, args.dim, args.nq)
+    truth = ground_truth(x, queries, 10)
+    np.save(workdir / "queries.npy", queries)
+    np.save(workdir / "truth.npy", truth)
+
+    rows = []
+    for device in devices:
+        for tier, index_name in ROWS[device]:
+            if tier not in tiers:
+                continue
+            built = build_row(workdir, tier, device, index_name, x)
+            print(f"built {built['row']}: {built['index']} in {built['build_s']:.1f}s", flush=True)
+            env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            warmup = workdir / f"warmup-{tier}-{device}"
+            if not warmup.exists():
+                build_row(warmup.parent, tier, device, None, x[:10], name=warmup.name)
+            row = dict(built)
+            for mode in ("open", "index", "measure"):
+                child = subprocess.run(
+                    [sys.executable, __file__, "--child", mode, built["db"], tier, device, str(workdir),
+                     "--single", str(args.single), "--min-seconds", str(args.min_seconds),
+                     "--rounds", str(args.rounds)],
+                    capture_output=True, text=True, env=env, check=False,
+                )
+                if child.returncode != 0:
+                    raise SystemExit(f"measuring {built['row']} ({mode}) failed:\n{child.stderr[-4000:]}")
+                row.update(json.loads(child.stdout.strip().splitlines()[-1]))
+            row["disk_bytes"] = dir_bytes(Path(built["db"]))
+            row["index_disk_bytes"] = dir_bytes(index_dir(Path(built["db"]), tier))
+            rows.append(row)
+            print(f"  recall@10 {row['recall_at_10']:.3f}  QPS {row['qps_batched']:,.0f} batched "
+                  f"{row['qps_single']:,.0f} single (index {row['index_qps_batched']:,.0f} / "
+                  f"{row['index_qps_single']:,.0f}, raw {row['raw_qps_batched']:,.0f} / "
+                  f"{row['raw_qps_single']:,.0f})  open {row['cold_open_s']:.3f}s (index "
+                  f"{row['index_open_s']:.3f}s)  RSS open {row['rss_open_bytes'] / 2**20:.1f} MiB (index "
+                  f"{row['index_rss_open_bytes'] / 2**20:.1f})", flush=True)
+
+    config = {
+        "n": args.n, "dim": args.dim, "nq": args.nq, "single": args.single,
+        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.python_version()}",
+        "gyeol": gyeol.__version__, "faiss": faiss.__version__,
+        "total_s": time.perf_counter() - t_start,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = f"_{args.tag}" if args.tag else ("" if args.n == 100_000 else f"_{args.n}")
+    (out / f"compare_tiers{suffix}.json").write_text(json.dumps({"config": config, "rows": rows}, indent=2))
+    table = markdown(rows, config)
+    (out / f"compare_tiers{suffix}.md").write_text(table)
+    plot(rows, out / f"compare_tiers{suffix}.png")
+    print()
+    print(table)
+    print(f"total {config['total_s']:.0f}s; wrote {out}/compare_tiers{suffix}.{{json,md,png}}")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,427 @@
+"""A CPU FAISS index (in RAM or memory-mapped) behind the VectorIndex interface, with an optional GPU copy.
+
+Filtered searches go through FAISS IDSelectorBitmap. Graph and inverted-file
+indexes can return fewer than k hits under a selective filter (the walk runs
+out of allowed neighbours, or the probed lists hold too few allowed ids), so
+rows that come back short are searched again with a wider beam (efSearch or
+nprobe x4 per round; a graph goes straight to the next step) and, as a last
+resort, exhaustively over the allowed labels (exact for Flat, HNSW and
+IVF-Flat): a search returns min(k, allowed) hits on every row.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..storage.atomic import write_atomic
+from .base import (
+    EXACT_SUBSET_MAX,
+    VectorIndex,
+    as_queries,
+    bitmap_selector,
+    distances_to_scores,
+    empty_result,
+    found_per_row,
+    normalise_mask,
+)
+from .files import new_file_name, register_open_file
+
+log = logging.getLogger(__name__)
+
+# IVF widening rounds before the exhaustive fallback: nprobe x4, x16, x64.
+WIDEN_ROUNDS = 3
+
+
+def unwrap(index):
+    """The innermost FAISS index under IndexPreTransform / IndexRefine wrappers (downcast)."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    while True:
+        if isinstance(index, faiss.IndexPreTransform):
+            index = faiss.downcast_index(index.index)
+        elif isinstance(index, faiss.IndexRefine):
+            index = faiss.downcast_index(index.base_index)
+        else:
+            return index
+
+
+def family_of(index) -> str:
+    """How a FAISS index is searched: "ivf", "hnsw", or "scan" (every code is visited)."""
+    import faiss
+
+    inner = unwrap(index)
+    if faiss.try_extract_index_ivf(inner) is not None:
+        return "ivf"
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    return "scan"
+
+
+def kind_of(index) -> str:
+    """The gyeol name of a FAISS index: flat, hnsw, ivf, ivfpq, or factory for anything else."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if type(index) in (faiss.IndexFlat, faiss.IndexFlatIP, faiss.IndexFlatL2):
+        return "flat"
+    if type(index) is faiss.IndexHNSWFlat:
+        return "hnsw"
+    if type(index) is faiss.IndexIVFFlat:
+        return "ivf"
+    if type(index) in (faiss.IndexIVFPQ, faiss.IndexIVFPQFastScan):
+        return "ivfpq"
+    return "factory"
+
+
+def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | None, widen: int):
+    """SearchParameters matching the index's wrapper structure, beam widened by 4**widen."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexPreTransform):
+        params = faiss.SearchParametersPreTransform()
+        inner = _params(index.index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen)
+        params.index_params = inner
+        params._keep = inner  # SWIG does not own the inner params
+        return params
+    if isinstance(index, faiss.IndexRefine):
+        params = faiss.IndexRefineSearchParameters()
+        inner = _params(index.base_index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen)
+        params.base_index_params = inner
+        params.k_factor = index.k_factor
+        params._keep = inner
+        return params
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        params = faiss.SearchParametersIVF()
+        base = nprobe or ivf.nprobe
+        params.nprobe = int(min(ivf.nlist, base * 4**widen))
+    elif isinstance(index, faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = int(max(ef_search or index.hnsw.efSearch, k) * 4**widen)
+    else:
+        params = faiss.SearchParameters()
+    if selector is not None:
+        params.sel = selector
+    return params
+
+
+class FaissIndex(VectorIndex):
+    """Any CPU FAISS index whose internal ids are the labels (no IDMap), plus an optional GPU copy.
+
+    mmapped: the index was read with FAISS memory mapping and is read-only
+    (FAISS aborts the process on an add to it, so add() refuses first).
+    rebuild_at: ask for a rebuild once ntotal reaches it (a Flat fallback, or
+    parameters chosen for a smaller collection).
+    """
+
+    def __init__(
+        self,
+        index,
+        *,
+        metric: str,
+        nprobe: int | None = None,
+        ef_search: int | None = None,
+        rebuild_at: int | None = None,
+        mmapped: bool = False,
+        file_name: str | None = None,
+    ) -> None:
+        import faiss
+
+        self._owner = index  # the proxy that owns the C++ index; the downcast view below does not
+        self.index = faiss.downcast_index(index)
+        self.metric = metric
+        self.dim = int(index.d)
+        self.kind = kind_of(index)
+        self.family = family_of(index)
+        ivf = faiss.try_extract_index_ivf(unwrap(index)) if self.family == "ivf" else None
+        self.nlist = int(ivf.nlist) if ivf is not None else None
+        self.nprobe = nprobe if self.family == "ivf" else None
+        self.ef_search = ef_search if self.family == "hnsw" else None
+        self.rebuild_at = rebuild_at
+        self.mmapped = mmapped
+        self.file_name = file_name
+        self.file_bytes: int | None = None  # size when written: a different size on load means damage
+        # the search parameters a plain search() uses: the ones set on the index itself
+        self._plain_nprobe = int(ivf.nprobe) if ivf is not None else None
+        self._plain_ef = int(self.index.hnsw.efSearch) if isinstance(self.index, faiss.IndexHNSW) else None
+        self.gpu = None  # set by place_on_gpu
+        self.device = "cpu"
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        if self.mmapped:
+            raise RuntimeError("a memory-mapped FAISS index is read-only; add to its delta instead")
+        if len(vectors):
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            self.index.add(vectors)
+            if self.gpu is not None:
+                self.gpu.add(vectors)
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        queries = as_queries(queries, self.dim)
+        if allowed is None and self.gpu is None and self._plain_ok(k):  # the common case, kept lean
+            n = self.ntotal
+            if n:
+                distances, labels = self.index.search(queries, k)
+                last = min(k, n) - 1
+                short = labels[0, last] < 0 if len(labels) == 1 else (labels[:, last] < 0).any()
+                if not short:
+                    if k <= n and self.metric != "l2":  # every slot filled: distances are the scores
+                        return distances, labels
+                    return distances_to_scores(distances, labels, self.metric, in_place=True), labels
+        nq, n = len(queries), self.ntotal
+        mask = normalise_mask(allowed, n)
+        n_allowed = n if mask is None else int(mask.sum())
+        want = min(k, n_allowed)
+        if want <= 0:
+            return empty_result(nq, k)
+        if mask is not None and n_allowed <= EXACT_SUBSET_MAX and self.family != "scan":
+            return self._exhaustive(queries, k, mask)
+        selector = bitmap_selector(mask) if mask is not None else None
+        if self.gpu is not None:
+            from .device import gpu_search
+
+            result = gpu_search(self.gpu, queries, k, mask, self.metric)
+            if result is not None:
+                # rows the GPU left short (its over-fetch for a filter ran dry) are redone on the CPU
+                rows = np.flatnonzero(found_per_row(result[1]) < want)
+                if len(rows):
+                    redo = self._complete(queries[rows], k, mask, selector, want,
+                                          self._search_cpu(queries[rows], k, selector, widen=0))
+                    result[0][rows], result[1][rows] = redo
+                return result
+        result = self._search_cpu(queries, k, selector, widen=0)
+        return self._complete(queries, k, mask, selector, want, result)
+
+    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int) -> tuple[np.ndarray, np.ndarray]:
+        if selector is None and widen == 0 and self._plain_ok(k):
+            # nprobe / efSearch are set on the index itself: skip building SearchParameters
+            distances, labels = self.index.search(queries, k)
+        else:
+            params = _params(
+                self.index, k=k, selector=selector, nprobe=self.nprobe, ef_search=self.ef_search, widen=widen
+            )
+            distances, labels = self.index.search(queries, k, params=params)
+        return distances_to_scores(distances, labels, self.metric), labels
+
+    def _plain_ok(self, k: int) -> bool:
+        """True when a plain search() uses the same nprobe / efSearch as the SearchParameters would."""
+        if self.family == "scan":
+            return True
+        if self.family == "ivf":
+            return self._plain_nprobe == (self.nprobe or self._plain_nprobe)
+        if self.family == "hnsw":
+            return self._plain_ef is not None and self._plain_ef == max(self.ef_search or self._plain_ef, k)
+        return False
+
+    def _complete(
+        self, queries: np.ndarray, k: int, mask: np.ndarray | None, selector, want: int,
+        result: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Search the rows that came back with fewer than `want` hits again, wider, then exhaustively."""
+        scores, labels = result
+        short = found_per_row(labels) < want
+        if not short.any() or self.family == "scan":
+            return scores, labels
+        scores, labels = scores.copy(), labels.copy()
+        # A graph walk that came back short is not finding the allowed nodes: a wider beam costs
+        # more than scanning them, so HNSW goes straight to the exhaustive pass; IVF probes wider.
+        rounds = 0 if self.family == "hnsw" else WIDEN_ROUNDS
+        for widen in range(1, rounds + 1):
+            rows = np.flatnonzero(short)
+            if not len(rows):
+                break
+            if self.family == "ivf" and self.nlist is not None and (self.nprobe or 1) * 4 ** (widen - 1) >= self.nlist:
+                break  # the last round already probed every list
+            sub_scores, sub_labels = self._search_cpu(queries[rows], k, selector, widen=widen)
+            scores[rows], labels[rows] = sub_scores, sub_labels
+            short[rows] = found_per_row(sub_labels) < want
+        rows = np.flatnonzero(short)
+        if len(rows):
+            log.debug("%d of %d rows still short of %d hits: exhaustive search", len(rows), len(queries), want)
+            sub_mask = mask if mask is not None else np.ones(self.ntotal, dtype=bool)
+            sub_scores, sub_labels = self._exhaustive(queries[rows], k, sub_mask)
+            scores[rows], labels[rows] = sub_scores, sub_labels
+        return scores, labels
+
+    def _exhaustive(self, queries: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every allowed label considered: exact for Flat, HNSW (its flat storage) and IVF-Flat (all lists)."""
+        import faiss
+
+        selector = bitmap_selector(mask)
+        if self.family == "hnsw" and isinstance(self.index, faiss.IndexHNSW):
+            storage = faiss.downcast_index(self.index.storage)
+            params = faiss.SearchParameters()
+            params.sel = selector
+            distances, labels = storage.search(queries, k, params=params)
+            return distances_to_scores(distances, labels, self.metric), labels
+        if self.family == "ivf":
+            params = _params(self.index, k=k, selector=selector, nprobe=self.nlist, ef_search=None, widen=0)
+            distances, labels = self.index.search(queries, k, params=params)
+            return distances_to_scores(distances, labels, self.metric), labels
+        # scan family, or HNSW under a wrapper: a very wide beam
+        return self._search_cpu(queries, k, selector, widen=WIDEN_ROUNDS + 2)
+
+    # -- vectors, persistence, accounting ---------------------------------------------------
+
+    def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if self.kind in ("flat", "hnsw"):
+            storage = self.index if self.kind == "flat" else self.index.storage
+            return flat_vectors(storage)[labels].copy()
+        try:
+            return np.vstack([self.index.reconstruct(int(i)) for i in labels]) if len(labels) else np.empty(
+                (0, self.dim), np.float32
+            )
+        except RuntimeError:  # index type without reconstruction
+            return None
+
+    def wants_rebuild(self) -> bool:
+        return self.rebuild_at is not None and self.ntotal >= self.rebuild_at
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        import faiss
+
+        if not (self.mmapped and self.file_name and (directory / self.file_name).exists()):
+            if self.mmapped:
+                raise RuntimeError(f"the memory-mapped index file {self.file_name} is gone from {directory}")
+            name = new_file_name("index", ".faiss")
+            write_atomic(directory / name, lambda tmp: faiss.write_index(self.index, str(tmp)))
+            self.file_name = name
+            self.file_bytes = (directory / name).stat().st_size
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "type": "faiss",
+            "file": self.file_name,
+            "bytes": self.file_bytes,
+            "kind": self.kind,
+            "family": self.family,
+            "ntotal": self.ntotal,
+            "nprobe": self.nprobe,
+            "ef_search": self.ef_search,
+            "rebuild_at": self.rebuild_at,
+        }
+
+    def files(self) -> list[str]:
+        return [self.file_name] if self.file_name else []
+
+    def ram_bytes(self) -> int:
+        return faiss_ram_bytes(self.index, mmapped=self.mmapped)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(
+            family=self.family,
+            nlist=self.nlist,
+            nprobe=self.nprobe,
+            ef_search=self.ef_search,
+            rebuild_at=self.rebuild_at,
+            mmapped=self.mmapped,
+        )
+        return out
+
+    def place_on_gpu(self) -> None:
+        """Copy the index to the GPU (the CPU copy stays for saving and filtered fallbacks)."""
+        from .device import to_gpu
+
+        self.gpu = to_gpu(self.index, kind=self.kind, nprobe=self.nprobe)
+        self.device = "gpu" if self.gpu is not None else "cpu"
+
+
+def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: bool) -> FaissIndex:
+    """Read a FaissIndex saved by FaissIndex.save, memory-mapped when mmap (IVF lists, Flat codes)."""
+    import faiss
+
+    path = directory / state["file"]
+    size = path.stat().st_size
+    if state.get("bytes") is not None and size != state["bytes"]:
+        # a memory-mapped read of a short file would fault at search time: refuse it here
+        raise OSError(f"{path.name} has {size} bytes, {state['bytes']} were written")
+    flags = 0
+    if mmap:  # flat codes (Flat, SQ) map zero-copy; IVF lists map as read-only on-disk lists
+        flags = faiss.IO_FLAG_MMAP_IFC if state.get("family") == "scan" else faiss.IO_FLAG_MMAP
+    index = faiss.read_index(str(path), flags)
+    loaded = FaissIndex(
+        index,
+        metric=metric,
+        nprobe=state.get("nprobe"),
+        ef_search=state.get("ef_search"),
+        rebuild_at=state.get("rebuild_at"),
+        mmapped=mmap,
+        file_name=state["file"],
+    )
+    loaded.file_bytes = size
+    if mmap:
+        register_open_file(loaded, path)
+    return loaded
+
+
+def flat_vectors(index) -> np.ndarray:
+    """A zero-copy (n, d) float32 view of an IndexFlat's vectors."""
+    import faiss
+
+    flat = faiss.downcast_index(index)
+    n, d = int(flat.ntotal), int(flat.d)
+    if n == 0:
+        return np.empty((0, d), np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+
+
+def faiss_ram_bytes(index, *, mmapped: bool = False) -> int:
+    """Bytes of RAM a CPU FAISS index holds; memory-mapped codes and lists count as zero."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    n, d = int(index.ntotal), int(index.d)
+    if isinstance(index, faiss.IndexPreTransform):
+        return faiss_ram_bytes(index.index, mmapped=mmapped) + 4 * d * d
+    if isinstance(index, faiss.IndexRefine):
+        return faiss_ram_bytes(index.base_index, mmapped=mmapped) + faiss_ram_bytes(index.refine_index)
+    if isinstance(index, faiss.IndexHNSW):
+        graph = int(index.hnsw.neighbors.size()) * 4 + n * (4 + 8)
+        return graph + faiss_ram_bytes(index.storage, mmapped=mmapped)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        total = faiss_ram_bytes(ivf.quantizer)
+        if not mmapped:
+            total += _invlists_bytes(ivf)
+        else:  # OnDiskInvertedLists keeps a small per-list table in RAM
+            total += int(ivf.nlist) * 24
+        table = getattr(ivf, "precomputed_table", None)
+        if table is not None:
+            total += int(table.size()) * 4
+        pq = getattr(ivf, "pq", None)
+        if pq is not None:
+            total += int(pq.M) * int(pq.ksub) * int(pq.dsub) * 4
+        return total
+    if mmapped:
+        return 0
+    code_size = getattr(index, "code_size", None)
+    return n * int(code_size) if code_size is not None else n * d * 4
+
+
+def _invlists_bytes(ivf) -> int:
+    import faiss
+
+    invlists = faiss.downcast_InvertedLists(ivf.invlists)
+    ids = int(ivf.ntotal) * 8
+    if isinstance(invlists, faiss.BlockInvertedLists):
+        per_block, block = int(invlists.n_per_block), int(invlists.block_size)
+        sizes = np.array([invlists.list_size(i) for i in range(invlists.nlist)], dtype=np.int64)
+        return ids + int(np.sum(-(-sizes // per_block)) * block)
+    return ids + int(ivf.ntotal) * int(invlists.code_size)
