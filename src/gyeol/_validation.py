@@ -152,10 +152,10 @@ def check_query_vector(vector: Any, dim: int) -> np.ndarray:
 
 def normalise(vectors: np.ndarray, *, name: str = "vectors") -> np.ndarray:
     """Unit-length rows for cosine; a zero vector has no direction and is refused."""
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
-    if not norms.all():
+    squared = np.einsum("ij,ij->i", vectors, vectors)
+    if not squared.all():
         raise InvalidInputError(f"{name} contain an all-zero vector, which has no cosine similarity")
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+    return vectors / np.sqrt(squared)[:, None]  # float32 in, float32 and C-contiguous out
 
 
 def check_k(k: Any) -> int:

@@ -26,6 +26,7 @@ from .index import build_index, load_index, save_index
 from .storage.manifest import MANIFEST_NAME, read_manifest
 from .storage.store import INDEX_DIR, Rows, SegmentStore
 from .storage.idmap import hash_ids
+from .search import run_search
 from .types import Document, Results
 
 if TYPE_CHECKING:
@@ -568,8 +569,12 @@ class Collection:
         """The k best documents for a query text and/or vector, best first."""
         vectors = None if vector is None else v.check_query_vector(vector, self.dim)
         queries = None if query is None else [query]
-        return self.search_many(queries, vectors=vectors, k=k, mode=mode, where=where, alpha=alpha,
-                                fusion=fusion, rrf_k=rrf_k)[0]
+        with self._lock:
+            self._check_open()
+            self._refresh_if_stale()
+            check_choice("mode", mode, MODES)
+            return run_search(self, queries, vectors, k=k, mode=mode, where=where, alpha=alpha,
+                              fusion=fusion, rrf_k=rrf_k, vectors_checked=True)[0]
 
     def search_many(
         self,
@@ -584,8 +589,6 @@ class Collection:
         rrf_k: float = 60,
     ) -> list[Results]:
         """One Results per query, with the vector side searched in one batched call."""
-        from .search import run_search
-
         with self._lock:
             self._check_open()
             self._refresh_if_stale()

@@ -37,6 +37,7 @@ def run_search(
     alpha: float,
     fusion: str,
     rrf_k: float,
+    vectors_checked: bool = False,
 ) -> list[Results]:
     k = v.check_k(k)
     alpha = v.check_alpha(alpha)
@@ -46,7 +47,7 @@ def run_search(
         if isinstance(queries, (str, bytes)) or not isinstance(queries, (list, tuple)):
             raise InvalidInputError(f"queries must be a list of str, got {type(queries).__name__}")
         queries = list(queries)
-    if vectors is not None:
+    if vectors is not None and not vectors_checked:
         vectors = v.check_vectors(vectors, None, col.dim, name="query vectors")
     use_vector = mode == "vector" or (mode == "hybrid" and alpha > 0.0)
     use_keyword = mode == "keyword" or (mode == "hybrid" and alpha < 1.0)
@@ -87,7 +88,10 @@ def run_search(
         if col.metric == "cosine":
             vectors = v.normalise(vectors, name="query vectors")
         scores, labels = col._vindex.search(vectors, min(depth, max(store.n_labels, 1)), allowed)
-        vec_side = [(lab[lab >= 0], sc[lab >= 0]) for lab, sc in zip(labels, scores)]
+        if len(labels) and labels[:, -1].min() >= 0:  # every slot filled: nothing to drop
+            vec_side = list(zip(labels, scores))
+        else:
+            vec_side = [(lab[lab >= 0], sc[lab >= 0]) for lab, sc in zip(labels, scores)]
     if use_keyword:
         lexical = col._lexical_index()
         tokens = col._tokenizer.tokenize_batch(queries)
@@ -132,8 +136,11 @@ def _assemble(store, per_query) -> list[Results]:
     """Results with ids resolved in one Arrow take for the whole batch; text/metadata on demand."""
     all_labels = per_query[0][0] if len(per_query) == 1 else np.concatenate([p[0] for p in per_query])
     all_labels = all_labels.astype(np.int64, copy=False)
-    ids_col, texts_col, metas_col = store.ids, store.texts, store.metadata_json
-    all_ids = ids_col.take(pa.array(all_labels)).to_pylist() if len(all_labels) else []
+    texts_col, metas_col = store.texts, store.metadata_json
+    if len(all_labels) <= 4096:  # few hits: read the id bytes directly, cheaper than an Arrow take
+        all_ids = store.ids_of(all_labels)
+    else:
+        all_ids = store.ids.take(pa.array(all_labels)).to_pylist()
     out = []
     start = 0
     for labels, scores, vs, ks in per_query:

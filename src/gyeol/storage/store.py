@@ -64,6 +64,7 @@ class SegmentStore:
         self._live = np.zeros(0, dtype=bool)
         self.idmap = IdMap()
         self._columns: tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None = None
+        self._id_index: tuple[np.ndarray, list] | None = None  # per-chunk (offsets, bytes) for ids_of
         self._n_rows = 0
 
     # ----------------------------------------------------------------- opening
@@ -157,6 +158,34 @@ class SegmentStore:
                 pa.chunked_array(self._meta_chunks, pa.string()),
             )
         return self._columns
+
+    def ids_of(self, labels: np.ndarray) -> list[str]:
+        """The id strings of a few labels, read straight from the Arrow buffers (the search hot path)."""
+        if self._id_index is None:
+            starts, views = [], []
+            first = 0
+            for chunk in self._id_chunks:
+                buffers = chunk.buffers()
+                width = np.int64 if chunk.type == pa.large_string() else np.int32
+                offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+                data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
+                starts.append(first)
+                views.append((offsets, data))
+                first += len(chunk)
+            self._id_index = (np.asarray(starts, dtype=np.int64), views)
+        starts, views = self._id_index
+        out = []
+        if len(views) == 1:
+            offsets, data = views[0]
+            for label in labels.tolist():
+                out.append(str(data[offsets[label] : offsets[label + 1]], "utf-8"))
+            return out
+        which = np.searchsorted(starts, labels, side="right") - 1
+        for label, c in zip(labels.tolist(), which.tolist()):
+            offsets, data = views[c]
+            i = label - starts[c]
+            out.append(str(data[offsets[i] : offsets[i + 1]], "utf-8"))
+        return out
 
     @property
     def ids(self) -> pa.ChunkedArray:
@@ -283,6 +312,7 @@ class SegmentStore:
         self.manifest = manifest
         self._id_chunks, self._text_chunks, self._meta_chunks = [], [], []
         self._columns = None
+        self._id_index = None
         self._n_rows = 0
         self._vector_chunks = [vectors] if self.directory is None and len(keep) else []
         if len(keep):
@@ -294,6 +324,7 @@ class SegmentStore:
 
     def _append_columns(self, ids: pa.Array, texts: pa.Array, metas: pa.Array) -> None:
         self._columns = None
+        self._id_index = None
         self._n_rows += len(ids)
         self._id_chunks.append(ids)
         self._text_chunks.append(texts)
