@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -60,9 +62,21 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     )
 
 
+@contextmanager
+def _system_pool() -> Iterator[None]:
+    """Decode with the system allocator: mimalloc keeps the decoder's scratch pages resident."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
 def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns, memory_map=True)
+        with _system_pool():
+            return pq.ParquetFile(path, memory_map=True).read(columns=columns)
     except FileNotFoundError:
         raise CorruptionError(f"segment {path} named by the manifest is missing") from None
     except (pa.ArrowInvalid, OSError) as exc:

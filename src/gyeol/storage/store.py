@@ -96,15 +96,15 @@ class SegmentStore:
 
     def _load(self) -> None:
         data = self.directory / DATA_DIR
+        hashes = []
         for seg in self.manifest.segments:
             table = read_segment(data / seg.file, ["id", "text", "metadata"])
             if table.num_rows != seg.rows:
                 raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
-            self._append_columns(
-                table.column("id").combine_chunks(),
-                table.column("text").combine_chunks(),
-                table.column("metadata").combine_chunks(),
-            )
+            for batch in table.to_batches():  # one row group at a time: small temporaries
+                ids, texts, metas = batch.columns
+                self._append_columns(ids, texts, metas)
+                hashes.append(hash_ids(ids))
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for name in self.manifest.tombstones:
             self._live[read_tombstones(data / name)] = False
@@ -113,7 +113,8 @@ class SegmentStore:
                 f"segments hold {self.n_labels} rows but the manifest expects {self.manifest.next_label}"
             )
         live = np.flatnonzero(self._live)
-        self.idmap.rebuild(hash_ids(self.ids.take(pa.array(live)).combine_chunks()), live)
+        all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+        self.idmap.rebuild(all_hashes[live], live)
 
     def _sweep(self) -> None:
         """Remove files of interrupted writes: temp files and data files no manifest names."""
