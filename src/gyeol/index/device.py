@@ -21,7 +21,10 @@ from .base import distances_to_scores, top_k
 
 log = logging.getLogger(__name__)
 
-GPU_INSTALL_HINT = 'pip uninstall -y faiss-cpu && pip install "gyeol[gpu]"'
+# faiss-cpu and faiss-gpu-cu12 both install the `faiss` module: the GPU build must replace the CPU one
+GPU_INSTALL_HINT = (
+    'pip install "gyeol[gpu]" && pip uninstall -y faiss-cpu && pip install --force-reinstall --no-deps faiss-gpu-cu12'
+)
 # The largest k (and nprobe) FAISS GPU kernels accept.
 GPU_MAX_K = 2048
 # Index kinds index_cpu_to_gpu can copy.
