@@ -26,7 +26,7 @@ from .index import build_index, load_index, save_index
 from .storage.manifest import MANIFEST_NAME, read_manifest
 from .storage.store import INDEX_DIR, Rows, SegmentStore
 from .storage.idmap import hash_ids
-from .search import run_search
+from .search import read_rows, run_search
 from .types import Document, Results
 
 if TYPE_CHECKING:
@@ -545,8 +545,6 @@ class Collection:
         ]
 
     def _rows(self, labels: np.ndarray) -> tuple[list[str], list[str | None], list[dict[str, Any]]]:
-        from .search import read_rows
-
         store = self._store
         ids = store.ids.take(pa.array(labels, pa.int64())).to_pylist()
         texts, metas = read_rows(store.texts, store.metadata_json, labels)
@@ -569,12 +567,8 @@ class Collection:
         """The k best documents for a query text and/or vector, best first."""
         vectors = None if vector is None else v.check_query_vector(vector, self.dim)
         queries = None if query is None else [query]
-        with self._lock:
-            self._check_open()
-            self._refresh_if_stale()
-            check_choice("mode", mode, MODES)
-            return run_search(self, queries, vectors, k=k, mode=mode, where=where, alpha=alpha,
-                              fusion=fusion, rrf_k=rrf_k, vectors_checked=True)[0]
+        return self._search(queries, vectors, checked=True, k=k, mode=mode, where=where, alpha=alpha,
+                            fusion=fusion, rrf_k=rrf_k)[0]
 
     def search_many(
         self,
@@ -589,9 +583,12 @@ class Collection:
         rrf_k: float = 60,
     ) -> list[Results]:
         """One Results per query, with the vector side searched in one batched call."""
+        return self._search(queries, vectors, checked=False, k=k, mode=mode, where=where, alpha=alpha,
+                            fusion=fusion, rrf_k=rrf_k)
+
+    def _search(self, queries, vectors, *, checked: bool, mode: str, **options: Any) -> list[Results]:
         with self._lock:
             self._check_open()
             self._refresh_if_stale()
             check_choice("mode", mode, MODES)
-            return run_search(self, queries, vectors, k=k, mode=mode, where=where, alpha=alpha,
-                              fusion=fusion, rrf_k=rrf_k)
+            return run_search(self, queries, vectors, mode=mode, vectors_checked=checked, **options)
