@@ -33,9 +33,15 @@ def main() -> None:
             )
         print(f"{col.count()} documents in {path}\n")
 
+        # all-MiniLM-L6-v2 reads English only: on Korean queries the keyword side (Kiwi + BM25)
+        # carries the signal. Hit.vector_score / Hit.keyword_score say which side ranked a hit.
         for query in ["우주 망원경으로 관측한 은하", "how do vaccines train the immune system"]:
             print(f"hybrid: {query!r}")
-            print(col.search(query, k=3), "\n")
+            results = col.search(query, k=3)
+            print(results)
+            for hit in results:
+                print(f"    {hit.id}: vector_score={hit.vector_score}, keyword_score={hit.keyword_score}")
+            print()
 
         print("keyword, Korean only: '검색'")
         print(col.search("검색", k=3, mode="keyword", where={"lang": "ko"}), "\n")
