@@ -175,17 +175,15 @@ class SegmentStore:
                 first += len(chunk)
             self._id_index = (np.asarray(starts, dtype=np.int64), views)
         starts, views = self._id_index
-        out = []
         if len(views) == 1:
             offsets, data = views[0]
-            for label in labels.tolist():
-                out.append(str(data[offsets[label] : offsets[label + 1]], "utf-8"))
-            return out
+            return [str(data[a:b], "utf-8") for a, b in zip(offsets[labels].tolist(), offsets[labels + 1].tolist())]
         which = np.searchsorted(starts, labels, side="right") - 1
+        out = []
         for label, c in zip(labels.tolist(), which.tolist()):
             offsets, data = views[c]
-            i = label - starts[c]
-            out.append(str(data[offsets[i] : offsets[i + 1]], "utf-8"))
+            i = label - int(starts[c])
+            out.append(str(data[int(offsets[i]) : int(offsets[i + 1])], "utf-8"))
         return out
 
     @property
