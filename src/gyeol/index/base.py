@@ -46,7 +46,7 @@ def distances_to_scores(
     if metric == "l2":
         scores = np.maximum(distances, 0.0, out=distances if in_place else None)
         np.sqrt(scores, out=scores)
-        np.negative(scores, out=scores)
+        np.subtract(0.0, scores, out=scores)  # not np.negative: a distance of 0 scores 0.0, not -0.0
     else:
         scores = distances if in_place else np.array(distances, dtype=np.float32, copy=True)
     empty = labels < 0
@@ -105,7 +105,7 @@ def exact_scores(queries: np.ndarray, rows: np.ndarray, metric: str) -> np.ndarr
     if metric != "l2":
         return dots
     sq = np.einsum("qcd,qcd->qc", rows, rows) - 2.0 * dots + np.einsum("qd,qd->q", queries, queries)[:, None]
-    return -np.sqrt(np.maximum(sq, 0.0))
+    return 0.0 - np.sqrt(np.maximum(sq, 0.0))
 
 
 SCAN_CHUNK_ROWS = 65536

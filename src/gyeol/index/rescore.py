@@ -99,7 +99,7 @@ class RescoredIndex(VectorIndex):
         by_idx(faiss.swig_ptr(out), faiss.swig_ptr(queries), faiss.swig_ptr(vectors), faiss.swig_ptr(candidates),
                self.dim, nq, width)
         if self.metric == "l2":
-            out = -np.sqrt(out)  # empty slots: +inf -> -inf
+            out = 0.0 - np.sqrt(out)  # empty slots: +inf -> -inf; 0 stays 0.0, not -0.0
         return top_k(out, candidates, k)
 
     def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:
