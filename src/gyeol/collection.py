@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = 256
 PROGRESS_ABOVE = 2_048  # show a progress bar when embedding more texts than this
+CHECKPOINT_VECTORS = 200_000  # unsaved vectors (and at least as many as saved) before the index is saved
 
 
 class Collection:
@@ -461,6 +462,8 @@ class Collection:
         self._vindex.add(rows.vectors)
         if self._vindex.wants_rebuild():
             self._vindex = self._build_vector_index()
+            self._vindex_saved = -1
+        self._maybe_checkpoint()
         if len(replaced):
             self._after_delete(replaced)
         if tokens is not None:
@@ -472,6 +475,13 @@ class Collection:
             except Exception:  # the commit stands; rebuild the columns from it on the next filter
                 self._metadata = None
                 raise
+
+    def _maybe_checkpoint(self) -> None:
+        """Save the derived indexes once enough vectors are unsaved, so a crashed writer's successor
+        catches up from the checkpoint instead of rebuilding; the threshold doubles with the size."""
+        saved = max(self._vindex_saved, 0)
+        if self._vindex.ntotal - saved >= max(CHECKPOINT_VECTORS, saved):
+            self._save_indexes()
 
     def _after_delete(self, labels: np.ndarray) -> None:
         if self._lexical is not None:
