@@ -35,7 +35,6 @@ Prints markdown tables and writes benchmarks/results/hybrid_quality.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -55,7 +54,7 @@ import gyeol  # noqa: E402
 import gyeol.search  # noqa: E402
 from gyeol.config import BM25  # noqa: E402
 from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
-from korean_quality import markdown_table, rank_metrics, read_jsonl  # noqa: E402
+from korean_quality import markdown_table, rank_metrics, read_jsonl, write_report  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "hybrid_quality.json"
@@ -301,11 +300,8 @@ def main() -> None:
     report["total_s"] = time.perf_counter() - started
     report["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
                          "cpus": os.cpu_count()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
-    print(f"\ntotal {report['total_s']:.0f} s; wrote {args.out.relative_to(ROOT)}")
+    write_report(args.out, report)
+    print(f"\ntotal {report['total_s']:.0f} s; wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,14 @@ class RetrievalSet:
     relevant: list[set[str]]
 
 
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Write a benchmark's JSON report whole (temp file, then replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
@@ -221,10 +229,7 @@ def main() -> None:
         "best_kiwi_pos_set": best["name"],
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    write_report(args.out, report)
     print(f"\nwrote {args.out}")
 
 
