@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import CorruptionError
-from .atomic import fsync_dir, sweep_temp_files
+from .atomic import fsync_dir, sweep_temp_files, write_atomic
 from .idmap import IdMap, hash_ids
 from .manifest import Manifest, SegmentRef, read_manifest, write_manifest
 from .segments import (
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
 INDEX_DIR = "index"
+DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
+DOCS_COLUMNS = ("id", "text", "metadata")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class SegmentStore:
         self.idmap = IdMap()
         self._columns: tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None = None
         self._id_index: tuple[np.ndarray, list] | None = None  # per-chunk (offsets, bytes) for ids_of
+        self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
 
     # ----------------------------------------------------------------- opening
@@ -83,7 +86,7 @@ class SegmentStore:
             manifest = read_manifest(directory)
             store = cls(directory, manifest)
             try:
-                store._load()
+                store._load(writable)
             except CorruptionError:
                 # a writer may have compacted away the files this manifest named: read it again
                 if attempt < 2 and read_manifest(directory).version != manifest.version:
@@ -94,17 +97,16 @@ class SegmentStore:
             return store
         raise AssertionError("unreachable")
 
-    def _load(self) -> None:
-        data = self.directory / DATA_DIR
+    def _load(self, writable: bool) -> None:
         hashes = []
         for seg in self.manifest.segments:
-            table = read_segment(data / seg.file, ["id", "text", "metadata"])
-            if table.num_rows != seg.rows:
-                raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
+            table = self._docs_table(seg, writable)
             for batch in table.to_batches():  # one row group at a time: small temporaries
                 ids, texts, metas = batch.columns
+                self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
                 hashes.append(hash_ids(ids))
+        data = self.directory / DATA_DIR
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for name in self.manifest.tombstones:
             self._live[read_tombstones(data / name)] = False
@@ -115,6 +117,33 @@ class SegmentStore:
         live = np.flatnonzero(self._live)
         all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
         self.idmap.rebuild(all_hashes[live], live)
+
+    def _docs_table(self, seg: SegmentRef, writable: bool) -> pa.Table:
+        """A segment's id, text and metadata columns, memory-mapped from the derived Arrow IPC cache.
+
+        Parquet pages must be decoded into RAM; an uncompressed IPC file maps straight in, so
+        texts cost page cache rather than heap. The writer creates a missing or unreadable cache;
+        a reader decodes the Parquet and writes nothing.
+        """
+        cache = self.directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
+        try:
+            table = pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
+            if table.num_rows == seg.rows and table.schema.names == list(DOCS_COLUMNS):
+                return table
+        except (OSError, pa.ArrowInvalid):
+            pass
+        table = read_segment(self.directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
+        if table.num_rows != seg.rows:
+            raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
+        if not writable:
+            return table
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache, lambda tmp: _write_ipc(tmp, table), sync_dir=False)
+            return pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
+        except OSError as exc:  # derived data: serve from RAM rather than fail
+            log.warning("could not write the document cache %s (%s)", cache, exc)
+            return table
 
     def _sweep(self) -> None:
         """Remove files of interrupted writes: temp files and data files no manifest names."""
@@ -131,6 +160,11 @@ class SegmentStore:
             if path.name not in named:
                 log.info("removing %s, left by an interrupted write", path)
                 path.unlink(missing_ok=True)
+        cache = self.directory / INDEX_DIR / DOCS_CACHE
+        if cache.is_dir():
+            for path in cache.glob("*.arrow"):
+                if path.name[: -len(".arrow")] not in named:
+                    path.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- reading
 
@@ -307,11 +341,13 @@ class SegmentStore:
             write_manifest(self.directory, manifest)
             for name in old_files:
                 (self.directory / DATA_DIR / name).unlink(missing_ok=True)
+                (self.directory / INDEX_DIR / DOCS_CACHE / f"{name}.arrow").unlink(missing_ok=True)
             fsync_dir(self.directory / DATA_DIR)
         self.manifest = manifest
         self._id_chunks, self._text_chunks, self._meta_chunks = [], [], []
         self._columns = None
         self._id_index = None
+        self._mapped_chunks = 0
         self._n_rows = 0
         self._vector_chunks = [vectors] if self.directory is None and len(keep) else []
         if len(keep):
@@ -328,10 +364,12 @@ class SegmentStore:
         self._id_chunks.append(ids)
         self._text_chunks.append(texts)
         self._meta_chunks.append(metas)
-        if len(self._id_chunks) > 64:  # keep take() fast: fold many small chunks into one
-            self._id_chunks = [pa.concat_arrays(self._id_chunks)]
-            self._text_chunks = [pa.concat_arrays(self._text_chunks)]
-            self._meta_chunks = [pa.concat_arrays(self._meta_chunks)]
+        m = self._mapped_chunks
+        if len(self._id_chunks) - m > 64:  # keep take() fast: fold the chunks added since open into one
+            # (memory-mapped chunks stay as they are: folding would copy them onto the heap)
+            self._id_chunks = self._id_chunks[:m] + [pa.concat_arrays(self._id_chunks[m:])]
+            self._text_chunks = self._text_chunks[:m] + [pa.concat_arrays(self._text_chunks[m:])]
+            self._meta_chunks = self._meta_chunks[:m] + [pa.concat_arrays(self._meta_chunks[m:])]
 
     def destroy(self) -> None:
         if self.directory is not None:
@@ -340,3 +378,8 @@ class SegmentStore:
 
 def index_dir(directory: Path | None) -> Path | None:
     return None if directory is None else directory / INDEX_DIR
+
+
+def _write_ipc(path: Path, table: pa.Table) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
