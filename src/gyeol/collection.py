@@ -68,6 +68,8 @@ class Collection:
         self._lexical_dirty = False
         self._metadata = None
         self._scratch: tempfile.TemporaryDirectory | None = None
+        directory = store.directory
+        self._manifest_path = None if directory is None else str(directory / MANIFEST_NAME)
         self._manifest_stamp = self._stamp()
         self._open_vector_index()
 
@@ -288,10 +290,11 @@ class Collection:
             raise ReadOnlyError(f"database {self._db.path} is open read-only; writes are refused")
 
     def _stamp(self) -> tuple | None:
-        if self._store.directory is None:
+        """The manifest's (mtime, size, inode): cheap to read on every call of a read-only handle."""
+        if self._manifest_path is None:
             return None
         try:
-            st = os.stat(self._store.directory / MANIFEST_NAME)
+            st = os.stat(self._manifest_path)
         except FileNotFoundError:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
