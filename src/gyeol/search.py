@@ -55,18 +55,17 @@ def run_search(
         raise InvalidInputError("search needs a query text or a vector")
     if queries is not None and vectors is not None and len(queries) != len(vectors):
         raise InvalidInputError(f"got {len(queries)} queries but {len(vectors)} vectors")
-    if use_keyword:
-        if queries is None:
-            raise InvalidInputError(
-                f"{mode} search needs query text for its keyword side; pass query=, or use mode='vector'"
-            )
+    if use_keyword and queries is None:
+        raise InvalidInputError(
+            f"{mode} search needs query text for its keyword side; pass query=, or use mode='vector'"
+        )
+    embeds = use_vector and vectors is None
+    if embeds and queries is None:
+        raise InvalidInputError("vector search needs vector= or query text and an embedder")
+    if use_keyword or embeds:  # the texts are used: each must be a non-empty string
         for q in queries:
             v.check_query_text(q)
-    if use_vector and vectors is None:
-        if queries is None:
-            raise InvalidInputError("vector search needs vector= or query text and an embedder")
-        for q in queries:
-            v.check_query_text(q)
+    if embeds:
         col._require_embedder()
     nq = len(queries) if queries is not None else len(vectors)
     store = col._store
