@@ -39,14 +39,17 @@ def _check_utf8(name: str, values: list[str | None]) -> None:
     except UnicodeEncodeError:
         pass
     for i, t in enumerate(values):
-        if t is None:
-            continue
-        try:
-            t.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidInputError(
-                f"{name}[{i}] must be valid Unicode text, found the lone surrogate {t[exc.start]!r}"
-            ) from None
+        if t is not None:
+            _check_utf8_one(f"{name}[{i}]", t)
+
+
+def _check_utf8_one(name: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{name} must be valid Unicode text, found the lone surrogate {text[exc.start]!r}"
+        ) from None
 
 
 def check_ids(ids: Any) -> list[str]:
@@ -181,10 +184,5 @@ def check_query_text(query: Any) -> str:
         raise InvalidInputError(f"query must be a str, got {type(query).__name__}")
     if not query.strip():
         raise InvalidInputError("query must be a non-empty string")
-    try:
-        query.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"query must be valid Unicode text, found the lone surrogate {query[exc.start]!r}"
-        ) from None
+    _check_utf8_one("query", query)
     return query
