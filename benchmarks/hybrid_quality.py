@@ -27,6 +27,11 @@ side, so with k=10 the values 10 and 20 both give 20) and reruns both fusions at
 
 Runs offline. Usage:
     PYTHONPATH=src python benchmarks/hybrid_quality.py [--verify] [--depth-sweep]
+        [--data DIR ...] [--split test] [--max-queries N] [--model NAME_OR_PATH]
+--data runs the same tables on other labelled sets, in gyeol's layout or BEIR's (SciFact,
+FiQA, MIRACL-ko ... exported as corpus.jsonl, queries.jsonl, qrels/<split>.tsv; see
+benchmarks/retrieval_sets.py); --model takes any sentence-transformers model already on
+disk (a multilingual one shows the Korean case without the language gap).
 --verify also checks the API's vector-only and keyword-only rankings against exact numpy
 cosine and a directly built BM25Index (it embeds the corpora a second time).
 Prints markdown tables and writes benchmarks/results/hybrid_quality.json.
@@ -54,7 +59,8 @@ import gyeol  # noqa: E402
 import gyeol.search  # noqa: E402
 from gyeol.config import BM25  # noqa: E402
 from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
-from korean_quality import markdown_table, rank_metrics, read_jsonl, write_report  # noqa: E402
+from korean_quality import markdown_table, rank_metrics, write_report  # noqa: E402
+from retrieval_sets import RetrievalSet, RetrievalSetError, load_retrieval_set  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "hybrid_quality.json"
@@ -67,28 +73,14 @@ RRF_KS = (1, 10, 60)
 DEPTHS = (10, 20, 50, 100)
 
 
-def load_set(name: str) -> dict[str, Any]:
-    """Give back one retrieval set: corpus ids/texts, query texts, relevant id sets, kinds."""
-    corpus = read_jsonl(DATA / name / "corpus.jsonl")
-    queries = read_jsonl(DATA / name / "queries.jsonl")
-    return {
-        "name": name,
-        "doc_ids": [d["id"] for d in corpus],
-        "doc_texts": [d["text"] for d in corpus],
-        "queries": [q["query"] for q in queries],
-        "relevant": [set(q["relevant"]) for q in queries],
-        "kinds": np.array([q.get("kind", "all") for q in queries]),
-    }
-
-
-def scores(ranked: list[list[str]], data: dict[str, Any]) -> dict[str, Any]:
+def scores(ranked: list[list[str]], data: RetrievalSet) -> dict[str, Any]:
     """Give back MRR@10, recall@10 overall and MRR@10 per query kind."""
-    per_query = rank_metrics(ranked, data["relevant"], K)
+    per_query = rank_metrics(ranked, data.relevant, K)
     out: dict[str, Any] = {
         "mrr@10": float(per_query["rr"].mean()),
         "recall@10": float(per_query["recall"].mean()),
     }
-    kinds = data["kinds"]
+    kinds = data.kinds
     if len(set(kinds)) > 1:
         out["mrr@10_by_kind"] = {
             str(kind): float(per_query["rr"][kinds == kind].mean()) for kind in sorted(set(kinds))
@@ -102,21 +94,23 @@ def scores(ranked: list[list[str]], data: dict[str, Any]) -> dict[str, Any]:
 class Run:
     """One collection of one retrieval set, searched many ways with pre-embedded queries."""
 
-    def __init__(self, db: gyeol.Database, data: dict[str, Any], embedder: gyeol.SentenceTransformerEmbedder):
+    def __init__(
+        self, db: gyeol.Database, collection: str, data: RetrievalSet, embedder: gyeol.SentenceTransformerEmbedder
+    ):
         self.data = data
         start = time.perf_counter()
-        self.col = db.create_collection(data["name"], embedder=embedder)
-        self.col.add(data["doc_texts"], ids=data["doc_ids"])
+        self.col = db.create_collection(collection, embedder=embedder)
+        self.col.add(data.doc_texts, ids=data.doc_ids)
         self.build_s = time.perf_counter() - start
         start = time.perf_counter()
-        self.query_vectors = embedder.embed(data["queries"])
+        self.query_vectors = embedder.embed(data.query_texts)
         self.embed_queries_s = time.perf_counter() - start
 
     def ranked(
         self, mode: str, alpha: float = DEFAULT_ALPHA, fusion: str = "rrf", rrf_k: float = 60
     ) -> list[list[str]]:
         results = self.col.search_many(
-            self.data["queries"], vectors=self.query_vectors, k=K, mode=mode, alpha=alpha, fusion=fusion,
+            self.data.query_texts, vectors=self.query_vectors, k=K, mode=mode, alpha=alpha, fusion=fusion,
             rrf_k=rrf_k,
         )
         return [list(r.ids) for r in results]
@@ -124,9 +118,9 @@ class Run:
     def keyword_reference(self, tokenizer: KiwiTokenizer) -> list[list[str]]:
         """Give back BM25 top-10 ids from a directly built BM25Index with this tokenizer."""
         index = BM25Index(BM25())
-        index.add(tokenizer.tokenize_batch(self.data["doc_texts"]))
-        ids = np.array(self.data["doc_ids"])
-        return [list(ids[index.search(t, K)[1]]) for t in tokenizer.tokenize_batch(self.data["queries"])]
+        index.add(tokenizer.tokenize_batch(self.data.doc_texts))
+        ids = np.array(self.data.doc_ids)
+        return [list(ids[index.search(t, K)[1]]) for t in tokenizer.tokenize_batch(self.data.query_texts)]
 
     def modes(self) -> list[dict[str, Any]]:
         plain = KiwiTokenizer(english_stopwords=False, english_stemming=False)
@@ -179,11 +173,11 @@ class Run:
 
     def verify(self, embedder: gyeol.SentenceTransformerEmbedder) -> dict[str, float]:
         """Give back the share of queries whose API top-10 equals an exact reference top-10."""
-        doc_vectors = embedder.embed(self.data["doc_texts"])
+        doc_vectors = embedder.embed(self.data.doc_texts)
         doc_vectors /= np.linalg.norm(doc_vectors, axis=1, keepdims=True)
         queries = self.query_vectors / np.linalg.norm(self.query_vectors, axis=1, keepdims=True)
         sims = queries @ doc_vectors.T
-        ids = np.array(self.data["doc_ids"])
+        ids = np.array(self.data.doc_ids)
         ref_vector = [list(ids[np.argsort(-row, kind="stable")[:K]]) for row in sims]
         ref_keyword = self.keyword_reference(KiwiTokenizer())
 
@@ -198,12 +192,12 @@ def print_case(
     title: str, run: Run, modes: list[dict[str, Any]], sweep: list[dict[str, Any]], rrf_ks: list[dict[str, Any]]
 ) -> None:
     data = run.data
-    print(f"\n## {title}: {len(data['doc_ids'])} documents, {len(data['queries'])} queries "
+    print(f"\n## {title}: {len(data.doc_ids)} documents, {len(data.query_texts)} queries "
           f"(collection built in {run.build_s:.1f} s)\n")
-    kinds = sorted(set(data["kinds"]))
+    kinds = sorted(set(data.kinds))
     columns = [("name", "mode"), ("mrr@10", "MRR@10"), ("recall@10", "recall@10")]
     if len(kinds) > 1:
-        counts = {kind: int((data["kinds"] == kind).sum()) for kind in kinds}
+        counts = {kind: int((data.kinds == kind).sum()) for kind in kinds}
         table = [{**row, **{f"mrr {kind}": row["mrr@10_by_kind"][kind] for kind in kinds},
                   **{f"r {kind}": row["recall@10_by_kind"][kind] for kind in kinds}} for row in modes]
         columns += [(f"mrr {kind}", f"MRR {kind} ({counts[kind]})") for kind in kinds]
@@ -252,23 +246,44 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="check the API against exact references")
     parser.add_argument("--depth-sweep", action="store_true",
                         help="rerun alpha 0.5 with gyeol.search.HYBRID_CANDIDATES at 10, 20, 50, 100")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--data", type=Path, action="append", default=None, metavar="DIR",
+                        help="a retrieval set directory, gyeol or BEIR layout; repeat for several "
+                             "(default: benchmarks/data/en_hybrid and ko_retrieval)")
+    parser.add_argument("--split", default="test", help="qrels split of a BEIR-layout set")
+    parser.add_argument("--max-queries", type=int, default=None, help="keep the first N queries of each set")
+    parser.add_argument("--model", default=MODEL,
+                        help="sentence-transformers model name or local path (default: the offline MiniLM)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON report (default: {RESULTS.relative_to(ROOT)} for the bundled sets and model, "
+                             "hybrid_quality_<set names>.json beside it otherwise)")
     args = parser.parse_args()
+    directories = args.data or [DATA / "en_hybrid", DATA / "ko_retrieval"]
+    try:
+        sets = [load_retrieval_set(d, split=args.split, max_queries=args.max_queries) for d in directories]
+    except RetrievalSetError as exc:
+        parser.error(str(exc))
+    bundled = args.data is None and args.model == MODEL and args.max_queries is None
+    out = args.out or (RESULTS if bundled else
+                       RESULTS.with_name("hybrid_quality_" + "_".join(d.name for d in sets) + ".json"))
 
     started = time.perf_counter()
-    embedder = gyeol.SentenceTransformerEmbedder(MODEL)
+    embedder = gyeol.SentenceTransformerEmbedder(args.model)
     db = gyeol.connect()
-    report: dict[str, Any] = {"model": MODEL, "k": K,
+    report: dict[str, Any] = {"model": args.model, "k": K,
                               "tokenizer": "kiwi (default POS, English stopwords dropped, plurals folded)",
                               "bm25": "okapi k1=1.5 b=0.75", "cases": {}}
-    titles = {"en_hybrid": "English hybrid set, all-MiniLM-L6-v2",
-              "ko_retrieval": "Korean set, English-only all-MiniLM-L6-v2"}
-    for name, title in titles.items():
-        run = Run(db, load_set(name), embedder)
+    model_name = Path(args.model).name
+    titles = {"en_hybrid": f"English hybrid set, {model_name}",
+              "ko_retrieval": f"Korean set, {model_name}" + (" (English-only)" if args.model == MODEL else "")}
+    for number, data in enumerate(sets):
+        name = data.name if data.name not in report["cases"] else f"{data.name}_{number}"
+        run = Run(db, f"set{number}", data, embedder)
+        title = titles.get(data.name, f"{data.name}, {model_name}")
         modes, sweep, rrf_ks = run.modes(), run.sweep(), run.rrf_k_sweep()
         print_case(title, run, modes, sweep, rrf_ks)
         case: dict[str, Any] = {
-            "documents": len(run.data["doc_ids"]), "queries": len(run.data["queries"]),
+            "path": str(directories[number]),
+            "documents": len(run.data.doc_ids), "queries": len(run.data.query_texts),
             "build_s": run.build_s, "embed_queries_s": run.embed_queries_s,
             "modes": modes, "alpha_sweep": sweep, "rrf_k_sweep": rrf_ks,
             "best_alpha": {fusion: best_alpha(sweep, fusion) for fusion in FUSIONS},
@@ -300,8 +315,8 @@ def main() -> None:
     report["total_s"] = time.perf_counter() - started
     report["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
                          "cpus": os.cpu_count()}
-    write_report(args.out, report)
-    print(f"\ntotal {report['total_s']:.0f} s; wrote {args.out}")
+    write_report(out, report)
+    print(f"\ntotal {report['total_s']:.0f} s; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ seconds spent tokenizing the corpus. A second table runs the default Kiwi tokeni
 each BM25 variant.
 
 Runs offline. Usage:
-    PYTHONPATH=src python benchmarks/korean_quality.py
+    PYTHONPATH=src python benchmarks/korean_quality.py [--data DIR [--split test] [--max-queries N]]
+--data runs the same tables on another labelled set, in gyeol's layout or BEIR's (e.g. a
+Korean MIRACL or Ko-StrategyQA export); see benchmarks/retrieval_sets.py for both layouts.
 Prints markdown tables and writes benchmarks/results/korean_quality.json.
 """
 
@@ -23,7 +25,6 @@ import platform
 import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from gyeol.config import BM25  # noqa: E402
 from gyeol.lexical import (  # noqa: E402
@@ -41,6 +43,7 @@ from gyeol.lexical import (  # noqa: E402
     Tokenizer,
     WhitespaceTokenizer,
 )
+from retrieval_sets import RetrievalSet, RetrievalSetError, load_retrieval_set  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "ko_retrieval"
 RESULTS = ROOT / "benchmarks" / "results" / "korean_quality.json"
@@ -63,39 +66,12 @@ POS_SETS: dict[str, tuple[str, ...]] = {
 _MIXED = re.compile(r"[A-Za-z0-9]")
 
 
-@dataclass(frozen=True)
-class RetrievalSet:
-    doc_ids: list[str]
-    doc_texts: list[str]
-    query_ids: list[str]
-    query_texts: list[str]
-    relevant: list[set[str]]
-
-
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write a benchmark's JSON report whole (temp file, then replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def load_ko_retrieval(directory: Path = DATA) -> RetrievalSet:
-    """Give back the Korean retrieval set: corpus, queries and their relevant ids."""
-    corpus = read_jsonl(directory / "corpus.jsonl")
-    queries = read_jsonl(directory / "queries.jsonl")
-    return RetrievalSet(
-        doc_ids=[d["id"] for d in corpus],
-        doc_texts=[d["text"] for d in corpus],
-        query_ids=[q["id"] for q in queries],
-        query_texts=[q["query"] for q in queries],
-        relevant=[set(q["relevant"]) for q in queries],
-    )
 
 
 def rank_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int = K) -> dict[str, np.ndarray]:
@@ -171,12 +147,23 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="a retrieval set directory, gyeol or BEIR layout (default: ko_retrieval)")
+    parser.add_argument("--split", default="test", help="qrels split of a BEIR-layout set")
+    parser.add_argument("--max-queries", type=int, default=None, help="keep the first N queries")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON report (default: {RESULTS.relative_to(ROOT)} for the bundled set, "
+                             "korean_quality_<set name>.json beside it otherwise)")
     args = parser.parse_args()
+    try:
+        data = load_retrieval_set(args.data, split=args.split, max_queries=args.max_queries)
+    except RetrievalSetError as exc:
+        parser.error(str(exc))
+    out = args.out or (RESULTS if args.data.resolve() == DATA.resolve()
+                       else RESULTS.with_name(f"korean_quality_{data.name}.json"))
 
-    data = load_ko_retrieval()
     mixed = np.array([bool(_MIXED.search(q)) for q in data.query_texts])
-    print(f"ko_retrieval: {len(data.doc_ids)} documents, {len(data.query_ids)} queries "
+    print(f"{data.name}: {len(data.doc_ids)} documents, {len(data.query_ids)} queries "
           f"({int(mixed.sum())} mixing Latin letters or digits)\n")
 
     KiwiTokenizer().tokenize("모델 적재")  # load Kiwi's model once, outside the timings
@@ -220,8 +207,7 @@ def main() -> None:
           f"(MRR@10 {best['mrr@10']:.3f}, recall@10 {best['recall@10']:.3f})")
 
     report = {
-        "dataset": {"name": "ko_retrieval", "documents": len(data.doc_ids),
-                    "queries": len(data.query_ids), "mixed_queries": int(mixed.sum())},
+        "dataset": {**data.describe(), "path": str(args.data), "mixed_queries": int(mixed.sum())},
         "k": K,
         "bm25": {"variant": okapi.variant, "k1": okapi.k1, "b": okapi.b},
         "tokenizers": rows,
@@ -229,8 +215,8 @@ def main() -> None:
         "best_kiwi_pos_set": best["name"],
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
-    write_report(args.out, report)
-    print(f"\nwrote {args.out}")
+    write_report(out, report)
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":
