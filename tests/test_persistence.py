@@ -330,6 +330,51 @@ def test_reader_in_the_same_process_follows_the_writer(db_path, rng):
     writer.close()
 
 
+def test_large_lazy_bm25_build_is_saved_at_once(db_path, rng, monkeypatch):
+    """The first keyword search over a large collection saves the BM25 it built, before any close,
+    so a reader (or the writer's successor after a crash) loads it instead of tokenizing again."""
+    import gyeol.collection
+
+    monkeypatch.setattr(gyeol.collection, "LEXICAL_SAVE_AFTER", 25)
+    seen: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return text.lower().split()
+
+    writer = gyeol.connect(db_path)
+    wcol = new_collection(writer, tokenizer=counting)
+    n = 40
+    wcol.add([f"doc {i} word{i}" for i in range(n)], ids=[f"r{i}" for i in range(n)],
+             vectors=random_vectors(rng, n))
+    assert wcol.search("word7", k=1, mode="keyword").ids == ["r7"]
+    assert len(seen) == n + 1  # every text once, then the query
+
+    seen.clear()
+    reader = gyeol.connect(db_path, read_only=True)
+    rcol = reader.get_collection("docs", tokenizer=counting)
+    assert rcol.search("word31", k=1, mode="keyword").ids == ["r31"]
+    assert seen == ["word31"]  # loaded from disk: only the query was tokenized
+    reader.close()
+    writer.close()
+
+
+def test_small_lazy_bm25_build_waits_for_close(db_path, rng):
+    seen: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return text.lower().split()
+
+    writer = gyeol.connect(db_path)
+    wcol = new_collection(writer, tokenizer=counting)
+    wcol.add(["alpha one", "beta two"], ids=["a", "b"], vectors=random_vectors(rng, 2))
+    assert wcol.search("beta", k=1, mode="keyword").ids == ["b"]
+    assert not list(db_path.rglob("bm25/*.npy"))
+    writer.close()
+    assert list(db_path.rglob("bm25/*.npy"))
+
+
 def test_reader_in_another_process_follows_the_writer(db_path):
     writer = gyeol.connect(db_path)
     wcol = new_collection(writer, dim=8)

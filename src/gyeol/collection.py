@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 256
 PROGRESS_ABOVE = 2_048  # show a progress bar when embedding more texts than this
 CHECKPOINT_VECTORS = 200_000  # unsaved vectors (and at least as many as saved) before the index is saved
+LEXICAL_SAVE_AFTER = 20_000  # a lazy BM25 build that tokenized this many texts is saved at once
 
 
 class Collection:
@@ -223,6 +224,8 @@ class Collection:
         if store.has_deletes:
             index.delete(np.flatnonzero(~store.live))
         self._lexical = index
+        if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
+            self._save_lexical()
         return index
 
     def _metadata_columns(self):
@@ -271,10 +274,15 @@ class Collection:
             save_index(self._vindex, self._index_dir(self._tier), generation=generation, tier=self._tier,
                        metric=self.metric)
             self._vindex_saved = self._vindex.ntotal
+        self._save_lexical()
+
+    def _save_lexical(self) -> None:
+        if self._store.directory is None or self._db.read_only:
+            return
         if self._lexical is not None and self._lexical_dirty:
             directory = self._index_dir("bm25")
             directory.mkdir(parents=True, exist_ok=True)
-            self._lexical.save(directory, generation)
+            self._lexical.save(directory, self._store.manifest.generation)
             self._lexical_dirty = False
 
     # ------------------------------------------------------------------ guards
@@ -403,9 +411,8 @@ class Collection:
             self._metadata = None
             self._vindex_saved = -1
             self._vindex = self._build_vector_index()
-            if had_lexical:
+            if had_lexical:  # rebuilt from the compacted segment (marked dirty, or saved already if large)
                 self._lexical_index()
-                self._lexical_dirty = True
             self._save_indexes()
 
     def _prepare(self, texts, ids, metadata, vectors, *, generate_ids: bool) -> tuple[Rows, list[dict]]:
