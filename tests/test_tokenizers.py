@@ -77,6 +77,9 @@ def test_empty_and_blank(kiwi):
 def test_batch_equals_one_by_one(kiwi):
     texts = ["검색했습니다", "", "GPU 2개로 검색했다", "서울은 한국의 수도이다.", "Hello World", "밥을 먹었다"] * 3
     assert kiwi.tokenize_batch(texts) == [kiwi.tokenize(t) for t in texts]
+    for n in range(1, 7):  # small batches skip Kiwi's thread pool; the terms must not change
+        assert kiwi.tokenize_batch(texts[:n]) == [kiwi.tokenize(t) for t in texts[:n]]
+        assert kiwi.tokenize_batch([" \n"] * n) == [[]] * n
 
 
 def test_stopwords_are_dropped_after_analysis():
