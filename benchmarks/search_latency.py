@@ -1,0 +1,256 @@
+"""End-to-end search latency by mode: Collection.search against the sum of its parts.
+
+One on-disk collection of synthetic Korean documents (keyword.py's generator, >= 50k by
+default) with clustered 384-d vectors (vector_overhead.py's generator; passed as vectors=,
+so no model runs) and a little metadata, default memory tier (HNSW m=32) and default Kiwi
+tokenizer. For each mode the same queries run two ways, alternating query by query:
+
+- gyeol: `col.search(query, vector=v, k=10, mode=...)`, which validates, tokenizes,
+  searches each side, fuses, and gives back Results with ids;
+- parts: the same building blocks called directly, no gyeol orchestration: a raw FAISS
+  IndexHNSWFlat (same parameters, same vectors), KiwiTokenizer.tokenize on the query, a
+  BM25Index built from the same tokens, and gyeol.fusion's rrf/relative_score over the two
+  label lists (each side ranks max(2k, 20), as gyeol does).
+
+Reported per mode: single-query p50/p95 in ms for both, the per-query overhead (gyeol p50
+minus parts p50), and batched throughput of `col.search_many` over all queries against a
+loop over the parts (FAISS gets the whole batch in one call on both sides). A filtered
+hybrid search (a `where` on an int field matching ~20% of documents) is reported for
+gyeol alone, since the parts have no filter.
+
+Runs offline. Usage:
+    PYTHONPATH=src python benchmarks/search_latency.py [--docs 50000] [--queries 300]
+Prints a markdown table and writes benchmarks/results/search_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import faiss
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import gyeol  # noqa: E402
+from gyeol.config import BM25  # noqa: E402
+from gyeol.fusion import relative_score, rrf  # noqa: E402
+from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
+from gyeol.search import HYBRID_CANDIDATES  # noqa: E402
+from korean_quality import markdown_table, write_report  # noqa: E402
+from vector_overhead import clustered  # noqa: E402
+
+# keyword.py shares its name with the standard library's keyword module: load it by path.
+_spec = importlib.util.spec_from_file_location("keyword_bench", ROOT / "benchmarks" / "keyword.py")
+keyword_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(keyword_bench)
+make_corpus, make_queries = keyword_bench.make_corpus, keyword_bench.make_queries
+
+RESULTS = ROOT / "benchmarks" / "results" / "search_latency.json"
+K = 10
+DIM = 384
+WHERE = {"year": {"$gte": 2020}}  # years 2000-2024 spread evenly: ~20% match
+
+
+class Parts:
+    """The building blocks gyeol wraps, called directly."""
+
+    def __init__(self, vectors: np.ndarray, doc_tokens: list[list[str]], tokenizer: KiwiTokenizer) -> None:
+        spec = gyeol.HNSW()
+        self.index = faiss.IndexHNSWFlat(vectors.shape[1], spec.m, faiss.METRIC_INNER_PRODUCT)
+        self.index.hnsw.efConstruction = spec.ef_construction
+        self.index.hnsw.efSearch = spec.ef_search
+        self.index.add(vectors)
+        self.bm25 = BM25Index(BM25())
+        self.bm25.add(doc_tokens)
+        self.tokenizer = tokenizer
+        self.depth = max(2 * K, HYBRID_CANDIDATES)
+
+    def vector(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
+        scores, labels = self.index.search(vec[None, :], depth)
+        return labels[0], scores[0]
+
+    def keyword(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
+        scores, labels = self.bm25.search(self.tokenizer.tokenize(text), depth)
+        return labels, scores
+
+    def hybrid(self, text: str, vec: np.ndarray, fusion: str) -> np.ndarray:
+        vl, vs = self.vector(text, vec, self.depth)
+        kl, ks = self.keyword(text, vec, self.depth)
+        if fusion == "rrf":
+            labels, _ = rrf([vl, kl], [0.5, 0.5], 60.0)
+        else:
+            labels, _ = relative_score([vl, kl], [vs, ks], [0.5, 0.5])
+        return labels[:K]
+
+
+def single(fn: Callable[[int], Any], n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def alternate(gyeol_fn: Callable[[int], Any], parts_fn: Callable[[int], Any], n: int, rounds: int) -> tuple:
+    """Time both sides query by query, alternating, best of rounds per query."""
+    for i in range(min(n, 10)):  # warm up
+        gyeol_fn(i)
+        parts_fn(i)
+    g = np.full(n, np.inf)
+    p = np.full(n, np.inf)
+    for _ in range(rounds):
+        for i in range(n):
+            t0 = time.perf_counter()
+            gyeol_fn(i)
+            t1 = time.perf_counter()
+            parts_fn(i)
+            t2 = time.perf_counter()
+            g[i] = min(g[i], t1 - t0)
+            p[i] = min(p[i], t2 - t1)
+    return g, p
+
+
+def best_of(fn: Callable[[], Any], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The report's rows as a markdown table (ms to 3 places, µs and QPS whole, ratios to 2, '-' for none)."""
+    def cell(key: str, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if value != value:  # NaN: the parts have no such mode
+            return "-"
+        if key.endswith("_ms"):
+            return f"{value:.3f}"
+        if key.endswith("ratio"):
+            return f"{value:.2f}"
+        return f"{value:,.0f}"
+
+    columns = [("name", "mode"), ("gyeol_p50_ms", "gyeol p50 ms"), ("gyeol_p95_ms", "p95 ms"),
+               ("parts_p50_ms", "parts p50 ms"), ("parts_p95_ms", "p95 ms"), ("overhead_us", "overhead µs (p50)"),
+               ("single_ratio", "single parts/gyeol"), ("gyeol_batch_qps", "gyeol batch QPS"),
+               ("parts_batch_qps", "parts batch QPS"), ("batch_ratio", "batch gyeol/parts")]
+    return markdown_table([{key: cell(key, row[key]) for key, _ in columns} for row in rows], columns)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds (best kept)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    texts = make_corpus(args.docs, args.seed)
+    query_texts = make_queries(args.queries, args.seed)
+    vectors = clustered(args.docs, DIM, seed=1)
+    faiss.normalize_L2(vectors)
+    query_vectors = clustered(args.queries, DIM, seed=2)
+    faiss.normalize_L2(query_vectors)
+    metadata = [{"year": 2000 + i % 25, "lang": "ko"} for i in range(args.docs)]
+    ids = [f"doc-{i:07d}" for i in range(args.docs)]
+
+    tokenizer = KiwiTokenizer()
+    tokenizer.tokenize("모델 적재")  # load Kiwi's model once, outside the timings
+    start = time.perf_counter()
+    doc_tokens = tokenizer.tokenize_batch(texts)
+    tokenize_s = time.perf_counter() - start
+    parts = Parts(vectors, doc_tokens, tokenizer)
+
+    with tempfile.TemporaryDirectory(prefix="gyeol-latency-") as tmp:
+        db = gyeol.connect(Path(tmp) / "db")
+        col = db.create_collection("bench", embedder=None, dim=DIM)
+        start = time.perf_counter()
+        for lo in range(0, args.docs, 10_000):
+            col.add(texts[lo:lo + 10_000], ids=ids[lo:lo + 10_000], metadata=metadata[lo:lo + 10_000],
+                    vectors=vectors[lo:lo + 10_000])
+        add_s = time.perf_counter() - start
+        start = time.perf_counter()
+        col.search(query_texts[0], k=K, mode="keyword")  # builds BM25 (tokenizes the collection)
+        bm25_build_s = time.perf_counter() - start
+        print(f"{args.docs} documents, {args.queries} queries; add {add_s:.1f} s, lazy BM25 build through "
+              f"the API {bm25_build_s:.1f} s (Kiwi tokenize of the corpus alone {tokenize_s:.1f} s)\n")
+
+        n = args.queries
+        modes: list[tuple[str, dict[str, Any], Callable[[int], Any]]] = [
+            ("vector", {"mode": "vector"}, lambda i: parts.vector(query_texts[i], query_vectors[i])),
+            ("keyword", {"mode": "keyword"}, lambda i: parts.keyword(query_texts[i], query_vectors[i])),
+            ("hybrid rrf", {"mode": "hybrid"}, lambda i: parts.hybrid(query_texts[i], query_vectors[i], "rrf")),
+            ("hybrid relative_score", {"mode": "hybrid", "fusion": "relative_score"},
+             lambda i: parts.hybrid(query_texts[i], query_vectors[i], "relative_score")),
+        ]
+        rows: list[dict[str, Any]] = []
+        for name, kwargs, parts_fn in modes:
+            def gyeol_fn(i: int, kwargs=kwargs) -> Any:
+                if kwargs["mode"] == "vector":
+                    return col.search(vector=query_vectors[i], k=K, **kwargs).ids
+                if kwargs["mode"] == "keyword":
+                    return col.search(query_texts[i], k=K, **kwargs).ids
+                return col.search(query_texts[i], vector=query_vectors[i], k=K, **kwargs).ids
+
+            g, p = alternate(gyeol_fn, parts_fn, n, args.rounds)
+            batch_kwargs = dict(kwargs)
+            batch_queries = None if kwargs["mode"] == "vector" else query_texts
+            batch_vectors = None if kwargs["mode"] == "keyword" else query_vectors
+            gyeol_batch = best_of(lambda: col.search_many(batch_queries, vectors=batch_vectors, k=K, **batch_kwargs),
+                                  args.rounds)
+            if kwargs["mode"] == "vector":
+                parts_batch = best_of(lambda: parts.index.search(query_vectors, K), args.rounds)
+            else:
+                parts_batch = best_of(lambda: [parts_fn(i) for i in range(n)], args.rounds)
+            rows.append({
+                "name": name,
+                "gyeol_p50_ms": float(np.percentile(g, 50) * 1e3), "gyeol_p95_ms": float(np.percentile(g, 95) * 1e3),
+                "parts_p50_ms": float(np.percentile(p, 50) * 1e3), "parts_p95_ms": float(np.percentile(p, 95) * 1e3),
+                "overhead_us": float((np.percentile(g, 50) - np.percentile(p, 50)) * 1e6),
+                "single_ratio": float(np.percentile(p, 50) / np.percentile(g, 50)),
+                "gyeol_batch_qps": n / gyeol_batch, "parts_batch_qps": n / parts_batch,
+                "batch_ratio": parts_batch / gyeol_batch,
+            })
+        filtered = np.array(single(lambda i: col.search(query_texts[i], vector=query_vectors[i], k=K,
+                                                          where=WHERE).ids, n))
+        rows.append({
+            "name": "hybrid rrf, where year >= 2020 (~20%)",
+            "gyeol_p50_ms": float(np.percentile(filtered, 50) * 1e3),
+            "gyeol_p95_ms": float(np.percentile(filtered, 95) * 1e3),
+            "parts_p50_ms": float("nan"), "parts_p95_ms": float("nan"), "overhead_us": float("nan"),
+            "single_ratio": float("nan"),
+            "gyeol_batch_qps": n / best_of(lambda: col.search_many(query_texts, vectors=query_vectors, k=K,
+                                                                   where=WHERE), args.rounds),
+            "parts_batch_qps": float("nan"), "batch_ratio": float("nan"),
+        })
+        db.close()
+
+    print(table(rows))
+    report = {
+        "documents": args.docs, "queries": n, "dim": DIM, "k": K, "rounds": args.rounds,
+        "index": "memory tier default (HNSW m=32, ef_search=96)", "tokenizer": "kiwi default",
+        "add_s": add_s, "bm25_build_via_api_s": bm25_build_s, "corpus_tokenize_s": tokenize_s,
+        "rows": rows,
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+    }
+    write_report(args.out, report)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
