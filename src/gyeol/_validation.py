@@ -161,6 +161,12 @@ def normalise(vectors: np.ndarray, *, name: str = "vectors") -> np.ndarray:
     return vectors / np.sqrt(squared)[:, None]  # float32 in, float32 and C-contiguous out
 
 
+def check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
         raise InvalidInputError(f"k must be a positive integer, got {k!r}")

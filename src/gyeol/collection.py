@@ -260,10 +260,20 @@ class Collection:
             )
         return self._embedder
 
-    def save_indexes(self) -> None:
-        """Write the derived indexes (vector, BM25) so the next open loads instead of rebuilding."""
+    def save_indexes(self, *, keyword: bool = False) -> None:
+        """Write the derived indexes (vector, BM25) so the next open loads instead of rebuilding.
+
+        keyword=True builds the BM25 index first if no keyword search has built it yet (Kiwi
+        loads and every text is tokenized), so read-only processes opened later load it from
+        disk instead of each tokenizing the whole collection on their first keyword search.
+        """
+        keyword = v.check_flag("keyword", keyword)
         with self._lock:
-            self._check_open()
+            if keyword:
+                self._check_writable()
+                self._lexical_index()
+            else:
+                self._check_open()
             self._save_indexes()
 
     def _save_indexes(self) -> None:

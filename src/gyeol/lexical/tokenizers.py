@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
+from .._validation import check_flag
 from ..errors import BackendUnavailableError, InvalidInputError
 
 if TYPE_CHECKING:  # kiwipiepy is imported lazily: its model costs seconds and hundreds of MB
@@ -109,12 +110,6 @@ def english_minimal_stem(word: str) -> str:
         if word[-3] in "iaoe":
             return word
     return word[:-1]
-
-
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _normalize_stopwords(stopwords: Iterable[str] | None) -> frozenset[str]:
@@ -314,8 +309,8 @@ class KiwiTokenizer:
         self._user_words = _normalize_user_words(user_words)
         self._stopwords = _normalize_stopwords(stopwords)
         self._english = _EnglishFilter(
-            _check_flag("english_stopwords", english_stopwords),
-            _check_flag("english_stemming", english_stemming),
+            check_flag("english_stopwords", english_stopwords),
+            check_flag("english_stemming", english_stemming),
             self._stopwords,
         )
         if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
@@ -419,8 +414,8 @@ class WhitespaceTokenizer:
     ) -> None:
         self._stopwords = _normalize_stopwords(stopwords)
         self._english = _EnglishFilter(
-            _check_flag("english_stopwords", english_stopwords),
-            _check_flag("english_stemming", english_stemming),
+            check_flag("english_stopwords", english_stopwords),
+            check_flag("english_stemming", english_stemming),
             self._stopwords,
         )
 
