@@ -6,7 +6,10 @@ rewords the passage; keyword traps share its surface words), "exact" (a rare cod
 or number picks one passage; most of these sit in families of 15 near-identical
 passages, the vector traps), "mixed" (an entity plus a described aspect, often inside a
 family, with no code).
-Case 2, ko_retrieval (benchmarks/data/ko_retrieval/): the Korean set with the same
+Case 2, pydoc_en (benchmarks/data/pydoc_en/, built by make_pydoc_set.py): real English
+text nobody wrote for this benchmark, Python standard-library docstrings; each summary line
+is a query and the rest of its docstring the one relevant passage.
+Case 3, ko_retrieval (benchmarks/data/ko_retrieval/): the Korean set with the same
 English-only MiniLM model, to show what hybrid costs against Kiwi keyword search when
 the embedder does not know the language.
 
@@ -248,7 +251,7 @@ def main() -> None:
                         help="rerun alpha 0.5 with gyeol.search.HYBRID_CANDIDATES at 10, 20, 50, 100")
     parser.add_argument("--data", type=Path, action="append", default=None, metavar="DIR",
                         help="a retrieval set directory, gyeol or BEIR layout; repeat for several "
-                             "(default: benchmarks/data/en_hybrid and ko_retrieval)")
+                             "(default: benchmarks/data/en_hybrid, pydoc_en and ko_retrieval)")
     parser.add_argument("--split", default="test", help="qrels split of a BEIR-layout set")
     parser.add_argument("--max-queries", type=int, default=None, help="keep the first N queries of each set")
     parser.add_argument("--model", default=MODEL,
@@ -257,7 +260,7 @@ def main() -> None:
                         help=f"JSON report (default: {RESULTS.relative_to(ROOT)} for the bundled sets and model, "
                              "hybrid_quality_<set names>.json beside it otherwise)")
     args = parser.parse_args()
-    directories = args.data or [DATA / "en_hybrid", DATA / "ko_retrieval"]
+    directories = args.data or [DATA / "en_hybrid", DATA / "pydoc_en", DATA / "ko_retrieval"]
     try:
         sets = [load_retrieval_set(d, split=args.split, max_queries=args.max_queries) for d in directories]
     except RetrievalSetError as exc:
@@ -274,6 +277,7 @@ def main() -> None:
                               "bm25": "okapi k1=1.5 b=0.75", "cases": {}}
     model_name = Path(args.model).name
     titles = {"en_hybrid": f"English hybrid set, {model_name}",
+              "pydoc_en": f"Python docstrings (real English text, summary -> body), {model_name}",
               "ko_retrieval": f"Korean set, {model_name}" + (" (English-only)" if args.model == MODEL else "")}
     for number, data in enumerate(sets):
         name = data.name if data.name not in report["cases"] else f"{data.name}_{number}"

@@ -40,7 +40,7 @@ def _beir_copy(source: Path, directory: Path) -> Path:
     )
 
 
-@pytest.mark.parametrize("name", ["ko_retrieval", "en_hybrid"])
+@pytest.mark.parametrize("name", ["ko_retrieval", "en_hybrid", "pydoc_en"])
 def test_bundled_sets_load(name: str) -> None:
     data = load_retrieval_set(BENCHMARKS / "data" / name)
     assert data.name == name

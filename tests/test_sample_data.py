@@ -123,3 +123,12 @@ def test_english_hybrid_set_is_well_formed() -> None:
     kinds = Counter(q["kind"] for q in queries)
     assert set(kinds) == {"paraphrase", "exact", "mixed"}
     assert min(kinds.values()) >= 20
+
+
+def test_pydoc_set_is_well_formed_and_one_to_one() -> None:
+    """Python-docstring pairs: one relevant passage per query, each passage relevant to one query."""
+    corpus, queries = _check_retrieval_set("pydoc_en", min_docs=300, min_queries=300)
+    relevant = [q["relevant"] for q in queries]
+    assert all(len(r) == 1 for r in relevant)
+    assert len({r[0] for r in relevant}) == len(queries) == len(corpus)
+    assert len({q["query"] for q in queries}) == len(queries)
