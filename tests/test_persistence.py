@@ -330,6 +330,15 @@ def test_reader_in_the_same_process_follows_the_writer(db_path, rng):
     writer.close()
 
 
+def _counting_tokenizer(seen: list[str]):
+    """A whitespace tokenizer that records every text it is given."""
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return text.lower().split()
+
+    return counting
+
+
 def test_large_lazy_bm25_build_is_saved_at_once(db_path, rng, monkeypatch):
     """The first keyword search over a large collection saves the BM25 it built, before any close,
     so a reader (or the writer's successor after a crash) loads it instead of tokenizing again."""
@@ -337,11 +346,7 @@ def test_large_lazy_bm25_build_is_saved_at_once(db_path, rng, monkeypatch):
 
     monkeypatch.setattr(gyeol.collection, "LEXICAL_SAVE_AFTER", 25)
     seen: list[str] = []
-
-    def counting(text: str) -> list[str]:
-        seen.append(text)
-        return text.lower().split()
-
+    counting = _counting_tokenizer(seen)
     writer = gyeol.connect(db_path)
     wcol = new_collection(writer, tokenizer=counting)
     n = 40
@@ -361,11 +366,7 @@ def test_large_lazy_bm25_build_is_saved_at_once(db_path, rng, monkeypatch):
 
 def test_small_lazy_bm25_build_waits_for_close(db_path, rng):
     seen: list[str] = []
-
-    def counting(text: str) -> list[str]:
-        seen.append(text)
-        return text.lower().split()
-
+    counting = _counting_tokenizer(seen)
     writer = gyeol.connect(db_path)
     wcol = new_collection(writer, tokenizer=counting)
     wcol.add(["alpha one", "beta two"], ids=["a", "b"], vectors=random_vectors(rng, 2))
@@ -377,11 +378,7 @@ def test_small_lazy_bm25_build_waits_for_close(db_path, rng):
 
 def test_save_indexes_keyword_builds_bm25_for_later_readers(db_path, rng):
     seen: list[str] = []
-
-    def counting(text: str) -> list[str]:
-        seen.append(text)
-        return text.lower().split()
-
+    counting = _counting_tokenizer(seen)
     writer = gyeol.connect(db_path)
     wcol = new_collection(writer, tokenizer=counting)
     wcol.add([f"doc {i} word{i}" for i in range(12)], ids=[f"r{i}" for i in range(12)],
