@@ -25,8 +25,9 @@ side's); an alpha sweep 0, 0.1, ..., 1 for both fusions (alpha = weight of the v
 side); rrf with rrf_k 1, 10, 60 at alpha 0.5.
 
 --depth-sweep also measures how deep each side ranks before fusion: it sets
-gyeol.search.HYBRID_CANDIDATES to 10, 20, 50, 100 (the search ranks max(2k, that) per
-side, so with k=10 the values 10 and 20 both give 20) and reruns both fusions at alpha 0.5.
+gyeol.search.RRF_CANDIDATES and RELATIVE_CANDIDATES both to 5, 10, 20, 50, 100 (per side, rrf
+ranks max(k, value) and relative_score max(2k, value), see gyeol.search.hybrid_depth) and
+reruns both fusions at alpha 0.5.
 
 Runs offline. Usage:
     PYTHONPATH=src python benchmarks/hybrid_quality.py [--verify] [--depth-sweep]
@@ -73,7 +74,7 @@ ALPHAS = [round(a / 10, 1) for a in range(11)]
 FUSIONS = ("rrf", "relative_score")
 DEFAULT_ALPHA = 0.5
 RRF_KS = (1, 10, 60)
-DEPTHS = (10, 20, 50, 100)
+DEPTHS = (5, 10, 20, 50, 100)
 
 
 def scores(ranked: list[list[str]], data: RetrievalSet) -> dict[str, Any]:
@@ -157,21 +158,21 @@ class Run:
                 for rrf_k in RRF_KS]
 
     def depth_sweep(self) -> list[dict[str, Any]]:
-        """Give back both fusions at alpha 0.5 with gyeol.search.HYBRID_CANDIDATES set to each depth."""
-        saved = gyeol.search.HYBRID_CANDIDATES
+        """Give back both fusions at alpha 0.5 with gyeol.search's per-side depth floors set to each value."""
+        saved = gyeol.search.RRF_CANDIDATES, gyeol.search.RELATIVE_CANDIDATES
         rows = []
         try:
             for depth in DEPTHS:
-                gyeol.search.HYBRID_CANDIDATES = depth
-                row: dict[str, Any] = {"name": f"{depth}", "HYBRID_CANDIDATES": depth,
-                                       "per_side_depth": max(2 * K, depth)}
+                gyeol.search.RRF_CANDIDATES = gyeol.search.RELATIVE_CANDIDATES = depth
+                row: dict[str, Any] = {"name": f"{depth}", "floor": depth}
                 for fusion in FUSIONS:
                     result = scores(self.ranked("hybrid", DEFAULT_ALPHA, fusion), self.data)
+                    row[f"{fusion} depth"] = gyeol.search.hybrid_depth(K, fusion)
                     row[f"{fusion} mrr@10"] = result["mrr@10"]
                     row[f"{fusion} recall@10"] = result["recall@10"]
                 rows.append(row)
         finally:
-            gyeol.search.HYBRID_CANDIDATES = saved
+            gyeol.search.RRF_CANDIDATES, gyeol.search.RELATIVE_CANDIDATES = saved
         return rows
 
     def verify(self, embedder: gyeol.SentenceTransformerEmbedder) -> dict[str, float]:
@@ -248,7 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--verify", action="store_true", help="check the API against exact references")
     parser.add_argument("--depth-sweep", action="store_true",
-                        help="rerun alpha 0.5 with gyeol.search.HYBRID_CANDIDATES at 10, 20, 50, 100")
+                        help="rerun alpha 0.5 with the per-side depth floors at 5, 10, 20, 50, 100")
     parser.add_argument("--data", type=Path, action="append", default=None, metavar="DIR",
                         help="a retrieval set directory, gyeol or BEIR layout; repeat for several "
                              "(default: benchmarks/data/en_hybrid, pydoc_en and ko_retrieval)")
@@ -302,10 +303,11 @@ def main() -> None:
         print("\n" + case["target"]["summary"])
         if args.depth_sweep:
             case["depth_sweep"] = run.depth_sweep()
-            print("\nhybrid at alpha 0.5 by gyeol.search.HYBRID_CANDIDATES (per side: max(2k, value))\n")
-            depth_columns = [("name", "HYBRID_CANDIDATES"), ("per_side_depth", "per side")]
+            print("\nhybrid at alpha 0.5 by per-side depth floor (rrf: max(k, floor), relative_score: max(2k, floor))\n")
+            depth_columns = [("name", "floor")]
             for fusion in FUSIONS:
-                depth_columns += [(f"{fusion} mrr@10", f"{fusion} MRR@10"), (f"{fusion} recall@10", f"{fusion} R@10")]
+                depth_columns += [(f"{fusion} depth", f"{fusion} per side"), (f"{fusion} mrr@10", f"{fusion} MRR@10"),
+                                  (f"{fusion} recall@10", f"{fusion} R@10")]
             print(markdown_table(case["depth_sweep"], depth_columns))
         print("\nbest alpha: " + ", ".join(
             f"{f} {b['alpha']:.1f} (MRR@10 {b['mrr@10']:.3f})" for f, b in case["best_alpha"].items()))

@@ -10,7 +10,7 @@ tokenizer. For each mode the same queries run two ways, alternating query by que
 - parts: the same building blocks called directly, no gyeol orchestration: a raw FAISS
   IndexHNSWFlat (same parameters, same vectors), KiwiTokenizer.tokenize on the query, a
   BM25Index built from the same tokens, and gyeol.fusion's rrf/relative_score over the two
-  label lists (each side ranks max(2k, 20), as gyeol does).
+  label lists (each side as deep as gyeol ranks it: gyeol.search.hybrid_depth).
 
 Reported per mode: single-query p50/p95 in ms for both, the per-query overhead (gyeol p50
 minus parts p50), and batched throughput of `col.search_many` over all queries against a
@@ -46,7 +46,7 @@ import gyeol  # noqa: E402
 from gyeol.config import BM25  # noqa: E402
 from gyeol.fusion import relative_score, rrf  # noqa: E402
 from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
-from gyeol.search import HYBRID_CANDIDATES  # noqa: E402
+from gyeol.search import hybrid_depth  # noqa: E402
 from korean_quality import markdown_table, write_report  # noqa: E402
 from vector_overhead import clustered  # noqa: E402
 
@@ -74,7 +74,6 @@ class Parts:
         self.bm25 = BM25Index(BM25())
         self.bm25.add(doc_tokens)
         self.tokenizer = tokenizer
-        self.depth = max(2 * K, HYBRID_CANDIDATES)
 
     def vector(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
         scores, labels = self.index.search(vec[None, :], depth)
@@ -85,8 +84,9 @@ class Parts:
         return labels, scores
 
     def hybrid(self, text: str, vec: np.ndarray, fusion: str) -> np.ndarray:
-        vl, vs = self.vector(text, vec, self.depth)
-        kl, ks = self.keyword(text, vec, self.depth)
+        depth = hybrid_depth(K, fusion)
+        vl, vs = self.vector(text, vec, depth)
+        kl, ks = self.keyword(text, vec, depth)
         if fusion == "rrf":
             labels, _ = rrf([vl, kl], [0.5, 0.5], 60.0)
         else:

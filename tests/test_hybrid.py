@@ -229,3 +229,37 @@ def test_kiwi_keyword_search_matches_inflections(tmp_path):
     c.add(["검색 엔진"], vectors=np.ones((1, 4), np.float32))
     assert len(c.search("검색", mode="keyword")) == 3
     db.close()
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "relative_score"])
+@pytest.mark.parametrize("k", [3, 15])
+def test_hybrid_fuses_each_side_at_its_documented_depth(fusion, k):
+    """On a corpus deeper than the lists, hybrid equals a hand fusion of each side's top max(k, 10)
+    (rrf) or max(2k, 20) (relative_score) hits."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(words, size=8)) for _ in range(300)]
+    db = gyeol.connect()
+    c = db.create_collection("deep", embedder=HashEmbedder(), tokenizer="whitespace", index=gyeol.Flat())
+    c.add(texts, ids=[f"d{i}" for i in range(len(texts))])
+    depth = max(k, 10) if fusion == "rrf" else max(2 * k, 20)
+    assert gyeol.search.hybrid_depth(k, fusion) == depth
+    alpha = 0.4
+    for q in ["w1 w2 w3", "w7 w30", "w12"]:
+        vec = c.search(q, mode="vector", k=depth)
+        kw = c.search(q, mode="keyword", k=depth)
+        fused: dict[str, float] = {}
+        for side, weight in ((vec, alpha), (kw, 1 - alpha)):
+            if fusion == "rrf":
+                parts = {hid: weight / (60 + rank) for rank, hid in enumerate(side.ids, 1)}
+            else:
+                lo, hi = min(side.scores), max(side.scores)
+                parts = {h.id: weight * ((h.score - lo) / (hi - lo) if hi > lo else 1.0) for h in side}
+            for hid, part in parts.items():
+                fused[hid] = fused.get(hid, 0.0) + part
+        res = c.search(q, k=k, alpha=alpha, fusion=fusion)
+        assert len(res) == k
+        for h in res:
+            assert h.score == pytest.approx(fused[h.id], rel=1e-9)
+        assert res.scores == pytest.approx(sorted(fused.values(), reverse=True)[:k])
+    db.close()

@@ -21,9 +21,20 @@ from .types import Results
 if TYPE_CHECKING:
     from .collection import Collection
 
-# How deep each side ranks before fusion: at least this many, and at least 2*k. Shallow lists keep
-# a weak side's long tail from outvoting the strong side's top hits (benchmarks/hybrid_quality.py --depth-sweep).
-HYBRID_CANDIDATES = 20
+# How deep each side ranks before fusion (benchmarks/hybrid_quality.py --depth-sweep, three sets).
+# RRF scores by rank alone: with rrf_k=60 a side's 20th hit still weighs 76% of its first, so a deep
+# list lets the weak side's tail outvote the strong side's head; RRF lists stop at max(k, 10).
+# Relative-score fusion weighs each hit by its normalised score, so a tail adds little and deeper
+# lists find more: max(2k, 20).
+RRF_CANDIDATES = 10
+RELATIVE_CANDIDATES = 20
+
+
+def hybrid_depth(k: int, fusion: str) -> int:
+    """How many hits each side of a hybrid search ranks before fusing them into k."""
+    if fusion == "rrf":
+        return max(k, RRF_CANDIDATES)
+    return max(2 * k, RELATIVE_CANDIDATES)
 
 
 def run_search(
@@ -79,7 +90,7 @@ def run_search(
     if store.n_live == 0 or (allowed is not None and not allowed.any()):
         return [Results.empty() for _ in range(nq)]
 
-    depth = k if mode != "hybrid" else max(k * 2, HYBRID_CANDIDATES)
+    depth = k if mode != "hybrid" else hybrid_depth(k, fusion)
     vec_side = kw_side = None
     if use_vector:
         if vectors is None:
