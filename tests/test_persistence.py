@@ -402,6 +402,36 @@ def test_save_indexes_keyword_builds_bm25_for_later_readers(db_path, rng):
     writer.close()
 
 
+@pytest.mark.parametrize("tokenizer", ["kiwi", "whitespace"])
+def test_saved_bm25_is_reused_only_while_its_terms_are_made_the_same_way(tokenizer, db_path, rng, monkeypatch):
+    from gyeol.lexical import BM25Index, tokenizers
+
+    texts = ["검색 시스템을 만들었다. It runs.", "the film ended. 영화가 끝났다", "system runs daily"]
+    with gyeol.connect(db_path) as db:
+        col = new_collection(db, tokenizer=tokenizer)
+        col.add(texts, ids=["a", "b", "c"], vectors=random_vectors(rng, 3))
+        expected = col.search("runs film", k=3, mode="keyword").ids
+    loads: list = []
+    original = BM25Index.load.__func__
+
+    def spy(cls, *args, **kwargs):
+        loads.append(original(cls, *args, **kwargs))
+        return loads[-1]
+
+    monkeypatch.setattr(BM25Index, "load", classmethod(spy))
+    with gyeol.connect(db_path) as db:
+        assert db.get_collection("docs").search("runs film", k=3, mode="keyword").ids == expected
+    assert loads[-1] is not None  # same tokenizer, same terms: the saved index is loaded
+
+    monkeypatch.setattr(tokenizers, "TERMS_VERSION", tokenizers.TERMS_VERSION + 1)
+    with gyeol.connect(db_path) as db:
+        assert db.get_collection("docs").search("runs film", k=3, mode="keyword").ids == expected
+    assert loads[-1] is None  # terms made another way: rebuilt from the stored texts
+    with gyeol.connect(db_path) as db:
+        db.get_collection("docs").search("runs film", k=3, mode="keyword")
+    assert loads[-1] is not None  # and saved again under the new description
+
+
 def test_reader_in_another_process_follows_the_writer(db_path):
     writer = gyeol.connect(db_path)
     wcol = new_collection(writer, dim=8)

@@ -291,3 +291,21 @@ def test_english_options_survive_the_config_round_trip(cls, stop, stem):
     # a description without the keys (written before they existed) gives the defaults
     legacy = {k: v for k, v in desc.items() if not k.startswith("english_")}
     assert tokenizer_from_config(legacy).describe()["english_stemming"] is True
+
+
+def test_sentence_final_latin_words_match_their_other_occurrences(kiwi):
+    """Kiwi glues a sentence's final period to a Latin word and sometimes cuts the word
+    ("sys" + "tem."); the tokenizer joins the pieces and drops the period."""
+    text = "The sky is blue. It rains. I saw the film. Check the system. 서울에 갔다. GPU."
+    assert kiwi.tokenize(text) == ["sky", "blue", "rain", "i", "saw", "film", "check", "system", "서울", "가다", "gpu"]
+    for word in ["blue", "film", "system", "returns", "object", "directory", "platform", "exception"]:
+        expected = kiwi.tokenize(word)
+        assert kiwi.tokenize(f"This is the {word}.")[-len(expected):] == expected, word
+        assert kiwi.tokenize(f"See the {word}. Next") == kiwi.tokenize(f"See the {word} Next"), word
+
+
+def test_dots_inside_codes_and_numbers(kiwi):
+    assert kiwi.tokenize("U.S. and e.g. Dr. Smith") == ["u.s", "e.g", "dr", "smith"]
+    assert kiwi.tokenize("version 2.5. Next") == ["version", "2.5", "next"]
+    assert not [t for t in kiwi.tokenize("서울에 갔다. GPU. 1. 서론 2.5. 끝") if t.endswith(".")]
+    assert kiwi.tokenize("codecs.Codec") == ["codecs.codec"]

@@ -212,7 +212,8 @@ class Collection:
         index = None
         if directory is not None:
             index = BM25Index.load(
-                directory, store.manifest.generation, self._config.bm25, max_labels=store.n_labels
+                directory, store.manifest.generation, self._config.bm25, max_labels=store.n_labels,
+                terms=self._terms_signature(),
             )
         if index is None:
             index = BM25Index(self._config.bm25)
@@ -227,6 +228,12 @@ class Collection:
         if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
             self._save_lexical()
         return index
+
+    def _terms_signature(self) -> dict[str, Any]:
+        """How this collection's BM25 terms are made: its tokenizer's description and version."""
+        from .lexical.tokenizers import TERMS_VERSION
+
+        return {"tokenizer": self._config.tokenizer, "version": TERMS_VERSION}
 
     def _metadata_columns(self):
         """Typed metadata columns for filters, built on first filtered call."""
@@ -292,7 +299,7 @@ class Collection:
         if self._lexical is not None and self._lexical_dirty:
             directory = self._index_dir("bm25")
             directory.mkdir(parents=True, exist_ok=True)
-            self._lexical.save(directory, self._store.manifest.generation)
+            self._lexical.save(directory, self._store.manifest.generation, terms=self._terms_signature())
             self._lexical_dirty = False
 
     # ------------------------------------------------------------------ guards

@@ -77,7 +77,7 @@ def vocab_from_arrays(offsets: np.ndarray, data: np.ndarray) -> list[str]:
     return arr.to_pylist()
 
 
-def save_index(index: "BM25Index", directory: Path, generation: int) -> None:
+def save_index(index: "BM25Index", directory: Path, generation: int, terms: dict[str, Any] | None = None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
     arrays = index._export_arrays()
@@ -93,6 +93,7 @@ def save_index(index: "BM25Index", directory: Path, generation: int) -> None:
         "generation": int(generation),
         "n_labels": index.n_labels,
         "vocabulary_size": index.vocabulary_size,
+        "terms": terms,
         "files": files,
     }
     write_bytes_atomic(directory / META_NAME, json.dumps(meta, indent=1).encode())
@@ -106,7 +107,8 @@ def save_index(index: "BM25Index", directory: Path, generation: int) -> None:
 
 
 def load_index(
-    cls: type["BM25Index"], directory: Path, generation: int, params: BM25, max_labels: int
+    cls: type["BM25Index"], directory: Path, generation: int, params: BM25, max_labels: int,
+    terms: dict[str, Any] | None = None,
 ) -> "BM25Index | None":
     meta_path = directory / META_NAME
     try:
@@ -119,6 +121,10 @@ def load_index(
             raise DamagedIndexError(f"unsupported format {meta.get('format')!r}")
         if int(meta["generation"]) != int(generation):
             logger.debug("BM25 index at %s is of generation %s, not %s", directory, meta["generation"], generation)
+            return None
+        if meta.get("terms") != terms:
+            logger.info("BM25 index at %s was built with other terms (%s, now %s); rebuilding",
+                        directory, meta.get("terms"), terms)
             return None
         n_labels = int(meta["n_labels"])
         if n_labels > max_labels:

@@ -331,20 +331,26 @@ class BM25Index:
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, directory: Path, generation: int) -> None:
-        """Write the index to directory atomically (arrays as .npy plus a small JSON)."""
+    def save(self, directory: Path, generation: int, terms: dict[str, Any] | None = None) -> None:
+        """Write the index to directory atomically (arrays as .npy plus a small JSON).
+
+        terms: a JSON-able description of how the terms were made (tokenizer and its version),
+        kept beside the arrays so a load with another description rebuilds instead.
+        """
         from ._persist import save_index
 
         self.merge()
-        save_index(self, Path(directory), generation)
+        save_index(self, Path(directory), generation, terms)
 
     @classmethod
-    def load(cls, directory: Path, generation: int, params: BM25, max_labels: int) -> "BM25Index | None":
+    def load(
+        cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None
+    ) -> "BM25Index | None":
         """Give back the saved index, memory-mapped; None when missing, damaged, of another
-        generation, or covering more than max_labels labels."""
+        generation or terms description, or covering more than max_labels labels."""
         from ._persist import load_index
 
-        return load_index(cls, Path(directory), generation, params, max_labels)
+        return load_index(cls, Path(directory), generation, params, max_labels, terms)
 
     def _export_arrays(self) -> dict[str, np.ndarray]:
         """Give back every array save() writes (call merge() first)."""

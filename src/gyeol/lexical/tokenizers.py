@@ -34,6 +34,7 @@ __all__ = [
     "resolve_tokenizer",
     "tokenizer_from_config",
     "TOKENIZER_KINDS",
+    "TERMS_VERSION",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ ALL_POS = "all"
 
 # Punctuation and symbols are never terms, not even in "all" mode.
 _PUNCT_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO", "SW", "SB", "W_EMOJI"})
+# Numbers and serials whose trailing period Kiwi keeps.
+_NUMBER_TAGS = frozenset({"SN", "W_SERIAL"})
 # Stems emitted as their dictionary form (stem + 다) so 감다 (verb) and 감 (noun) stay apart.
 _PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "VCP", "VCN"})
 
@@ -71,6 +74,11 @@ KIWI_TAGS: frozenset[str] = frozenset(
 )
 
 TOKENIZER_KINDS = ("kiwi", "whitespace", "bigram")
+
+#: Bumped whenever a built-in tokenizer gives other terms for the same text, so BM25 indexes
+#: saved with the old terms are rebuilt rather than matched against new query terms.
+#: 2: Kiwi's Latin pieces are joined and trailing periods dropped ("sys" + "tem." -> "system").
+TERMS_VERSION = 2
 
 # Leading and trailing punctuation (and underscores) of a whitespace piece.
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
@@ -343,20 +351,47 @@ class KiwiTokenizer:
     def _terms(self, tokens: Iterable[Any]) -> list[str]:
         # the hot loop of indexing: plain set lookups, no string splitting per token
         keep, drop, lemma_tags, stop = self._keep_tags, self._drop_tags, self._lemma_tags, self._stopwords
-        english = self._english.term
+        keep_latin = "SL" in keep if keep is not None else "SL" not in drop
         out: list[str] = []
+        latin, latin_end = "", -1  # the Latin word being put back together (see _latin_term)
         for tok in tokens:
             tag = tok.tag
+            if tag == "SL":
+                if tok.start == latin_end:  # Kiwi cut one word into pieces: "sys" + "tem."
+                    latin += tok.form
+                else:
+                    if latin:
+                        self._latin_term(latin, keep_latin, out)
+                    latin = tok.form
+                latin_end = tok.start + tok.len
+                continue
+            if latin:
+                self._latin_term(latin, keep_latin, out)
+                latin, latin_end = "", -1
             if (tag in drop) if keep is None else (tag not in keep):
                 continue
             term = (tok.lemma if tag in lemma_tags else tok.form).lower()
-            if tag == "SL":
-                term = english(term)
-                if term:
-                    out.append(term)
-            elif term and term not in stop:
+            if tag in _NUMBER_TAGS:  # "1." of a numbered list, "2.5." ending a sentence
+                term = term.rstrip(".")
+            if term and term not in stop:
                 out.append(term)
+        if latin:
+            self._latin_term(latin, keep_latin, out)
         return out
+
+    def _latin_term(self, word: str, keep: bool, out: list[str]) -> None:
+        """Append the term of one Latin word, put back together from Kiwi's pieces.
+
+        Kiwi (0.24) glues a sentence's final period to a Latin word ("film.") and sometimes
+        cuts the word too ("sys" + "tem.", "b" + "lue."); pieces that touch are joined and
+        trailing periods dropped, so "system." and "system" are one term. Inner dots stay:
+        "U.S." -> "u.s", "e.g." -> "e.g", "codecs.Codec" -> "codecs.codec".
+        """
+        if not keep:
+            return
+        term = self._english.term(word.lower().rstrip("."))
+        if term:
+            out.append(term)
 
     def tokenize(self, text: str) -> list[str]:
         """Give back the terms of one text."""
