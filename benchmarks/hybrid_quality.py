@@ -63,7 +63,7 @@ import gyeol  # noqa: E402
 import gyeol.search  # noqa: E402
 from gyeol.config import BM25  # noqa: E402
 from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
-from korean_quality import markdown_table, rank_metrics, write_report  # noqa: E402
+from korean_quality import markdown_table, paired_bootstrap_ci, rank_metrics, write_report  # noqa: E402
 from retrieval_sets import RetrievalSet, RetrievalSetError, load_retrieval_set  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
@@ -223,25 +223,36 @@ def best_alpha(sweep: list[dict[str, Any]], fusion: str) -> dict[str, float]:
     return {"alpha": best["alpha"], "mrr@10": best[f"{fusion} mrr@10"]}
 
 
-def target_check(modes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Give back whether the default hybrid (rrf, alpha 0.5) beats both sides, with the margins."""
+def target_check(run: Run, modes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Give back whether the default hybrid (rrf, alpha 0.5) beats both sides, with the margins and
+    their paired-bootstrap 95% intervals over queries (hybrid minus the better side)."""
     vector = next(r for r in modes if r["name"] == "vector only")
     keyword = next(r for r in modes if r["name"] == "keyword only (kiwi BM25)")
     hybrid = next(r for r in modes if r["name"] == f"hybrid rrf, alpha={DEFAULT_ALPHA}")
-    best_recall = max(vector["recall@10"], keyword["recall@10"])
-    best_mrr = max(vector["mrr@10"], keyword["mrr@10"])
-    out = {
-        "recall_margin": hybrid["recall@10"] - best_recall,
-        "mrr_margin": hybrid["mrr@10"] - best_mrr,
-        "recall_beats_both": hybrid["recall@10"] > best_recall,
-        "mrr_reaches_better_side": hybrid["mrr@10"] >= best_mrr,
-    }
+    per_query = {name: rank_metrics(run.ranked(mode), run.data.relevant, K)
+                 for name, mode in (("vector", "vector"), ("keyword", "keyword"), ("hybrid", "hybrid"))}
+    out: dict[str, Any] = {}
+    for metric, key, better in (("recall@10", "recall", "recall_beats_both"), ("mrr@10", "rr", "mrr_reaches_better_side")):
+        side = "vector" if vector[metric] >= keyword[metric] else "keyword"
+        best = max(vector[metric], keyword[metric])
+        diff = per_query["hybrid"][key] - per_query[side][key]
+        low, high = paired_bootstrap_ci(diff)
+        name = metric.split("@")[0]
+        out[f"{name}_better_side"] = side
+        out[f"{name}_margin"] = hybrid[metric] - best
+        out[f"{name}_margin_ci95"] = [low, high]
+        out[f"{name}_queries_better_worse"] = [int((diff > 0).sum()), int((diff < 0).sum())]
+        out[better] = hybrid[metric] > best if metric == "recall@10" else hybrid[metric] >= best
     out["met"] = out["recall_beats_both"] and out["mrr_reaches_better_side"]
-    out["summary"] = (
-        f"target (default hybrid rrf alpha={DEFAULT_ALPHA}): recall@10 {hybrid['recall@10']:.3f} vs best side "
-        f"{best_recall:.3f} ({out['recall_margin']:+.3f}); MRR@10 {hybrid['mrr@10']:.3f} vs best side "
-        f"{best_mrr:.3f} ({out['mrr_margin']:+.3f}) -> {'met' if out['met'] else 'NOT met'}"
-    )
+
+    def part(metric: str, name: str) -> str:
+        low, high = out[f"{name}_margin_ci95"]
+        up, down = out[f"{name}_queries_better_worse"]
+        return (f"{metric} {hybrid[metric]:.3f} vs {out[name + '_better_side']} {hybrid[metric] - out[name + '_margin']:.3f} "
+                f"({out[name + '_margin']:+.3f}, 95% CI [{low:+.3f}, {high:+.3f}], {up} queries better, {down} worse)")
+
+    out["summary"] = (f"target (default hybrid rrf alpha={DEFAULT_ALPHA}): {part('recall@10', 'recall')}; "
+                      f"{part('mrr@10', 'mrr')} -> {'met' if out['met'] else 'NOT met'}")
     return out
 
 
@@ -299,7 +310,7 @@ def main() -> None:
             hybrid = next(r for r in modes if r["name"].startswith(f"hybrid {fusion}"))
             case[f"hybrid_{fusion}_minus_keyword_mrr"] = hybrid["mrr@10"] - keyword["mrr@10"]
             case[f"hybrid_{fusion}_minus_vector_mrr"] = hybrid["mrr@10"] - vector["mrr@10"]
-        case["target"] = target_check(modes)
+        case["target"] = target_check(run, modes)
         print("\n" + case["target"]["summary"])
         if args.depth_sweep:
             case["depth_sweep"] = run.depth_sweep()
