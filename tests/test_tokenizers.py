@@ -20,7 +20,7 @@ from gyeol.lexical import (
     resolve_tokenizer,
     tokenizer_from_config,
 )
-from gyeol.lexical.tokenizers import ENGLISH_STOPWORDS, english_minimal_stem
+from gyeol.lexical.tokenizers import ENGLISH_STOPWORDS, english_minimal_stem, english_porter_stem
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -235,18 +235,32 @@ def test_english_minimal_stem(word, stem):
     assert english_minimal_stem(word) == stem
 
 
-def test_kiwi_drops_english_stopwords_and_folds_plurals(kiwi):
+def test_kiwi_drops_english_stopwords_and_stems(kiwi):
     assert kiwi.tokenize("How do vaccines train the body to fight viruses?") == [
-        "how", "do", "vaccine", "train", "body", "fight", "viruse"]
-    # documents and queries meet on the singular
-    assert kiwi.tokenize("Queries with the Vaccines") == kiwi.tokenize("query vaccine") == ["query", "vaccine"]
+        "how", "do", "vaccin", "train", "bodi", "fight", "virus"]
+    # documents and queries meet on the stem
+    assert kiwi.tokenize("Queries with the Vaccines") == kiwi.tokenize("query vaccine") == ["queri", "vaccin"]
+    assert kiwi.tokenize("running runs") == kiwi.tokenize("run run") == ["run", "run"]
+    minimal = KiwiTokenizer(english_stemming="minimal")  # Lucene's plural-only stemmer
+    assert minimal.tokenize("How do vaccines fight viruses? running") == [
+        "how", "do", "vaccine", "fight", "viruse", "running"]
+
+
+@pytest.mark.parametrize(
+    "word, stem",
+    [("vaccines", "vaccin"), ("vaccine", "vaccin"), ("running", "run"), ("queries", "queri"),
+     ("connections", "connect"), ("generously", "generous"), ("was", "was"), ("its", "it"),
+     ("6204s", "6204s"), ("gpt-4s", "gpt-4s"), ("u.s", "u.s"), ("검색들", "검색들"), ("Capital", "Capital"), ("", "")],
+)
+def test_english_porter_stem(word, stem):
+    assert english_porter_stem(word) == stem
 
 
 def test_kiwi_english_options_off_restore_the_old_terms():
     off = KiwiTokenizer(english_stopwords=False, english_stemming=False)
     assert off.tokenize("How do vaccines train the body?") == ["how", "do", "vaccines", "train", "the", "body"]
     assert KiwiTokenizer(english_stemming=False).tokenize("the vaccines") == ["vaccines"]
-    assert KiwiTokenizer(english_stopwords=False).tokenize("the vaccines") == ["the", "vaccine"]
+    assert KiwiTokenizer(english_stopwords=False).tokenize("the vaccines") == ["the", "vaccin"]
 
 
 def test_english_handling_leaves_korean_numbers_and_codes_alone(kiwi):
@@ -259,29 +273,34 @@ def test_english_handling_leaves_korean_numbers_and_codes_alone(kiwi):
 def test_user_stopwords_still_work_with_english_handling():
     tok = KiwiTokenizer(stopwords=["검색", "GPU"])
     assert tok.tokenize("GPU로 검색한 결과") == ["결과"]
-    # a user stopword also catches the plural that folds onto it
+    # a user stopword also catches the words that stem onto it, with either stemmer
     assert KiwiTokenizer(stopwords=["vaccine"]).tokenize("vaccines and boosters") == ["booster"]
-    assert WhitespaceTokenizer(stopwords=["Booster"]).tokenize("vaccines and boosters") == ["vaccine"]
+    assert WhitespaceTokenizer(stopwords=["Booster"]).tokenize("vaccines and boosters") == ["vaccin"]
+    minimal = WhitespaceTokenizer(stopwords=["Booster"], english_stemming="minimal")
+    assert minimal.tokenize("vaccines and boosters") == ["vaccine"]
 
 
 def test_whitespace_english_handling():
     tok = WhitespaceTokenizer()
     assert tok.tokenize("How do the Vaccines work, babies? GPT-4s 검색들") == [
-        "how", "do", "vaccine", "work", "baby", "gpt-4s", "검색들"]
+        "how", "do", "vaccin", "work", "babi", "gpt-4s", "검색들"]
     off = WhitespaceTokenizer(english_stopwords=False, english_stemming=False)
     assert off.tokenize("How do the Vaccines work?") == ["how", "do", "the", "vaccines", "work"]
 
 
 @pytest.mark.parametrize("cls", [KiwiTokenizer, WhitespaceTokenizer])
 def test_english_flags_are_checked(cls):
-    with pytest.raises(InvalidInputError, match="english_stemming must be True or False, got 'yes'"):
-        cls(english_stemming="yes")
+    for bad in ["yes", "snowball", None, 1]:
+        with pytest.raises(InvalidInputError,
+                           match=r"english_stemming must be True, False, 'porter' or 'minimal', got "):
+            cls(english_stemming=bad)
     with pytest.raises(InvalidInputError, match="english_stopwords must be True or False"):
         cls(english_stopwords=None)
 
 
 @pytest.mark.parametrize("cls", [KiwiTokenizer, WhitespaceTokenizer])
-@pytest.mark.parametrize("stop, stem", [(True, True), (False, True), (True, False), (False, False)])
+@pytest.mark.parametrize("stop, stem", [(True, True), (False, True), (True, False), (False, False),
+                                        (True, "minimal"), (False, "porter")])
 def test_english_options_survive_the_config_round_trip(cls, stop, stem):
     tok, desc = resolve_tokenizer(cls(english_stopwords=stop, english_stemming=stem, stopwords=["boosters"]))
     rebuilt = tokenizer_from_config(json.loads(json.dumps(desc)))
@@ -290,7 +309,7 @@ def test_english_options_survive_the_config_round_trip(cls, stop, stem):
     assert rebuilt.tokenize(text) == tok.tokenize(text)
     # a description without the keys (written before they existed) gives the defaults
     legacy = {k: v for k, v in desc.items() if not k.startswith("english_")}
-    assert tokenizer_from_config(legacy).describe()["english_stemming"] is True
+    assert tokenizer_from_config(legacy).describe()["english_stemming"] == "porter"
 
 
 def test_sentence_final_latin_words_match_their_other_occurrences(kiwi):

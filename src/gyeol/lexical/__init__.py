@@ -13,8 +13,10 @@ from .tokenizers import (
     KiwiTokenizer,
     Tokenizer,
     WhitespaceTokenizer,
-    resolve_tokenizer,
+    ENGLISH_STEMMERS,
     english_minimal_stem,
+    english_porter_stem,
+    resolve_tokenizer,
     tokenizer_from_config,
 )
 
@@ -28,7 +30,9 @@ __all__ = [
     "DEFAULT_POS",
     "ALL_POS",
     "ENGLISH_STOPWORDS",
+    "ENGLISH_STEMMERS",
     "english_minimal_stem",
+    "english_porter_stem",
     "resolve_tokenizer",
     "tokenizer_from_config",
 ]

@@ -31,6 +31,8 @@ __all__ = [
     "ALL_POS",
     "ENGLISH_STOPWORDS",
     "english_minimal_stem",
+    "english_porter_stem",
+    "ENGLISH_STEMMERS",
     "resolve_tokenizer",
     "tokenizer_from_config",
     "TOKENIZER_KINDS",
@@ -78,7 +80,8 @@ TOKENIZER_KINDS = ("kiwi", "whitespace", "bigram")
 #: Bumped whenever a built-in tokenizer gives other terms for the same text, so BM25 indexes
 #: saved with the old terms are rebuilt rather than matched against new query terms.
 #: 2: Kiwi's Latin pieces are joined and trailing periods dropped ("sys" + "tem." -> "system").
-TERMS_VERSION = 2
+#: 3: english_stemming=True means Snowball's English stemmer ("porter"), no longer the plural-only one.
+TERMS_VERSION = 3
 
 # Leading and trailing punctuation (and underscores) of a whitespace piece.
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
@@ -120,6 +123,45 @@ def english_minimal_stem(word: str) -> str:
     return word[:-1]
 
 
+#: English stemmers: "porter" (Snowball's English stemmer, Porter2, what Lucene's and
+#: Elasticsearch's English analyzers use) and "minimal" (Lucene's plural-only stemmer).
+ENGLISH_STEMMERS = ("porter", "minimal")
+
+_PORTER: Any = None
+_PORTER_LOCK = threading.Lock()  # a Snowball stemmer object is not safe to share between threads
+
+
+def english_porter_stem(word: str) -> str:
+    """Give back the Snowball English (Porter2) stem of a lowercase ASCII word.
+
+    "vaccines" and "vaccine" -> "vaccin", "running" -> "run", "queries" -> "queri"; anything
+    that is not plain lowercase ASCII letters (codes, numbers, Hangul) comes back as is.
+    """
+    global _PORTER
+    if not _LATIN_WORD.fullmatch(word):
+        return word
+    with _PORTER_LOCK:
+        if _PORTER is None:
+            try:
+                import snowballstemmer
+            except ImportError as exc:  # pragma: no cover - snowballstemmer is a dependency
+                raise BackendUnavailableError(
+                    "english_stemming='porter' needs snowballstemmer: pip install snowballstemmer "
+                    "(or pass english_stemming='minimal')"
+                ) from exc
+            _PORTER = snowballstemmer.stemmer("english")
+        return _PORTER.stemWord(word)
+
+
+def _check_stemming(value: Any) -> str | bool:
+    """Give back "porter", "minimal" or False for an english_stemming argument (True = "porter")."""
+    if value is True:
+        return "porter"
+    if value is False or (isinstance(value, str) and value in ENGLISH_STEMMERS):
+        return value
+    raise InvalidInputError(f"english_stemming must be True, False, 'porter' or 'minimal', got {value!r}")
+
+
 def _normalize_stopwords(stopwords: Iterable[str] | None) -> frozenset[str]:
     if isinstance(stopwords, str):
         raise InvalidInputError("stopwords must be an iterable of str, got a str")
@@ -130,18 +172,21 @@ def _normalize_stopwords(stopwords: Iterable[str] | None) -> frozenset[str]:
 
 
 class _EnglishFilter:
-    """Drops stopwords and folds plurals of Latin terms; one instance per tokenizer.
+    """Drops stopwords and stems Latin terms; one instance per tokenizer.
 
     The stem of each distinct word is memoised, so a corpus pays the rules once per
     vocabulary word rather than once per occurrence.
     """
 
-    __slots__ = ("stopwords", "stemming", "user_stopwords", "_memo")
+    __slots__ = ("stopwords", "stemming", "user_stopwords", "_user_stems", "_stem", "_memo")
 
-    def __init__(self, stopwords: bool, stemming: bool, user_stopwords: frozenset[str]) -> None:
+    def __init__(self, stopwords: bool, stemming: str | bool, user_stopwords: frozenset[str]) -> None:
         self.stopwords = stopwords
         self.stemming = stemming
         self.user_stopwords = user_stopwords
+        self._stem = {"porter": english_porter_stem, "minimal": english_minimal_stem}.get(stemming)
+        # a user stopword also catches the words that stem onto it ("vaccine" drops "vaccines")
+        self._user_stems = frozenset(map(self._stem, user_stopwords)) if self._stem else frozenset()
         self._memo: dict[str, str | None] = {}
 
     def term(self, word: str) -> str | None:
@@ -152,8 +197,8 @@ class _EnglishFilter:
         if (self.stopwords and word in ENGLISH_STOPWORDS) or word in self.user_stopwords:
             out = None
         else:
-            out = english_minimal_stem(word) if self.stemming else word
-            if out in self.user_stopwords:
+            out = self._stem(word) if self._stem else word
+            if out in self.user_stopwords or out in self._user_stems:
                 out = None
         if len(self._memo) < 1_000_000:  # bounded: a pathological stream cannot grow it forever
             self._memo[word] = out
@@ -294,8 +339,9 @@ class KiwiTokenizer:
     words both the surface form and the stem are checked).
     english_stopwords: drop ENGLISH_STOPWORDS from Latin (SL) tokens, as Lucene's
     EnglishAnalyzer and Weaviate do (default True).
-    english_stemming: fold English plurals of Latin (SL) tokens with english_minimal_stem,
-    "vaccines" -> "vaccine" (default True).
+    english_stemming: stem Latin (SL) tokens: True or "porter" (the default) with Snowball's
+    English stemmer ("vaccines" -> "vaccin", "running" -> "run"), "minimal" with Lucene's
+    plural-only stemmer ("vaccines" -> "vaccine"), False not at all.
     num_workers: Kiwi's analysis threads (None = every core).
 
     Latin text is lowercased; verb and adjective stems are emitted in dictionary form
@@ -311,14 +357,14 @@ class KiwiTokenizer:
         stopwords: Iterable[str] | None = None,
         num_workers: int | None = None,
         english_stopwords: bool = True,
-        english_stemming: bool = True,
+        english_stemming: bool | str = True,
     ) -> None:
         self._pos = _normalize_pos(pos)
         self._user_words = _normalize_user_words(user_words)
         self._stopwords = _normalize_stopwords(stopwords)
         self._english = _EnglishFilter(
             check_flag("english_stopwords", english_stopwords),
-            check_flag("english_stemming", english_stemming),
+            _check_stemming(english_stemming),
             self._stopwords,
         )
         if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
@@ -414,7 +460,7 @@ class KiwiTokenizer:
         pos = "'all'" if self._pos is None else f"{sorted(self._pos)}"
         return (
             f"KiwiTokenizer(pos={pos}, user_words={len(self._user_words)}, stopwords={len(self._stopwords)}, "
-            f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming})"
+            f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming!r})"
         )
 
 
@@ -436,8 +482,8 @@ class WhitespaceTokenizer:
 
     Inner punctuation stays: "GPT-4o," -> "gpt-4o".
     english_stopwords: drop ENGLISH_STOPWORDS (default True).
-    english_stemming: fold plural words of plain ASCII letters with english_minimal_stem
-    (default True); pieces with digits, inner punctuation or non-Latin letters stay as they are.
+    english_stemming: stem words of plain ASCII letters, as KiwiTokenizer does (True or "porter",
+    "minimal", False); pieces with digits, inner punctuation or non-Latin letters stay as they are.
     stopwords: more terms to drop (compared after lowercasing, before and after stemming).
     """
 
@@ -445,12 +491,12 @@ class WhitespaceTokenizer:
         self,
         stopwords: Iterable[str] | None = None,
         english_stopwords: bool = True,
-        english_stemming: bool = True,
+        english_stemming: bool | str = True,
     ) -> None:
         self._stopwords = _normalize_stopwords(stopwords)
         self._english = _EnglishFilter(
             check_flag("english_stopwords", english_stopwords),
-            check_flag("english_stemming", english_stemming),
+            _check_stemming(english_stemming),
             self._stopwords,
         )
 
@@ -475,7 +521,7 @@ class WhitespaceTokenizer:
     def __repr__(self) -> str:
         return (
             f"WhitespaceTokenizer(stopwords={len(self._stopwords)}, english_stopwords={self._english.stopwords}, "
-            f"english_stemming={self._english.stemming})"
+            f"english_stemming={self._english.stemming!r})"
         )
 
 
