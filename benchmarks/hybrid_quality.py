@@ -15,7 +15,7 @@ the embedder does not know the language.
 
 Everything goes through the public API: gyeol.connect() (in memory), a collection with
 the offline all-MiniLM-L6-v2 embedder and the default Kiwi tokenizer (English stopwords
-dropped and plurals folded on Latin tokens), col.add(...), col.search_many(..., mode=...,
+dropped and Porter2 stems on Latin tokens), col.add(...), col.search_many(..., mode=...,
 alpha=..., fusion=...). Queries are embedded once with the same embedder object and passed
 as vectors= alongside the query text, so the sweeps do not re-embed. Reported: MRR@10 and
 recall@10 overall and per query kind; keyword-only references with Lucene's plural-only
@@ -288,7 +288,7 @@ def main() -> None:
     embedder = gyeol.SentenceTransformerEmbedder(args.model)
     db = gyeol.connect()
     report: dict[str, Any] = {"model": args.model, "k": K,
-                              "tokenizer": "kiwi (default POS, English stopwords dropped, plurals folded)",
+                              "tokenizer": "kiwi (default POS, English stopwords dropped, Porter2 stemming)",
                               "bm25": "okapi k1=1.5 b=0.75", "cases": {}}
     model_name = Path(args.model).name
     titles = {"en_hybrid": f"English hybrid set, {model_name}",
