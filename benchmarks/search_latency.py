@@ -49,7 +49,7 @@ from gyeol.fusion import relative_score, rrf  # noqa: E402
 from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
 from gyeol.search import hybrid_depth  # noqa: E402
 from korean_quality import markdown_table, write_report  # noqa: E402
-from vector_overhead import clustered  # noqa: E402
+from vector_overhead import clustered, single_latencies  # noqa: E402
 
 # keyword.py shares its name with the standard library's keyword module: load it by path.
 _spec = importlib.util.spec_from_file_location("keyword_bench", ROOT / "benchmarks" / "keyword.py")
@@ -93,15 +93,6 @@ class Parts:
         else:
             labels, _ = relative_score([vl, kl], [vs, ks], [0.5, 0.5])
         return labels[:K]
-
-
-def single(fn: Callable[[int], Any], n: int) -> list[float]:
-    out = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i)
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def alternate(gyeol_fn: Callable[[int], Any], parts_fn: Callable[[int], Any], n: int, rounds: int) -> tuple:
@@ -230,8 +221,8 @@ def main() -> None:
                 "gyeol_batch_qps": n / gyeol_batch, "parts_batch_qps": n / parts_batch,
                 "batch_ratio": parts_batch / gyeol_batch,
             })
-        filtered = np.array(single(lambda i: col.search(query_texts[i], vector=query_vectors[i], k=K,
-                                                          where=WHERE).ids, n))
+        filtered = np.array(single_latencies(
+            lambda i: col.search(query_texts[i], vector=query_vectors[i], k=K, where=WHERE).ids, range(n)))
         rows.append({
             "name": "hybrid rrf, where year >= 2020 (~20%)",
             "gyeol_p50_ms": float(np.percentile(filtered, 50) * 1e3),

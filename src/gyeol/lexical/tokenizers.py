@@ -451,10 +451,9 @@ class KiwiTokenizer:
         texts = _check_texts(texts)
         if not texts:
             return []
-        kiwi = self._kiwi()
         if len(texts) < _SMALL_BATCH:  # a query or two: skip the thread pool's hand-off
-            return [self._terms(kiwi.tokenize(text)) if text.strip() else [] for text in texts]
-        return [self._terms(tokens) for tokens in kiwi.tokenize(texts)]
+            return [self.tokenize(text) for text in texts]
+        return [self._terms(tokens) for tokens in self._kiwi().tokenize(texts)]
 
     def __repr__(self) -> str:
         pos = "'all'" if self._pos is None else f"{sorted(self._pos)}"
