@@ -629,3 +629,11 @@ class Collection:
             self._refresh_if_stale()
             check_choice("mode", mode, MODES)
             return run_search(self, queries, vectors, mode=mode, vectors_checked=checked, **options)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, queries: Any, qrels: Any, *, k: int = 10, modes: Any = None):
+        """Give back an EvaluationReport: MRR@10, recall@k and nDCG@10 per mode (see gyeol.evaluation)."""
+        from .evaluation import evaluate
+
+        return evaluate(self, queries, qrels, k=k, modes=modes)
