@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gyeol.errors import InvalidInputError
+from gyeol.errors import CorruptionError, InvalidInputError
 from gyeol.lexical import (
     DEFAULT_POS,
     BigramTokenizer,
@@ -32,7 +32,7 @@ def kiwi() -> KiwiTokenizer:
 
 def test_import_does_not_load_kiwi():
     code = (
-        "import sys, gyeol.lexical, gyeol.lexical.tokenizers as t; "
+        "import sys, gyeol.lexical, gyeol.lexical.tokenizers.kiwi as t; "
         "print(len(t._KIWI_CACHE), 'kiwipiepy' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -203,9 +203,9 @@ def test_resolve_errors():
         resolve_tokenizer("mecab")
     with pytest.raises(InvalidInputError, match="got int"):
         resolve_tokenizer(3)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="unknown tokenizer kind"):
+    with pytest.raises(CorruptionError, match="unknown tokenizer kind"):  # a stored config that is wrong
         tokenizer_from_config({"kind": "nope"})
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(CorruptionError):
         tokenizer_from_config({"pos": []})
 
 
