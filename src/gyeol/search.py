@@ -97,49 +97,28 @@ def run_search(
             vectors = col._embed(queries)
         if col.metric == "cosine":
             vectors = v.normalise(vectors, name="query vectors")
-        scores, labels = col._vindex.search(vectors, min(depth, max(store.n_labels, 1)), allowed)
-        if len(labels) and labels[:, -1].min() >= 0:  # every slot filled: nothing to drop
-            vec_side = list(zip(labels, scores))
-        else:
-            vec_side = [(lab[lab >= 0], sc[lab >= 0]) for lab, sc in zip(labels, scores)]
+        ranked = col._vindex.search(vectors, min(depth, max(store.n_labels, 1)), allowed)
+        vec_side = [ranked.row(qi) for qi in range(nq)]
     if use_keyword:
         lexical = col._lexical_index()
         tokens = col._tokenizer.tokenize_batch(queries)
         kw_side = [lexical.search(t, depth, allowed) for t in tokens]
-        kw_side = [(lab, sc) for sc, lab in kw_side]
 
+    weights = (alpha, 1.0 - alpha)
     per_query: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
     for qi in range(nq):
-        if vec_side is not None and kw_side is None:
-            lab, sc = vec_side[qi]
-            lab, sc = lab[:k], sc[:k]
-            per_query.append((lab, sc, sc, None))
-        elif kw_side is not None and vec_side is None:
-            lab, sc = kw_side[qi]
-            lab, sc = lab[:k], sc[:k]
-            per_query.append((lab, sc, None, sc))
+        if kw_side is None:
+            hits = vec_side[qi].head(k)
+            per_query.append((hits.labels, hits.scores, hits.scores, None))
+        elif vec_side is None:
+            hits = kw_side[qi].head(k)
+            per_query.append((hits.labels, hits.scores, None, hits.scores))
         else:
-            (vl, vs), (kl, ks) = vec_side[qi], kw_side[qi]
-            if fusion == "rrf":
-                lab, sc = rrf([vl, kl], [alpha, 1.0 - alpha], rrf_k)
-            else:
-                lab, sc = relative_score([vl, kl], [vs, ks], [alpha, 1.0 - alpha])
-            lab, sc = lab[:k], sc[:k]
-            per_query.append((lab, sc, _scores_of(lab, vl, vs), _scores_of(lab, kl, ks)))
+            sides = (vec_side[qi], kw_side[qi])
+            fused = rrf(sides, weights, rrf_k) if fusion == "rrf" else relative_score(sides, weights)
+            fused = fused.head(k)
+            per_query.append((fused.labels, fused.scores, *fused.side_scores))
     return _assemble(store, per_query)
-
-
-def _scores_of(labels: np.ndarray, side_labels: np.ndarray, side_scores: np.ndarray) -> np.ndarray:
-    """Each label's score on one side, NaN where that side did not rank it."""
-    out = np.full(len(labels), np.nan)
-    if len(side_labels) == 0 or len(labels) == 0:
-        return out
-    order = np.argsort(side_labels, kind="stable")
-    sorted_labels = side_labels[order]
-    pos = np.minimum(np.searchsorted(sorted_labels, labels), len(sorted_labels) - 1)
-    hit = sorted_labels[pos] == labels
-    out[hit] = np.asarray(side_scores, dtype=np.float64)[order][pos[hit]]
-    return out
 
 
 def _assemble(store, per_query) -> list[Results]:
