@@ -1,25 +1,29 @@
-"""Query execution: vector side, keyword side, fusion, and Results assembly.
+"""Query execution: a search's arguments validated once into a plan, then its sides, fusion and Results.
 
-The vector side of a batch of queries is one FAISS call; the keyword side
-tokenizes the batch in one Kiwi call and scores postings with numpy.
+plan_search() is the one check of a search's arguments (the Collection calls it at the API
+boundary). run_search() executes a plan over explicit parts: the store, the vector index, the
+keyword side, the allowed mask and the query-embedding function. The vector side of a batch
+of queries is one FAISS call; the keyword side tokenizes the batch in one call and scores
+postings with numpy.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
 
 from . import _validation as v
-from .config import FUSIONS, check_choice
+from .config import FUSIONS, MODES, check_choice
 from .errors import InvalidInputError
 from .fusion import relative_score, rrf
+from .index import VectorIndex
+from .ranked import Ranked
+from .storage.rows import read_rows
+from .storage.store import SegmentStore
 from .types import Results
-
-if TYPE_CHECKING:
-    from .collection import Collection
 
 # How deep each side ranks before fusion (benchmarks/hybrid_quality.py --depth-sweep, three sets).
 # RRF scores by rank alone: with rrf_k=60 a side's 20th hit still weighs 76% of its first, so a deep
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 RRF_CANDIDATES = 10
 RELATIVE_CANDIDATES = 20
 
+KeywordSearch = Callable[[list[str], int, "np.ndarray | None"], list[Ranked]]
+
 
 def hybrid_depth(k: int, fusion: str) -> int:
     """How many hits each side of a hybrid search ranks before fusing them into k."""
@@ -37,74 +43,119 @@ def hybrid_depth(k: int, fusion: str) -> int:
     return max(2 * k, RELATIVE_CANDIDATES)
 
 
-def run_search(
-    col: "Collection",
-    queries: list[str] | None,
+@dataclass(frozen=True)
+class SearchPlan:
+    """A validated search: what to rank, how deep each side goes, and how the sides are fused."""
+
+    queries: list[str] | None  # each a non-empty str wherever the texts are used
+    vectors: np.ndarray | None  # (n, dim) float32, normalised for cosine
+    k: int
+    mode: str
+    alpha: float
+    fusion: str
+    rrf_k: float
+    depth: int  # hits each side ranks
+
+    @property
+    def n(self) -> int:
+        return len(self.queries) if self.queries is not None else len(self.vectors)
+
+    @property
+    def use_vector(self) -> bool:
+        return self.mode == "vector" or (self.mode == "hybrid" and self.alpha > 0.0)
+
+    @property
+    def use_keyword(self) -> bool:
+        return self.mode == "keyword" or (self.mode == "hybrid" and self.alpha < 1.0)
+
+    @property
+    def embeds(self) -> bool:
+        """True when the query texts must be embedded (a vector side and no vectors given)."""
+        return self.use_vector and self.vectors is None
+
+
+def plan_search(
+    queries: Any,
     vectors: Any,
     *,
-    k: int,
-    mode: str,
-    where: dict[str, Any] | None,
-    alpha: float,
-    fusion: str,
-    rrf_k: float,
-    vectors_checked: bool = False,
-) -> list[Results]:
+    single: bool,
+    dim: int,
+    metric: str,
+    k: Any,
+    mode: Any,
+    alpha: Any,
+    fusion: Any,
+    rrf_k: Any,
+) -> SearchPlan:
+    """Check a search's arguments and give back its plan; single: one query (a str) and one vector."""
+    check_choice("mode", mode, MODES)
     k = v.check_k(k)
     alpha = v.check_alpha(alpha)
     rrf_k = v.check_rrf_k(rrf_k)
     check_choice("fusion", fusion, FUSIONS)
-    if queries is not None:
-        if isinstance(queries, (str, bytes)) or not isinstance(queries, (list, tuple)):
-            raise InvalidInputError(f"queries must be a list of str, got {type(queries).__name__}")
-        queries = list(queries)
-    if vectors is not None and not vectors_checked:
-        vectors = v.check_vectors(vectors, None, col.dim, name="query vectors")
-    use_vector = mode == "vector" or (mode == "hybrid" and alpha > 0.0)
-    use_keyword = mode == "keyword" or (mode == "hybrid" and alpha < 1.0)
+    if single:
+        queries = None if queries is None else [queries]
+        vectors = None if vectors is None else v.check_query_vector(vectors, dim)
+    else:
+        if queries is not None:
+            if isinstance(queries, (str, bytes)) or not isinstance(queries, (list, tuple)):
+                raise InvalidInputError(f"queries must be a list of str, got {type(queries).__name__}")
+            queries = list(queries)
+        if vectors is not None:
+            vectors = v.check_vectors(vectors, None, dim, name="query vectors")
     if queries is None and vectors is None:
         raise InvalidInputError("search needs a query text or a vector")
     if queries is not None and vectors is not None and len(queries) != len(vectors):
         raise InvalidInputError(f"got {len(queries)} queries but {len(vectors)} vectors")
-    if use_keyword and queries is None:
+    depth = k if mode != "hybrid" else hybrid_depth(k, fusion)
+    plan = SearchPlan(queries, vectors, k, mode, alpha, fusion, rrf_k, depth)
+    if plan.use_keyword and queries is None:
         raise InvalidInputError(
             f"{mode} search needs query text for its keyword side; pass query=, or use mode='vector'"
         )
-    embeds = use_vector and vectors is None
-    if embeds and queries is None:
+    if plan.embeds and queries is None:
         raise InvalidInputError("vector search needs vector= or query text and an embedder")
-    if use_keyword or embeds:  # the texts are used: each must be a non-empty string
+    if plan.use_keyword or plan.embeds:  # the texts are used: each must be a non-empty string
         for q in queries:
             v.check_query_text(q)
-    if embeds:
-        col._require_embedder()
-    nq = len(queries) if queries is not None else len(vectors)
-    store = col._store
-    allowed = None
-    if where is not None:
-        allowed = col._where_mask(where)
-    elif store.has_deletes:
-        allowed = store.live
+    if plan.use_vector and vectors is not None and metric == "cosine":
+        plan = SearchPlan(queries, v.normalise(vectors, name="query vectors"), k, mode, alpha, fusion, rrf_k, depth)
+    return plan
+
+
+def run_search(
+    plan: SearchPlan,
+    *,
+    store: SegmentStore,
+    vector_index: VectorIndex,
+    keyword: KeywordSearch,
+    allowed: np.ndarray | None,
+    embed_queries: Callable[[list[str]], np.ndarray],
+    metric: str,
+) -> list[Results]:
+    """Results of each query of plan over the labels where allowed is True (None: all).
+
+    keyword(queries, depth, allowed) ranks the keyword side; embed_queries(texts) gives the
+    query vectors when the plan has none. Neither is called for an empty collection or mask.
+    """
+    nq = plan.n
     if nq == 0:
         return []
     if store.n_live == 0 or (allowed is not None and not allowed.any()):
         return [Results.empty() for _ in range(nq)]
-
-    depth = k if mode != "hybrid" else hybrid_depth(k, fusion)
     vec_side = kw_side = None
-    if use_vector:
+    if plan.use_vector:
+        vectors = plan.vectors
         if vectors is None:
-            vectors = col._embed(queries)
-        if col.metric == "cosine":
-            vectors = v.normalise(vectors, name="query vectors")
-        ranked = col._vindex.search(vectors, min(depth, max(store.n_labels, 1)), allowed)
+            vectors = embed_queries(plan.queries)
+            if metric == "cosine":
+                vectors = v.normalise(vectors, name="query vectors")
+        ranked = vector_index.search(vectors, min(plan.depth, max(store.n_labels, 1)), allowed)
         vec_side = [ranked.row(qi) for qi in range(nq)]
-    if use_keyword:
-        lexical = col._lexical_index()
-        tokens = col._tokenizer.tokenize_batch(queries)
-        kw_side = [lexical.search(t, depth, allowed) for t in tokens]
+    if plan.use_keyword:
+        kw_side = keyword(plan.queries, plan.depth, allowed)
 
-    weights = (alpha, 1.0 - alpha)
+    k, weights = plan.k, (plan.alpha, 1.0 - plan.alpha)
     per_query: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
     for qi in range(nq):
         if kw_side is None:
@@ -115,13 +166,16 @@ def run_search(
             per_query.append((hits.labels, hits.scores, None, hits.scores))
         else:
             sides = (vec_side[qi], kw_side[qi])
-            fused = rrf(sides, weights, rrf_k) if fusion == "rrf" else relative_score(sides, weights)
+            if plan.fusion == "rrf":
+                fused = rrf(sides, weights, plan.rrf_k)
+            else:
+                fused = relative_score(sides, weights)
             fused = fused.head(k)
             per_query.append((fused.labels, fused.scores, *fused.side_scores))
     return _assemble(store, per_query)
 
 
-def _assemble(store, per_query) -> list[Results]:
+def _assemble(store: SegmentStore, per_query) -> list[Results]:
     """Results with ids resolved in one Arrow take for the whole batch; text/metadata on demand."""
     all_labels = per_query[0][0] if len(per_query) == 1 else np.concatenate([p[0] for p in per_query])
     all_labels = all_labels.astype(np.int64, copy=False)
@@ -137,18 +191,6 @@ def _assemble(store, per_query) -> list[Results]:
         out.append(Results(all_ids[start:end], scores, vs, ks, loader=_loader(texts_col, metas_col, labels)))
         start = end
     return out
-
-
-def read_rows(
-    texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray
-) -> tuple[list[str | None], list[dict[str, Any]]]:
-    """Texts and metadata dicts of labels, in order."""
-    if len(labels) == 0:
-        return [], []
-    take = pa.array(labels, pa.int64())
-    texts = texts_col.take(take).to_pylist()
-    metas = [json.loads(m) if m else {} for m in metas_col.take(take).to_pylist()]
-    return texts, metas
 
 
 def _loader(texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray):
