@@ -17,7 +17,9 @@ from .config import (
     TIERS,
     CollectionConfig,
     check_choice,
+    check_dim,
     coerce_index_spec,
+    tier_needs_disk,
 )
 from .embedders import embedder_dim, resolve_embedder
 from .errors import (
@@ -179,19 +181,15 @@ class Database:
                 bm25 = BM25()
             elif not isinstance(bm25, BM25):
                 raise InvalidInputError(f"bm25 must be a gyeol.BM25(...) or None, got {type(bm25).__name__}")
-            if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0):
-                raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+            if dim is not None:
+                dim = check_dim(dim)
             embedder_obj, embedder_desc = resolve_embedder(embedder)
             tokenizer_obj, tokenizer_desc = resolve_tokenizer(tokenizer)
             if embedder_obj is None and dim is None:
                 raise InvalidInputError("dim is required when embedder is None")
             if dim is None:
-                dim = embedder_dim(embedder_obj)
-            if self.path is None and tier != "memory":
-                raise InvalidInputError(
-                    f"tier {tier!r} keeps data on disk and needs a database on disk: gyeol.connect(path)"
-                )
-            validate_spec(spec, tier=tier, metric=metric, dim=dim)
+                dim = check_dim(embedder_dim(embedder_obj))
+            validate_spec(spec, tier=tier, metric=metric, dim=dim, in_memory=self.path is None)
             placed = resolve_device(device)
             config = CollectionConfig(
                 name=name, dim=dim, metric=metric, tier=tier, device=device, index=spec,
@@ -246,30 +244,23 @@ class Database:
                 check_choice("device", device, DEVICES)
             existing = self._open.get(name)
             if existing is not None:
-                want_tier = tier or existing.tier
-                if self.path is None and want_tier != "memory":
-                    raise InvalidInputError(f"tier {want_tier!r} needs a database on disk: gyeol.connect(path)")
-                want_device = resolve_device(device or existing.device)
-                existing.reconfigure(
-                    tier=want_tier,
-                    device=want_device,
-                    embedder=None if embedder is None else resolve_embedder(embedder)[0],
-                    tokenizer=None if tokenizer is None else resolve_tokenizer(tokenizer)[0],
-                )
-                return existing
-            store = self._load_store(name)
-            config = CollectionConfig.from_dict(store.manifest.config)
-            want_tier = tier or config.tier
+                config, current_tier, current_device = None, existing.tier, existing.device
+            else:
+                store = self._load_store(name)
+                config = CollectionConfig.from_dict(store.manifest.config)
+                current_tier, current_device = config.tier, config.device
+            want_tier = tier or current_tier
             if self.path is None and want_tier != "memory":
-                raise InvalidInputError(f"tier {want_tier!r} needs a database on disk: gyeol.connect(path)")
-            want_device = resolve_device(device or config.device)
-            if embedder is not None:
-                embedder_obj, _ = resolve_embedder(embedder)
-            else:
+                raise tier_needs_disk(want_tier)
+            want_device = resolve_device(device or current_device)
+            embedder_obj = None if embedder is None else resolve_embedder(embedder)[0]
+            tokenizer_obj = None if tokenizer is None else resolve_tokenizer(tokenizer)[0]
+            if existing is not None:
+                existing.reconfigure(tier=want_tier, device=want_device, embedder=embedder_obj, tokenizer=tokenizer_obj)
+                return existing
+            if embedder_obj is None:
                 embedder_obj = _embedder_from_config(config.embedder)
-            if tokenizer is not None:
-                tokenizer_obj, _ = resolve_tokenizer(tokenizer)
-            else:
+            if tokenizer_obj is None:
                 tokenizer_obj = tokenizer_from_config(config.tokenizer)
             collection = self._handle(store, config, embedder_obj, tokenizer_obj, tier=want_tier, device=want_device)
             self._open[name] = collection

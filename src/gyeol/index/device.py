@@ -10,6 +10,7 @@ warning and stay on the CPU.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -36,6 +37,7 @@ GPU_FILTER_OVERFETCH = 1.5
 _resources = None
 
 
+@functools.cache  # asking FAISS initialises CUDA; the answer does not change within a process
 def gpu_count() -> int:
     """How many GPUs FAISS can use here (0 with faiss-cpu)."""
     try:
