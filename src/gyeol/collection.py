@@ -302,13 +302,20 @@ class Collection:
         k: int = 10,
         mode: str = "hybrid",
         where: dict[str, Any] | None = None,
-        alpha: float = 0.5,
-        fusion: str = "rrf",
+        alpha: float | str | None = None,
+        fusion: str | None = None,
         rrf_k: float = 60,
+        candidates: int | None = None,
     ) -> Results:
-        """The k best documents for a query text and/or vector, best first."""
+        """The k best documents for a query text and/or vector, best first.
+
+        alpha: weight of the vector side (1.0 vector only, 0.0 keyword only); None or "auto"
+        and fusion=None choose for you (today alpha 0.5 and "rrf"). candidates: hits each side
+        of a hybrid search ranks before fusing (None: max(k, 10) for rrf, max(2k, 20) for
+        relative_score). A hybrid search given only a vector runs as a vector search.
+        """
         return self._search(query, vector, single=True, k=k, mode=mode, where=where, alpha=alpha,
-                            fusion=fusion, rrf_k=rrf_k)[0]
+                            fusion=fusion, rrf_k=rrf_k, candidates=candidates)[0]
 
     def search_many(
         self,
@@ -318,13 +325,14 @@ class Collection:
         k: int = 10,
         mode: str = "hybrid",
         where: dict[str, Any] | None = None,
-        alpha: float = 0.5,
-        fusion: str = "rrf",
+        alpha: float | str | None = None,
+        fusion: str | None = None,
         rrf_k: float = 60,
+        candidates: int | None = None,
     ) -> list[Results]:
-        """One Results per query, with the vector side searched in one batched call."""
+        """One Results per query (options as in search), the vector side searched in one batched call."""
         return self._search(queries, vectors, single=False, k=k, mode=mode, where=where, alpha=alpha,
-                            fusion=fusion, rrf_k=rrf_k)
+                            fusion=fusion, rrf_k=rrf_k, candidates=candidates)
 
     def _search(self, queries: Any, vectors: Any, *, single: bool, where: Any, **options: Any) -> list[Results]:
         with self._lock:

@@ -32,6 +32,9 @@ from .types import Results
 # lists find more: max(2k, 20).
 RRF_CANDIDATES = 10
 RELATIVE_CANDIDATES = 20
+# What alpha=None / "auto" and fusion=None mean until calibration decides per collection and query.
+DEFAULT_ALPHA = 0.5
+DEFAULT_FUSION = "rrf"
 
 KeywordSearch = Callable[[list[str], int, "np.ndarray | None"], list[Ranked]]
 
@@ -41,6 +44,17 @@ def hybrid_depth(k: int, fusion: str) -> int:
     if fusion == "rrf":
         return max(k, RRF_CANDIDATES)
     return max(2 * k, RELATIVE_CANDIDATES)
+
+
+def resolve_fusion(alpha: Any, fusion: Any) -> tuple[float, str]:
+    """The (alpha, fusion) a hybrid search uses: explicit values exactly as given; alpha None or
+    "auto" and fusion None are resolved here, and only here (today: DEFAULT_ALPHA, DEFAULT_FUSION)."""
+    if alpha is None or (isinstance(alpha, str) and alpha == "auto"):
+        alpha = DEFAULT_ALPHA
+    else:
+        alpha = v.check_alpha(alpha)
+    fusion = DEFAULT_FUSION if fusion is None else check_choice("fusion", fusion, FUSIONS)
+    return alpha, fusion
 
 
 @dataclass(frozen=True)
@@ -86,13 +100,19 @@ def plan_search(
     alpha: Any,
     fusion: Any,
     rrf_k: Any,
+    candidates: Any,
 ) -> SearchPlan:
-    """Check a search's arguments and give back its plan; single: one query (a str) and one vector."""
+    """Check a search's arguments and give back its plan; single: one query (a str) and one vector.
+
+    A hybrid search given no query text ranks by its vector side alone (unless alpha=0.0 asks
+    for keywords only). candidates: hits each side of a hybrid search ranks before fusing;
+    None = hybrid_depth(k, fusion).
+    """
     check_choice("mode", mode, MODES)
     k = v.check_k(k)
-    alpha = v.check_alpha(alpha)
+    alpha, fusion = resolve_fusion(alpha, fusion)
     rrf_k = v.check_rrf_k(rrf_k)
-    check_choice("fusion", fusion, FUSIONS)
+    candidates = v.check_candidates(candidates)
     if single:
         queries = None if queries is None else [queries]
         vectors = None if vectors is None else v.check_query_vector(vectors, dim)
@@ -107,7 +127,12 @@ def plan_search(
         raise InvalidInputError("search needs a query text or a vector")
     if queries is not None and vectors is not None and len(queries) != len(vectors):
         raise InvalidInputError(f"got {len(queries)} queries but {len(vectors)} vectors")
-    depth = k if mode != "hybrid" else hybrid_depth(k, fusion)
+    if mode == "hybrid" and queries is None and alpha > 0.0:
+        mode = "vector"  # nothing for a keyword side to rank
+    if mode != "hybrid":
+        depth = k
+    else:
+        depth = candidates if candidates is not None else hybrid_depth(k, fusion)
     plan = SearchPlan(queries, vectors, k, mode, alpha, fusion, rrf_k, depth)
     if plan.use_keyword and queries is None:
         raise InvalidInputError(
