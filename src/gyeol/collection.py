@@ -341,7 +341,7 @@ class Collection:
             plan = plan_search(queries, vectors, single=single, dim=self.dim, metric=self.metric, **options)
             if plan.embeds:
                 self._require_embedder()
-            return self._engine.search(plan, _compile(where))
+            return self._engine.search(plan, None if where is None else _compile(where))
 
 
 def _check_ids(ids: Any) -> list[str] | None:
@@ -355,6 +355,6 @@ def _compile(where: Any):
     """None, or the compiled filter (FilterError when malformed)."""
     if where is None:
         return None
-    from .filters import compile_where
+    from .filters import compile_where  # numpy and pyarrow.compute work: loaded on first filter
 
     return compile_where(where)

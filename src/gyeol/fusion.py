@@ -12,7 +12,7 @@ from .ranked import Ranked
 __all__ = ["Fused", "rrf", "relative_score"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed once made (like Ranked)
 class Fused:
     """Fused labels best first, their fused scores, and each side's own score of each label.
 
@@ -28,6 +28,8 @@ class Fused:
 
     def head(self, k: int) -> "Fused":
         """The k best."""
+        if len(self.labels) <= k:
+            return self
         return Fused(self.labels[:k], self.scores[:k], tuple(s[:k] for s in self.side_scores))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 __all__ = ["Ranked"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed once made (not frozen: made on every query, and frozen costs)
 class Ranked:
     """Labels best first and their scores (higher is better), of one query (k,) or a batch (nq, k).
 
@@ -23,14 +23,15 @@ class Ranked:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def row(self, i: int) -> "Ranked":
-        """Query i of a batch, with its empty slots (label -1) dropped."""
-        labels, scores = self.labels[i], self.scores[i]
-        if len(labels) and labels.min() < 0:
-            keep = labels >= 0
-            labels, scores = labels[keep], scores[keep]
-        return Ranked(labels, scores)
+    def rows(self) -> list["Ranked"]:
+        """Each query of a batch on its own, its empty slots (label -1, always last) dropped."""
+        labels, scores = self.labels, self.scores
+        if not len(labels) or labels[:, -1].min() >= 0:  # every slot filled: nothing to drop
+            return [Ranked(lab, sc) for lab, sc in zip(labels, scores)]
+        return [Ranked(lab[lab >= 0], sc[lab >= 0]) for lab, sc in zip(labels, scores)]
 
     def head(self, k: int) -> "Ranked":
         """The k best."""
+        if len(self.labels) <= k:
+            return self
         return Ranked(self.labels[:k], self.scores[:k])

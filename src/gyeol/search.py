@@ -57,35 +57,22 @@ def resolve_fusion(alpha: Any, fusion: Any) -> tuple[float, str]:
     return alpha, fusion
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a value, never changed once made (not frozen: made on every query)
 class SearchPlan:
     """A validated search: what to rank, how deep each side goes, and how the sides are fused."""
 
     queries: list[str] | None  # each a non-empty str wherever the texts are used
     vectors: np.ndarray | None  # (n, dim) float32, normalised for cosine
+    n: int  # queries in the batch
     k: int
-    mode: str
+    mode: str  # "vector" | "keyword" | "hybrid" (a hybrid search without text is planned as "vector")
     alpha: float
     fusion: str
     rrf_k: float
     depth: int  # hits each side ranks
-
-    @property
-    def n(self) -> int:
-        return len(self.queries) if self.queries is not None else len(self.vectors)
-
-    @property
-    def use_vector(self) -> bool:
-        return self.mode == "vector" or (self.mode == "hybrid" and self.alpha > 0.0)
-
-    @property
-    def use_keyword(self) -> bool:
-        return self.mode == "keyword" or (self.mode == "hybrid" and self.alpha < 1.0)
-
-    @property
-    def embeds(self) -> bool:
-        """True when the query texts must be embedded (a vector side and no vectors given)."""
-        return self.use_vector and self.vectors is None
+    use_vector: bool
+    use_keyword: bool
+    embeds: bool  # the query texts must be embedded (a vector side and no vectors given)
 
 
 def plan_search(
@@ -112,7 +99,8 @@ def plan_search(
     k = v.check_k(k)
     alpha, fusion = resolve_fusion(alpha, fusion)
     rrf_k = v.check_rrf_k(rrf_k)
-    candidates = v.check_candidates(candidates)
+    if candidates is not None:
+        candidates = v.check_candidates(candidates)
     if single:
         queries = None if queries is None else [queries]
         vectors = None if vectors is None else v.check_query_vector(vectors, dim)
@@ -129,23 +117,26 @@ def plan_search(
         raise InvalidInputError(f"got {len(queries)} queries but {len(vectors)} vectors")
     if mode == "hybrid" and queries is None and alpha > 0.0:
         mode = "vector"  # nothing for a keyword side to rank
+    use_vector = mode == "vector" or (mode == "hybrid" and alpha > 0.0)
+    use_keyword = mode == "keyword" or (mode == "hybrid" and alpha < 1.0)
+    embeds = use_vector and vectors is None
+    if use_keyword and queries is None:
+        raise InvalidInputError(
+            f"{mode} search needs query text for its keyword side; pass query=, or use mode='vector'"
+        )
+    if embeds and queries is None:
+        raise InvalidInputError("vector search needs vector= or query text and an embedder")
+    if use_keyword or embeds:  # the texts are used: each must be a non-empty string
+        for q in queries:
+            v.check_query_text(q)
+    if use_vector and vectors is not None and metric == "cosine":
+        vectors = v.normalise(vectors, name="query vectors")
     if mode != "hybrid":
         depth = k
     else:
         depth = candidates if candidates is not None else hybrid_depth(k, fusion)
-    plan = SearchPlan(queries, vectors, k, mode, alpha, fusion, rrf_k, depth)
-    if plan.use_keyword and queries is None:
-        raise InvalidInputError(
-            f"{mode} search needs query text for its keyword side; pass query=, or use mode='vector'"
-        )
-    if plan.embeds and queries is None:
-        raise InvalidInputError("vector search needs vector= or query text and an embedder")
-    if plan.use_keyword or plan.embeds:  # the texts are used: each must be a non-empty string
-        for q in queries:
-            v.check_query_text(q)
-    if plan.use_vector and vectors is not None and metric == "cosine":
-        plan = SearchPlan(queries, v.normalise(vectors, name="query vectors"), k, mode, alpha, fusion, rrf_k, depth)
-    return plan
+    n = len(queries) if queries is not None else len(vectors)
+    return SearchPlan(queries, vectors, n, k, mode, alpha, fusion, rrf_k, depth, use_vector, use_keyword, embeds)
 
 
 def run_search(
@@ -176,7 +167,7 @@ def run_search(
             if metric == "cosine":
                 vectors = v.normalise(vectors, name="query vectors")
         ranked = vector_index.search(vectors, min(plan.depth, max(store.n_labels, 1)), allowed)
-        vec_side = [ranked.row(qi) for qi in range(nq)]
+        vec_side = ranked.rows()
     if plan.use_keyword:
         kw_side = keyword(plan.queries, plan.depth, allowed)
 
