@@ -314,8 +314,7 @@ class Collection:
         of a hybrid search ranks before fusing (None: max(k, 10) for rrf, max(2k, 20) for
         relative_score). A hybrid search given only a vector runs as a vector search.
         """
-        return self._search(query, vector, single=True, k=k, mode=mode, where=where, alpha=alpha,
-                            fusion=fusion, rrf_k=rrf_k, candidates=candidates)[0]
+        return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
 
     def search_many(
         self,
@@ -331,14 +330,16 @@ class Collection:
         candidates: int | None = None,
     ) -> list[Results]:
         """One Results per query (options as in search), the vector side searched in one batched call."""
-        return self._search(queries, vectors, single=False, k=k, mode=mode, where=where, alpha=alpha,
-                            fusion=fusion, rrf_k=rrf_k, candidates=candidates)
+        return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
 
-    def _search(self, queries: Any, vectors: Any, *, single: bool, where: Any, **options: Any) -> list[Results]:
+    def _search(self, queries: Any, vectors: Any, single: bool, k: Any, mode: Any, where: Any, alpha: Any,
+                fusion: Any, rrf_k: Any, candidates: Any) -> list[Results]:
         with self._lock:
             self._check_open()
             self._engine.refresh()
-            plan = plan_search(queries, vectors, single=single, dim=self.dim, metric=self.metric, **options)
+            config = self._config
+            plan = plan_search(queries, vectors, single=single, dim=config.dim, metric=config.metric, k=k, mode=mode,
+                               alpha=alpha, fusion=fusion, rrf_k=rrf_k, candidates=candidates)
             if plan.embeds:
                 self._require_embedder()
             return self._engine.search(plan, None if where is None else _compile(where))
