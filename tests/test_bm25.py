@@ -162,7 +162,8 @@ def test_search_is_top_k_of_reference_scores(corpus, queries, variant):
     for query in queries:
         ref = reference_scores(corpus, query, params)
         for k in (1, 10, 5000):
-            scores, labels = index.search(query, k)
+            hits = index.search(query, k)
+            scores, labels = hits.scores, hits.labels
             want_scores, want_labels = expected_top(corpus, ref, query, k)
             assert labels.dtype == np.int64 and scores.dtype == np.float64
             assert_top_k(scores, labels, want_scores, want_labels, dict(enumerate(ref.tolist())), k)
@@ -170,17 +171,20 @@ def test_search_is_top_k_of_reference_scores(corpus, queries, variant):
 
 def test_ties_break_by_label():
     index = build([["a"], ["b"], ["a"], ["a"], ["c"]], BM25())
-    scores, labels = index.search(["a"], 2)
+    hits = index.search(["a"], 2)
+    scores, labels = hits.scores, hits.labels
     np.testing.assert_array_equal(labels, [0, 2])
     assert scores[0] == scores[1]
-    scores, labels = index.search(["a"], 10)
+    hits = index.search(["a"], 10)
+    scores, labels = hits.scores, hits.labels
     np.testing.assert_array_equal(labels, [0, 2, 3])
 
 
 def test_zero_score_hit_is_returned_and_non_hits_are_not():
     # "b" is in exactly half of the documents: okapi idf is exactly 0, still a keyword hit
     index = build([["a", "b"], ["b"], ["c"], ["d"]], BM25())
-    scores, labels = index.search(["b"], 10)
+    hits = index.search(["b"], 10)
+    scores, labels = hits.scores, hits.labels
     np.testing.assert_array_equal(labels, [0, 1])
     np.testing.assert_array_equal(scores, [0.0, 0.0])
 
@@ -189,10 +193,12 @@ def test_zero_score_hit_is_returned_and_non_hits_are_not():
 def test_unknown_and_empty_queries(corpus, variant):
     index = build(corpus, BM25(variant=variant))
     for query in ([], ["never-seen"], ["x", "y"]):
-        scores, labels = index.search(query, 10)
+        hits = index.search(query, 10)
+        scores, labels = hits.scores, hits.labels
         assert len(scores) == len(labels) == 0
         assert not index.get_scores(query).any()
-    scores, labels = BM25Index(BM25()).search(["w1"], 5)
+    hits = BM25Index(BM25()).search(["w1"], 5)
+    scores, labels = hits.scores, hits.labels
     assert len(labels) == 0
 
 
@@ -225,7 +231,8 @@ def test_deletes_and_upserts_equal_fresh_index(corpus, queries, variant):
             full = index.get_scores(query)
             assert not full[~live].any()
             np.testing.assert_allclose(full[live_labels], ref, atol=1e-6)
-            scores, labels = index.search(query, 10)
+            hits = index.search(query, 10)
+            scores, labels = hits.scores, hits.labels
             want_scores, want_labels = expected_top(survivors, ref, query, 10, live_labels)
             assert_top_k(scores, labels, want_scores, want_labels, dict(zip(live_labels.tolist(), ref.tolist())), 10)
     # the same stats as an index built from the survivors alone
@@ -237,11 +244,11 @@ def test_deletes_and_upserts_equal_fresh_index(corpus, queries, variant):
 def test_delete_every_document_of_a_term(corpus):
     index = build([["a", "x"], ["a"], ["b"], ["c", "b"]], BM25())
     index.delete(np.array([0, 1]))
-    assert len(index.search(["a"], 5)[1]) == 0
+    assert len(index.search(["a"], 5).labels) == 0
     index.delete(np.arange(4))
-    assert index.n_live == 0 and len(index.search(["b"], 5)[1]) == 0
+    assert index.n_live == 0 and len(index.search(["b"], 5).labels) == 0
     index.add([["a"], ["z"]])
-    np.testing.assert_array_equal(index.search(["a"], 5)[1], [4])
+    np.testing.assert_array_equal(index.search(["a"], 5).labels, [4])
 
 
 def test_many_small_adds_merge_tail(corpus, queries, monkeypatch):
@@ -274,12 +281,13 @@ def test_allowed_mask(corpus, queries, variant):
         hit = np.array([bool(qset.intersection(d)) for d in corpus]) & live & allowed
         cand = np.flatnonzero(hit)
         order = np.lexsort((cand, -full[cand]))[:10]
-        scores, labels = index.search(query, 10, allowed=allowed)
+        hits = index.search(query, 10, allowed=allowed)
+        scores, labels = hits.scores, hits.labels
         np.testing.assert_array_equal(labels, cand[order])
         np.testing.assert_allclose(scores, full[cand[order]], atol=1e-12)
         assert allowed[labels].all()
     nothing = np.zeros(len(corpus), dtype=bool)
-    assert len(index.search(["w0"], 10, allowed=nothing)[1]) == 0
+    assert len(index.search(["w0"], 10, allowed=nothing).labels) == 0
 
 
 def test_save_load_round_trip(tmp_path: Path, corpus, queries):
@@ -369,7 +377,7 @@ def test_empty_index_round_trip(tmp_path: Path):
     loaded = BM25Index.load(tmp_path, 0, BM25(), max_labels=0)
     assert loaded is not None and loaded.n_labels == 0 and loaded.vocabulary_size == 0
     loaded.add([["a", "b"], []])
-    np.testing.assert_array_equal(loaded.search(["a"], 3)[1], [0])
+    np.testing.assert_array_equal(loaded.search(["a"], 3).labels, [0])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

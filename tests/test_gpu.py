@@ -66,8 +66,9 @@ def test_gpu_placement_searches_like_the_cpu(tier, spec, kind, target, data, on_
     cpu = build_index(spec, tier=tier, metric="cosine", dim=DIM, vectors=x, directory=tmp_path / "cpu")
     gpu = on_gpu[(tier, kind)]
     assert gpu.kind == kind and gpu.device == "gpu" and cpu.device == "cpu"
-    _, cpu_labels = cpu.search(q, K)
-    scores, labels = gpu.search(q, K)
+    cpu_labels = cpu.search(q, K).labels
+    hits = gpu.search(q, K)
+    scores, labels = hits.scores, hits.labels
     assert labels.shape == (len(q), K) and np.all(np.diff(scores, axis=1) <= 1e-5)
     assert recall(labels, exact(x, q, K)[1]) >= target
     assert recall(labels, cpu_labels) >= (0.99 if kind == "flat" else 0.85)
@@ -80,7 +81,7 @@ def test_gpu_filtered_search_returns_k_allowed(tier, spec, kind, target, fractio
     index = on_gpu[(tier, kind)]
     mask = np.random.default_rng(4).random(len(x)) < fraction
     want = min(K, int(mask.sum()))
-    _, labels = index.search(q, K, mask)
+    labels = index.search(q, K, mask).labels
     for row in labels:
         hits = row[row >= 0]
         assert len(hits) == want and len(set(hits)) == want and mask[hits].all()
@@ -94,7 +95,7 @@ def test_hnsw_stays_on_cpu_and_says_so(data, caplog):
         index = build_index(None, tier="memory", metric="cosine", dim=DIM, vectors=x, directory=None, device="gpu")
     assert index.kind == "hnsw" and index.device == "cpu"
     assert "no GPU form" in caplog.text
-    assert recall(index.search(q, K)[1], exact(x, q, K)[1]) >= 0.95
+    assert recall(index.search(q, K).labels, exact(x, q, K)[1]) >= 0.95
 
 
 @pytest.mark.parametrize("tier", ["memory", "hybrid", "disk"])
@@ -108,9 +109,9 @@ def test_gpu_index_saves_loads_and_grows(tier, data, tmp_path):
     save_index(index, tmp_path, generation=1, tier=tier, metric="cosine")
     loaded = load_index(tmp_path, generation=1, tier=tier, metric="cosine", dim=DIM, next_label=head, device="gpu")
     assert loaded is not None and loaded.device == "gpu"
-    assert recall(loaded.search(q, K)[1], index.search(q, K)[1]) >= 0.95
+    assert recall(loaded.search(q, K).labels, index.search(q, K).labels) >= 0.95
     loaded.add(x[head:])
-    _, labels = loaded.search(x[head : head + 20], 1)
+    labels = loaded.search(x[head : head + 20], 1).labels
     assert (labels[:, 0] == np.arange(head, head + 20)).mean() >= 0.95
     on_cpu = load_index(tmp_path, generation=1, tier=tier, metric="cosine", dim=DIM, next_label=head, device="cpu")
     assert on_cpu is not None and on_cpu.device == "cpu"

@@ -9,6 +9,7 @@ from rank_bm25 import BM25Okapi
 import gyeol
 from gyeol.fusion import relative_score, rrf
 from gyeol.lexical.tokenizers import WhitespaceTokenizer
+from gyeol.ranked import Ranked
 
 from conftest import HashEmbedder
 
@@ -16,8 +17,17 @@ from conftest import HashEmbedder
 # ----------------------------------------------------------------------------- fusion
 
 
+def ranked(labels, scores=None) -> Ranked:
+    """A side's ranking; scores default to a descending run (rrf reads ranks only)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if scores is None:
+        scores = -np.arange(len(labels), dtype=np.float64)
+    return Ranked(labels, np.asarray(scores, dtype=np.float64))
+
+
 def test_rrf_hand_computed():
-    labels, scores = rrf([np.array([1, 2, 3]), np.array([3, 4])], [0.5, 0.5], rrf_k=60)
+    fused = rrf([ranked([1, 2, 3]), ranked([3, 4])], [0.5, 0.5], rrf_k=60)
+    labels, scores = fused.labels, fused.scores
     expected = {
         1: 0.5 / 61,
         2: 0.5 / 62,
@@ -29,15 +39,16 @@ def test_rrf_hand_computed():
 
 
 def test_rrf_weights_and_rrf_k():
-    labels, scores = rrf([np.array([7]), np.array([8])], [0.25, 0.75], rrf_k=1)
-    assert labels.tolist() == [8, 7]
-    assert np.allclose(scores, [0.75 / 2, 0.25 / 2])
+    fused = rrf([ranked([7]), ranked([8])], [0.25, 0.75], rrf_k=1)
+    assert fused.labels.tolist() == [8, 7]
+    assert np.allclose(fused.scores, [0.75 / 2, 0.25 / 2])
 
 
 def test_relative_score_hand_computed():
-    vec_labels, vec_scores = np.array([1, 2, 3]), np.array([0.9, 0.5, 0.1])
-    kw_labels, kw_scores = np.array([3, 4]), np.array([10.0, 2.0])
-    labels, scores = relative_score([vec_labels, kw_labels], [vec_scores, kw_scores], [0.25, 0.75])
+    vec = ranked([1, 2, 3], [0.9, 0.5, 0.1])
+    kw = ranked([3, 4], [10.0, 2.0])
+    fused = relative_score([vec, kw], [0.25, 0.75])
+    labels, scores = fused.labels, fused.scores
     # vector normalised: 1 -> 1.0, 2 -> 0.5, 3 -> 0.0; keyword: 3 -> 1.0, 4 -> 0.0
     expected = {1: 0.25, 2: 0.125, 3: 0.75, 4: 0.0}
     assert labels.tolist() == [3, 1, 2, 4]
@@ -45,21 +56,41 @@ def test_relative_score_hand_computed():
 
 
 def test_relative_score_constant_list_normalises_to_one():
-    labels, scores = relative_score([np.array([5, 6])], [np.array([2.0, 2.0])], [1.0])
-    assert labels.tolist() == [5, 6] and np.allclose(scores, [1.0, 1.0])
+    fused = relative_score([ranked([5, 6], [2.0, 2.0])], [1.0])
+    assert fused.labels.tolist() == [5, 6] and np.allclose(fused.scores, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("fuse", [lambda sides: rrf(sides, [0.5, 0.5]), lambda sides: relative_score(sides, [0.5, 0.5])])
+def test_fusion_gives_each_sides_score_aligned_to_the_fused_labels(fuse):
+    vec = ranked([4, 9, 2, 7], [0.9, 0.8, 0.3, 0.1])
+    kw = ranked([2, 5, 4], [12.0, 7.5, 1.0])
+    fused = fuse([vec, kw])
+    own = [dict(zip(side.labels.tolist(), side.scores.tolist())) for side in (vec, kw)]
+    assert sorted(fused.labels.tolist()) == [2, 4, 5, 7, 9]
+    for side, aligned in zip(own, fused.side_scores):
+        assert len(aligned) == len(fused.labels)
+        for label, score in zip(fused.labels.tolist(), aligned.tolist()):
+            if label in side:
+                assert score == side[label]
+            else:
+                assert np.isnan(score)
+    head = fused.head(2)
+    assert head.labels.tolist() == fused.labels[:2].tolist()
+    assert [s.tolist() for s in head.side_scores] == [s[:2].tolist() for s in fused.side_scores]
 
 
 def test_fusion_does_not_mutate_inputs():
     a, b = np.array([3, 1, 2]), np.array([0.3, 0.2, 0.1])
     a0, b0 = a.copy(), b.copy()
-    rrf([a], [1.0])
-    relative_score([a], [b], [1.0])
+    rrf([Ranked(a, b)], [1.0])
+    relative_score([Ranked(a, b)], [1.0])
     assert (a == a0).all() and (b == b0).all()
 
 
 def test_fusion_of_empty_lists():
-    labels, scores = rrf([np.array([], np.int64), np.array([], np.int64)], [0.5, 0.5])
-    assert len(labels) == 0 and len(scores) == 0
+    fused = rrf([ranked([]), ranked([])], [0.5, 0.5])
+    assert len(fused.labels) == 0 and len(fused.scores) == 0
+    assert [len(s) for s in fused.side_scores] == [0, 0]
 
 
 # ----------------------------------------------------------------------------- collection

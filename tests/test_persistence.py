@@ -342,9 +342,9 @@ def _counting_tokenizer(seen: list[str]):
 def test_large_lazy_bm25_build_is_saved_at_once(db_path, rng, monkeypatch):
     """The first keyword search over a large collection saves the BM25 it built, before any close,
     so a reader (or the writer's successor after a crash) loads it instead of tokenizing again."""
-    import gyeol.collection
+    import gyeol.engine.keyword_side
 
-    monkeypatch.setattr(gyeol.collection, "LEXICAL_SAVE_AFTER", 25)
+    monkeypatch.setattr(gyeol.engine.keyword_side, "LEXICAL_SAVE_AFTER", 25)
     seen: list[str] = []
     counting = _counting_tokenizer(seen)
     writer = gyeol.connect(db_path)

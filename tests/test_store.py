@@ -17,28 +17,28 @@ def test_ids_of_equals_arrow_take_across_segments_and_unicode(tmp_path):
         batch_ids = [f"문서-{batch}-{i}-é" if i % 2 else f"d{batch}.{i}" for i in range(7)]
         col.add(ids=batch_ids, vectors=rng.normal(size=(7, 4)).astype(np.float32))
         ids += batch_ids
-    store = col._store
+    store = col._engine.store
     labels = rng.permutation(len(ids))[:20].astype(np.int64)
     expected = store.ids.take(pa.array(labels)).to_pylist()
     assert store.ids_of(labels) == expected == [ids[i] for i in labels]
     col.delete(ids[:3])
     col.compact()  # one chunk again, labels renumbered
     labels = np.arange(col.count(), dtype=np.int64)[::-1]
-    assert col._store.ids_of(labels) == col._store.ids.take(pa.array(labels)).to_pylist()
+    assert col._engine.store.ids_of(labels) == col._engine.store.ids.take(pa.array(labels)).to_pylist()
     db.close()
 
 
 def test_derived_index_is_checkpointed_before_close(tmp_path, monkeypatch):
     """A writer that dies without close() leaves a saved index covering most rows, not none."""
-    import gyeol.collection
+    import gyeol.engine.vector_side
     from gyeol.index.base import read_meta
     from gyeol.storage.store import INDEX_DIR
 
-    monkeypatch.setattr(gyeol.collection, "CHECKPOINT_VECTORS", 50)
+    monkeypatch.setattr(gyeol.engine.vector_side, "CHECKPOINT_VECTORS", 50)
     db = gyeol.connect(tmp_path / "kb")
     col = db.create_collection("s", embedder=None, dim=4, tokenizer="whitespace", index=gyeol.Flat())
     rng = np.random.default_rng(1)
-    index_dir = col._store.directory / INDEX_DIR / "memory"
+    index_dir = col._engine.store.directory / INDEX_DIR / "memory"
     col.add(ids=[f"a{i}" for i in range(30)], vectors=rng.normal(size=(30, 4)).astype(np.float32))
     assert read_meta(index_dir) is None  # 30 unsaved: below the threshold
     col.add(ids=[f"b{i}" for i in range(30)], vectors=rng.normal(size=(30, 4)).astype(np.float32))
@@ -52,7 +52,7 @@ def test_derived_index_is_checkpointed_before_close(tmp_path, monkeypatch):
 def _docs_cache(col) -> list:
     from gyeol.storage.store import DOCS_CACHE, INDEX_DIR
 
-    return sorted((col._store.directory / INDEX_DIR / DOCS_CACHE).glob("*.arrow"))
+    return sorted((col._engine.store.directory / INDEX_DIR / DOCS_CACHE).glob("*.arrow"))
 
 
 def test_docs_cache_maps_texts_instead_of_decoding_them(tmp_path):

@@ -77,7 +77,8 @@ def test_recall_against_exact_search(case, data, built):
     case_id, (tier, spec, target) = case
     x, q = data
     index, _ = built[case_id]
-    scores, labels = index.search(q, K)
+    hits = index.search(q, K)
+    scores, labels = hits.scores, hits.labels
     assert labels.shape == scores.shape == (len(q), K)
     assert recall(labels, exact(x, q, K)[1]) >= target
     assert np.all(np.diff(scores, axis=1) <= 1e-6), "hits must come best first"
@@ -91,7 +92,8 @@ def test_filtered_search_returns_k_allowed_hits(case, fraction, data, built):
     index, _ = built[case_id]
     mask = np.random.default_rng(3).random(len(x)) < fraction
     allowed = int(mask.sum())
-    scores, labels = index.search(q, K, mask)
+    hits = index.search(q, K, mask)
+    scores, labels = hits.scores, hits.labels
     want = min(K, allowed)
     for row in labels:
         hits = row[row >= 0]
@@ -115,7 +117,8 @@ def test_filter_far_from_the_query_widens_then_scans(case, data, built, monkeypa
     index, _ = built[case_id]
     mask = np.zeros(len(x), dtype=bool)
     mask[np.argsort(x @ q[0])[:25]] = True  # the 25 least similar vectors
-    scores, labels = index.search(q[:1], K, mask)
+    hits = index.search(q[:1], K, mask)
+    scores, labels = hits.scores, hits.labels
     assert (labels >= 0).sum() == K and mask[labels[0]].all() and len(set(labels[0])) == K
     truth_scores, truth = exact(x, q[:1], K, mask=mask)
     assert recall(labels, truth) >= (0.9 if isinstance(spec, C.Factory) else 1.0)
@@ -127,13 +130,16 @@ def test_fewer_allowed_than_k_and_empty_mask(tier, data, tmp_path):
     index = build(None, tier, x, tmp_path)
     mask = np.zeros(len(x), dtype=bool)
     mask[[5, 900, 4500]] = True
-    scores, labels = index.search(q[:3], K, mask)
+    hits = index.search(q[:3], K, mask)
+    scores, labels = hits.scores, hits.labels
     assert set(labels[0][:3]) == {5, 900, 4500}
     assert (labels[:, 3:] == -1).all() and np.isneginf(scores[:, 3:]).all()
-    scores, labels = index.search(q[:3], K, np.zeros(len(x), dtype=bool))
+    hits = index.search(q[:3], K, np.zeros(len(x), dtype=bool))
+    scores, labels = hits.scores, hits.labels
     assert (labels == -1).all()
     # a mask shorter than the index allows nothing past its end
-    scores, labels = index.search(q[:3], K, np.ones(100, dtype=bool))
+    hits = index.search(q[:3], K, np.ones(100, dtype=bool))
+    scores, labels = hits.scores, hits.labels
     assert ((labels >= 0) & (labels < 100)).sum(axis=1).tolist() == [K, K, K]
 
 
@@ -144,7 +150,8 @@ def test_flat_filtered_is_exact_for_every_metric(tmp_path):
         for tier in TIERS:
             index = build(C.Flat(), tier, vectors, tmp_path / f"{metric}{tier}", metric=metric)
             mask = np.random.default_rng(5).random(len(x)) < 0.3
-            scores, labels = index.search(q, K, mask)
+            hits = index.search(q, K, mask)
+            scores, labels = hits.scores, hits.labels
             truth_scores, truth = exact(vectors, q, K, metric, mask)
             assert (labels == truth).mean() > 0.99  # ties may swap
             np.testing.assert_allclose(scores, truth_scores, rtol=1e-4, atol=1e-4)
@@ -154,7 +161,8 @@ def test_flat_filtered_is_exact_for_every_metric(tmp_path):
 def test_rescoring_orders_candidates_by_exact_distance(metric, data, tmp_path):
     x, q = data
     index = build(C.IVFPQ(nlist=32, m=6, nbits=4, nprobe=8, rescore=3), "hybrid", x, tmp_path, metric=metric)
-    scores, labels = index.search(q, K)
+    hits = index.search(q, K)
+    scores, labels = hits.scores, hits.labels
     truth_scores, _ = exact(x, q, len(x), metric)
     for row_scores, row_labels, qi in zip(scores, labels, range(len(q))):
         if metric == "l2":
@@ -165,7 +173,8 @@ def test_rescoring_orders_candidates_by_exact_distance(metric, data, tmp_path):
     # rescoring a fixed candidate set gives exactly numpy's order over those candidates
     candidates = np.tile(np.random.default_rng(2).choice(len(x), 60, replace=False), (len(q), 1))
     candidates[:, -5:] = -1
-    got_scores, got = index.rescore_candidates(q, candidates, K)
+    rescored = index.rescore_candidates(q, candidates, K)
+    got_scores, got = rescored.scores, rescored.labels
     ref_scores, ref = exact(x[candidates[0, :-5]], q, K, metric)
     np.testing.assert_array_equal(got, candidates[0, :-5][ref])
     np.testing.assert_allclose(got_scores, ref_scores, rtol=1e-4, atol=1e-5)
@@ -179,14 +188,14 @@ def test_save_load_add_roundtrip(tier, data, tmp_path):
     save_index(index, tmp_path, generation=3, tier=tier, metric="cosine")
     loaded = load_index(tmp_path, generation=3, tier=tier, metric="cosine", dim=DIM, next_label=len(head))
     assert loaded is not None and loaded.ntotal == len(head)
-    np.testing.assert_array_equal(loaded.search(q, K)[1], index.search(q, K)[1])
+    np.testing.assert_array_equal(loaded.search(q, K).labels, index.search(q, K).labels)
     loaded.add(tail)
-    _, labels = loaded.search(tail[:20], 1)
+    labels = loaded.search(tail[:20], 1).labels
     assert (labels[:, 0] == np.arange(5000, 5020)).all(), "a vector added after open is its own nearest hit"
     save_index(loaded, tmp_path, generation=3, tier=tier, metric="cosine")
     again = load_index(tmp_path, generation=3, tier=tier, metric="cosine", dim=DIM, next_label=len(x))
     assert again is not None and again.ntotal == len(x)
-    np.testing.assert_array_equal(again.search(q, K)[1], loaded.search(q, K)[1])
+    np.testing.assert_array_equal(again.search(q, K).labels, loaded.search(q, K).labels)
     # only files the meta names are left behind
     names = {p.name for p in tmp_path.iterdir()}
     assert names == set(again.files()) | {META_NAME}
@@ -226,8 +235,8 @@ def test_disk_tier_maps_its_file_and_folds_the_delta(data, tmp_path, monkeypatch
     save_index(index, tmp_path, generation=0, tier="disk", metric="cosine")
     assert index.describe()["delta"] == 0 and index.base.ntotal == 5200  # folded into a new base file
     loaded = load_index(tmp_path, generation=0, tier="disk", metric="cosine", dim=DIM, next_label=5200)
-    np.testing.assert_array_equal(loaded.search(q, K)[1], index.search(q, K)[1])
-    _, labels = loaded.search(x[5150:5160], 1)
+    np.testing.assert_array_equal(loaded.search(q, K).labels, index.search(q, K).labels)
+    labels = loaded.search(x[5150:5160], 1).labels
     assert (labels[:, 0] == np.arange(5150, 5160)).all()
 
 
@@ -262,7 +271,7 @@ def test_too_small_to_train_falls_back_to_flat_and_says_so(data, tmp_path, caplo
         index = build(C.IVF(nlist=100), "disk", x[:1000], tmp_path)
     assert index.kind == "flat"
     assert "too few to train" in caplog.text and "IVF100,Flat" in caplog.text
-    assert recall(index.search(q, K)[1], exact(x[:1000], q, K)[1]) == 1.0
+    assert recall(index.search(q, K).labels, exact(x[:1000], q, K)[1]) == 1.0
     index.add(x[1000:3899])
     assert not index.wants_rebuild()
     index.add(x[3899:3900])  # 39 points per list reached
@@ -275,9 +284,9 @@ def test_empty_index_then_adds(tier, tmp_path):
     x, q = clustered(50, 3)
     index = build(None, tier, np.empty((0, DIM), np.float32), tmp_path)
     assert index.ntotal == 0
-    assert (index.search(q, K)[1] == -1).all()
+    assert (index.search(q, K).labels == -1).all()
     index.add(x)
-    assert recall(index.search(q, K)[1], exact(x, q, K)[1]) == 1.0
+    assert recall(index.search(q, K).labels, exact(x, q, K)[1]) == 1.0
 
 
 def test_read_only_store_keeps_new_rows_in_ram(tmp_path):
@@ -404,18 +413,18 @@ def test_gpu_placement_logic_with_a_stand_in(tier, spec, data, tmp_path, monkeyp
                         device="gpu")
     assert index.device == ("cpu" if index.kind == "hnsw" else "gpu")
     truth = exact(x[:5500], q, K)[1]
-    assert recall(index.search(q, K)[1], truth) >= 0.9
+    assert recall(index.search(q, K).labels, truth) >= 0.9
     placed = getattr(getattr(index, "inner", None) or getattr(index, "base", None) or index, "gpu", None)
     assert (placed is not None and placed.calls > 0) == (index.device == "gpu")
     for fraction in (0.5, 0.05, 0.001):
         mask = np.random.default_rng(9).random(5500) < fraction
-        _, labels = index.search(q, K, mask)
+        labels = index.search(q, K, mask).labels
         want = min(K, int(mask.sum()))
         assert all(len(set(r[r >= 0])) == want and mask[r[r >= 0]].all() for r in labels)
     index.add(x[5500:])
-    _, labels = index.search(x[5500:5510], 1)
+    labels = index.search(x[5500:5510], 1).labels
     assert (labels[:, 0] == np.arange(5500, 5510)).all()
     save_index(index, tmp_path, generation=0, tier=tier, metric="cosine")
     loaded = load_index(tmp_path, generation=0, tier=tier, metric="cosine", dim=DIM, next_label=len(x), device="gpu")
     assert loaded.device == index.device
-    np.testing.assert_array_equal(loaded.search(q, K)[1], index.search(q, K)[1])
+    np.testing.assert_array_equal(loaded.search(q, K).labels, index.search(q, K).labels)

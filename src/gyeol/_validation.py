@@ -175,8 +175,16 @@ def check_k(k: Any) -> int:
 
 def check_alpha(alpha: Any) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
+        raise InvalidInputError(f"alpha must be a number in [0, 1], None or 'auto', got {alpha!r}")
     return float(alpha)
+
+
+def check_candidates(candidates: Any) -> int | None:
+    if candidates is None:
+        return None
+    if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) or candidates <= 0:
+        raise InvalidInputError(f"candidates must be a positive integer or None, got {candidates!r}")
+    return int(candidates)
 
 
 def check_rrf_k(rrf_k: Any) -> float:

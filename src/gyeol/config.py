@@ -225,3 +225,18 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise InvalidInputError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
     return value
+
+
+def check_dim(dim: Any) -> int:
+    """A vector dimension: a positive int."""
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+        raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+    return dim
+
+
+def tier_needs_disk(tier: str) -> InvalidInputError:
+    """The error for a tier that keeps data on disk, asked of a database with no directory."""
+    return InvalidInputError(
+        f"tier {tier!r} keeps data on disk and needs a database on disk: gyeol.connect(path); "
+        "an in-memory database (gyeol.connect()) supports tier='memory' only"
+    )

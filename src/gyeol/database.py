@@ -17,7 +17,9 @@ from .config import (
     TIERS,
     CollectionConfig,
     check_choice,
+    check_dim,
     coerce_index_spec,
+    tier_needs_disk,
 )
 from .embedders import embedder_dim, resolve_embedder
 from .errors import (
@@ -86,7 +88,7 @@ class Database:
                 return
             try:
                 for col in self._open.values():
-                    col._close()
+                    col.release()
             finally:
                 self._open.clear()
                 self._closed = True
@@ -179,19 +181,15 @@ class Database:
                 bm25 = BM25()
             elif not isinstance(bm25, BM25):
                 raise InvalidInputError(f"bm25 must be a gyeol.BM25(...) or None, got {type(bm25).__name__}")
-            if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0):
-                raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+            if dim is not None:
+                dim = check_dim(dim)
             embedder_obj, embedder_desc = resolve_embedder(embedder)
             tokenizer_obj, tokenizer_desc = resolve_tokenizer(tokenizer)
             if embedder_obj is None and dim is None:
                 raise InvalidInputError("dim is required when embedder is None")
             if dim is None:
-                dim = embedder_dim(embedder_obj)
-            if self.path is None and tier != "memory":
-                raise InvalidInputError(
-                    f"tier {tier!r} keeps data on disk and needs a database on disk: gyeol.connect(path)"
-                )
-            validate_spec(spec, tier=tier, metric=metric, dim=dim)
+                dim = check_dim(embedder_dim(embedder_obj))
+            validate_spec(spec, tier=tier, metric=metric, dim=dim, in_memory=self.path is None)
             placed = resolve_device(device)
             config = CollectionConfig(
                 name=name, dim=dim, metric=metric, tier=tier, device=device, index=spec,
@@ -201,8 +199,7 @@ class Database:
             if self.path is not None:
                 folder = self.path / COLLECTIONS_DIR / f"c-{uuid.uuid4().hex[:16]}"
             store = SegmentStore.create(folder, config.to_dict())
-            collection = Collection(self, store, config, embedder=embedder_obj, tokenizer=tokenizer_obj,
-                                    tier=tier, device=placed)
+            collection = self._handle(store, config, embedder_obj, tokenizer_obj, tier=tier, device=placed)
             catalog = Catalog(
                 version=self._catalog.version + 1,
                 collections={**self._catalog.collections, name: "" if folder is None else folder.name},
@@ -246,38 +243,35 @@ class Database:
             if device is not None:
                 check_choice("device", device, DEVICES)
             existing = self._open.get(name)
-            if existing is not None and existing._closed:
-                existing = None
             if existing is not None:
-                config = existing._config
+                config, current_tier, current_device = None, existing.tier, existing.device
             else:
                 store = self._load_store(name)
                 config = CollectionConfig.from_dict(store.manifest.config)
-            want_tier = tier or (existing.tier if existing is not None else config.tier)
+                current_tier, current_device = config.tier, config.device
+            want_tier = tier or current_tier
             if self.path is None and want_tier != "memory":
-                raise InvalidInputError(f"tier {want_tier!r} needs a database on disk: gyeol.connect(path)")
-            want_device = resolve_device(device or (existing.device if existing is not None else config.device))
-            if embedder is not None:
-                embedder_obj, _ = resolve_embedder(embedder)
-            elif existing is not None:
-                embedder_obj = existing._embedder
-            else:
-                embedder_obj = _embedder_from_config(config.embedder)
-            if tokenizer is not None:
-                tokenizer_obj, _ = resolve_tokenizer(tokenizer)
-            elif existing is not None:
-                tokenizer_obj = existing._tokenizer
-            else:
-                tokenizer_obj = tokenizer_from_config(config.tokenizer)
+                raise tier_needs_disk(want_tier)
+            want_device = resolve_device(device or current_device)
+            embedder_obj = None if embedder is None else resolve_embedder(embedder)[0]
+            tokenizer_obj = None if tokenizer is None else resolve_tokenizer(tokenizer)[0]
             if existing is not None:
-                if want_tier != existing.tier or want_device != existing.device:
-                    existing._retarget(want_tier, want_device)
-                existing._embedder, existing._tokenizer = embedder_obj, tokenizer_obj
+                existing.reconfigure(tier=want_tier, device=want_device, embedder=embedder_obj, tokenizer=tokenizer_obj)
                 return existing
-            collection = Collection(self, store, config, embedder=embedder_obj, tokenizer=tokenizer_obj,
-                                    tier=want_tier, device=want_device)
+            if embedder_obj is None:
+                embedder_obj = _embedder_from_config(config.embedder)
+            if tokenizer_obj is None:
+                tokenizer_obj = tokenizer_from_config(config.tokenizer)
+            collection = self._handle(store, config, embedder_obj, tokenizer_obj, tier=want_tier, device=want_device)
             self._open[name] = collection
             return collection
+
+    def _handle(self, store: SegmentStore, config: CollectionConfig, embedder: Any, tokenizer: Any, *,
+                tier: str, device: str) -> Collection:
+        """A Collection over store that checks this database's state on every call."""
+        return Collection(store, config, embedder=embedder, tokenizer=tokenizer, tier=tier, device=device,
+                          read_only=self.read_only, check_open=self._check_open,
+                          check_writable=self._check_writable)
 
     def _load_store(self, name: str) -> SegmentStore:
         if self.path is None:
@@ -299,7 +293,7 @@ class Database:
             self._catalog = catalog
             col = self._open.pop(name, None)
             if col is not None:
-                col._closed = True
+                col.release(save=False)  # its files go next
             self._memory.pop(name, None)
             if self.path is not None:
                 shutil.rmtree(self.path / COLLECTIONS_DIR / folder_name, ignore_errors=True)

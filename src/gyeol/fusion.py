@@ -1,54 +1,85 @@
-"""Rank fusion: pure functions over (labels, scores) arrays; inputs are never mutated."""
+"""Rank fusion: pure functions over Ranked lists (one per side); inputs are never mutated."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["rrf", "relative_score"]
+from .ranked import Ranked
+
+__all__ = ["Fused", "rrf", "relative_score"]
 
 
-def _fuse(labels: Sequence[np.ndarray], contributions: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    all_labels = np.concatenate([np.asarray(x, dtype=np.int64) for x in labels])
-    all_contrib = np.concatenate([np.asarray(c, dtype=np.float64) for c in contributions])
+@dataclass(slots=True)  # a value, never changed once made (like Ranked)
+class Fused:
+    """Fused labels best first, their fused scores, and each side's own score of each label.
+
+    side_scores[i][j] is what side i scored labels[j], NaN where side i did not rank it.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    side_scores: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def head(self, k: int) -> "Fused":
+        """The k best."""
+        if len(self.labels) <= k:
+            return self
+        return Fused(self.labels[:k], self.scores[:k], tuple(s[:k] for s in self.side_scores))
+
+
+def _fuse(sides: Sequence[Ranked], contributions: Sequence[np.ndarray]) -> Fused:
+    side_labels = [np.asarray(side.labels, dtype=np.int64) for side in sides]
+    all_labels = np.concatenate(side_labels) if side_labels else np.empty(0, np.int64)
     if len(all_labels) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
+        empty = np.empty(0, np.float64)
+        return Fused(np.empty(0, np.int64), empty, tuple(empty for _ in sides))
+    all_contrib = np.concatenate([np.asarray(c, dtype=np.float64) for c in contributions])
     unique, inverse = np.unique(all_labels, return_inverse=True)
-    fused = np.zeros(len(unique), dtype=np.float64)
-    np.add.at(fused, inverse, all_contrib)
+    fused = np.bincount(inverse, weights=all_contrib, minlength=len(unique))
     order = np.lexsort((unique, -fused))  # best score first, then the smaller label
-    return unique[order], fused[order]
+    position = np.empty(len(unique), np.int64)
+    position[order] = np.arange(len(unique))
+    side_scores = []
+    start = 0
+    for side, labels in zip(sides, side_labels):  # a side's entries are one run of the concatenation
+        stop = start + len(labels)
+        aligned = np.full(len(unique), np.nan)
+        aligned[position[inverse[start:stop]]] = side.scores
+        side_scores.append(aligned)
+        start = stop
+    return Fused(unique[order], fused[order], tuple(side_scores))
 
 
-def rrf(
-    ranked_labels: Sequence[np.ndarray], weights: Sequence[float], rrf_k: float = 60.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reciprocal-rank fusion: score = sum over lists of weight / (rrf_k + rank), ranks from 1.
+def rrf(sides: Sequence[Ranked], weights: Sequence[float], rrf_k: float = 60.0) -> Fused:
+    """Reciprocal-rank fusion: score = sum over sides of weight / (rrf_k + rank), ranks from 1.
 
-    Gives back (labels, scores), best first; ties go to the smaller label.
+    Each side ranks distinct labels, best first. Ties go to the smaller label.
     """
     contributions = [
-        np.full(len(lab), w, dtype=np.float64) / (rrf_k + np.arange(1, len(lab) + 1))
-        for lab, w in zip(ranked_labels, weights)
+        np.full(len(side.labels), w, dtype=np.float64) / (rrf_k + np.arange(1, len(side.labels) + 1))
+        for side, w in zip(sides, weights)
     ]
-    return _fuse(ranked_labels, contributions)
+    return _fuse(sides, contributions)
 
 
-def relative_score(
-    ranked_labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], weights: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weaviate's relative-score fusion: each list min-max normalised to [0, 1], then weighted and summed.
+def relative_score(sides: Sequence[Ranked], weights: Sequence[float]) -> Fused:
+    """Weaviate's relative-score fusion: each side's scores min-max normalised to [0, 1], weighted, summed.
 
-    A list whose scores are all equal normalises to 1 for every entry.
+    A side whose scores are all equal normalises to 1 for every entry.
     """
     contributions = []
-    for s, w in zip(scores, weights):
-        s = np.asarray(s, dtype=np.float64)
+    for side, w in zip(sides, weights):
+        s = np.asarray(side.scores, dtype=np.float64)
         if len(s) == 0:
             contributions.append(s)
             continue
         lo, hi = s.min(), s.max()
         norm = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
         contributions.append(w * norm)
-    return _fuse(ranked_labels, contributions)
+    return _fuse(sides, contributions)

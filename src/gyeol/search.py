@@ -1,25 +1,29 @@
-"""Query execution: vector side, keyword side, fusion, and Results assembly.
+"""Query execution: a search's arguments validated once into a plan, then its sides, fusion and Results.
 
-The vector side of a batch of queries is one FAISS call; the keyword side
-tokenizes the batch in one Kiwi call and scores postings with numpy.
+plan_search() is the one check of a search's arguments (the Collection calls it at the API
+boundary). run_search() executes a plan over explicit parts: the store, the vector index, the
+keyword side, the allowed mask and the query-embedding function. The vector side of a batch
+of queries is one FAISS call; the keyword side tokenizes the batch in one call and scores
+postings with numpy.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
 
 from . import _validation as v
-from .config import FUSIONS, check_choice
+from .config import FUSIONS, MODES, check_choice
 from .errors import InvalidInputError
 from .fusion import relative_score, rrf
+from .index import VectorIndex
+from .ranked import Ranked
+from .storage.rows import read_rows
+from .storage.store import SegmentStore
 from .types import Results
-
-if TYPE_CHECKING:
-    from .collection import Collection
 
 # How deep each side ranks before fusion (benchmarks/hybrid_quality.py --depth-sweep, three sets).
 # RRF scores by rank alone: with rrf_k=60 a side's 20th hit still weighs 76% of its first, so a deep
@@ -28,6 +32,11 @@ if TYPE_CHECKING:
 # lists find more: max(2k, 20).
 RRF_CANDIDATES = 10
 RELATIVE_CANDIDATES = 20
+# What alpha=None / "auto" and fusion=None mean until calibration decides per collection and query.
+DEFAULT_ALPHA = 0.5
+DEFAULT_FUSION = "rrf"
+
+KeywordSearch = Callable[[list[str], int, "np.ndarray | None"], list[Ranked]]
 
 
 def hybrid_depth(k: int, fusion: str) -> int:
@@ -37,112 +46,152 @@ def hybrid_depth(k: int, fusion: str) -> int:
     return max(2 * k, RELATIVE_CANDIDATES)
 
 
-def run_search(
-    col: "Collection",
-    queries: list[str] | None,
+def resolve_fusion(alpha: Any, fusion: Any) -> tuple[float, str]:
+    """The (alpha, fusion) a hybrid search uses: explicit values exactly as given; alpha None or
+    "auto" and fusion None are resolved here, and only here (today: DEFAULT_ALPHA, DEFAULT_FUSION)."""
+    if alpha is None or (isinstance(alpha, str) and alpha == "auto"):
+        alpha = DEFAULT_ALPHA
+    else:
+        alpha = v.check_alpha(alpha)
+    fusion = DEFAULT_FUSION if fusion is None else check_choice("fusion", fusion, FUSIONS)
+    return alpha, fusion
+
+
+@dataclass(slots=True)  # a value, never changed once made (not frozen: made on every query)
+class SearchPlan:
+    """A validated search: what to rank, how deep each side goes, and how the sides are fused."""
+
+    queries: list[str] | None  # each a non-empty str wherever the texts are used
+    vectors: np.ndarray | None  # (n, dim) float32, normalised for cosine
+    n: int  # queries in the batch
+    k: int
+    mode: str  # "vector" | "keyword" | "hybrid" (a hybrid search without text is planned as "vector")
+    alpha: float
+    fusion: str
+    rrf_k: float
+    depth: int  # hits each side ranks
+    use_vector: bool
+    use_keyword: bool
+    embeds: bool  # the query texts must be embedded (a vector side and no vectors given)
+
+
+def plan_search(
+    queries: Any,
     vectors: Any,
     *,
-    k: int,
-    mode: str,
-    where: dict[str, Any] | None,
-    alpha: float,
-    fusion: str,
-    rrf_k: float,
-    vectors_checked: bool = False,
-) -> list[Results]:
+    single: bool,
+    dim: int,
+    metric: str,
+    k: Any,
+    mode: Any,
+    alpha: Any,
+    fusion: Any,
+    rrf_k: Any,
+    candidates: Any,
+) -> SearchPlan:
+    """Check a search's arguments and give back its plan; single: one query (a str) and one vector.
+
+    A hybrid search given no query text ranks by its vector side alone (unless alpha=0.0 asks
+    for keywords only). candidates: hits each side of a hybrid search ranks before fusing;
+    None = hybrid_depth(k, fusion).
+    """
+    check_choice("mode", mode, MODES)
     k = v.check_k(k)
-    alpha = v.check_alpha(alpha)
+    alpha, fusion = resolve_fusion(alpha, fusion)
     rrf_k = v.check_rrf_k(rrf_k)
-    check_choice("fusion", fusion, FUSIONS)
-    if queries is not None:
-        if isinstance(queries, (str, bytes)) or not isinstance(queries, (list, tuple)):
-            raise InvalidInputError(f"queries must be a list of str, got {type(queries).__name__}")
-        queries = list(queries)
-    if vectors is not None and not vectors_checked:
-        vectors = v.check_vectors(vectors, None, col.dim, name="query vectors")
-    use_vector = mode == "vector" or (mode == "hybrid" and alpha > 0.0)
-    use_keyword = mode == "keyword" or (mode == "hybrid" and alpha < 1.0)
+    if candidates is not None:
+        candidates = v.check_candidates(candidates)
+    if single:
+        queries = None if queries is None else [queries]
+        vectors = None if vectors is None else v.check_query_vector(vectors, dim)
+    else:
+        if queries is not None:
+            if isinstance(queries, (str, bytes)) or not isinstance(queries, (list, tuple)):
+                raise InvalidInputError(f"queries must be a list of str, got {type(queries).__name__}")
+            queries = list(queries)
+        if vectors is not None:
+            vectors = v.check_vectors(vectors, None, dim, name="query vectors")
     if queries is None and vectors is None:
         raise InvalidInputError("search needs a query text or a vector")
     if queries is not None and vectors is not None and len(queries) != len(vectors):
         raise InvalidInputError(f"got {len(queries)} queries but {len(vectors)} vectors")
+    if mode == "hybrid" and queries is None and alpha > 0.0:
+        mode = "vector"  # nothing for a keyword side to rank
+    use_vector = mode == "vector" or (mode == "hybrid" and alpha > 0.0)
+    use_keyword = mode == "keyword" or (mode == "hybrid" and alpha < 1.0)
+    embeds = use_vector and vectors is None
     if use_keyword and queries is None:
         raise InvalidInputError(
             f"{mode} search needs query text for its keyword side; pass query=, or use mode='vector'"
         )
-    embeds = use_vector and vectors is None
     if embeds and queries is None:
         raise InvalidInputError("vector search needs vector= or query text and an embedder")
     if use_keyword or embeds:  # the texts are used: each must be a non-empty string
         for q in queries:
             v.check_query_text(q)
-    if embeds:
-        col._require_embedder()
-    nq = len(queries) if queries is not None else len(vectors)
-    store = col._store
-    allowed = None
-    if where is not None:
-        allowed = col._where_mask(where)
-    elif store.has_deletes:
-        allowed = store.live
+    if use_vector and vectors is not None and metric == "cosine":
+        vectors = v.normalise(vectors, name="query vectors")
+    if mode != "hybrid":
+        depth = k
+    else:
+        depth = candidates if candidates is not None else hybrid_depth(k, fusion)
+    n = len(queries) if queries is not None else len(vectors)
+    return SearchPlan(queries, vectors, n, k, mode, alpha, fusion, rrf_k, depth, use_vector, use_keyword, embeds)
+
+
+def run_search(
+    plan: SearchPlan,
+    *,
+    store: SegmentStore,
+    vector_index: VectorIndex,
+    keyword: KeywordSearch,
+    allowed: np.ndarray | None,
+    embed_queries: Callable[[list[str]], np.ndarray],
+    metric: str,
+) -> list[Results]:
+    """Results of each query of plan over the labels where allowed is True (None: all).
+
+    keyword(queries, depth, allowed) ranks the keyword side; embed_queries(texts) gives the
+    query vectors when the plan has none. Neither is called for an empty collection or mask.
+    """
+    nq = plan.n
     if nq == 0:
         return []
     if store.n_live == 0 or (allowed is not None and not allowed.any()):
         return [Results.empty() for _ in range(nq)]
-
-    depth = k if mode != "hybrid" else hybrid_depth(k, fusion)
     vec_side = kw_side = None
-    if use_vector:
+    if plan.use_vector:
+        vectors = plan.vectors
         if vectors is None:
-            vectors = col._embed(queries)
-        if col.metric == "cosine":
-            vectors = v.normalise(vectors, name="query vectors")
-        scores, labels = col._vindex.search(vectors, min(depth, max(store.n_labels, 1)), allowed)
-        if len(labels) and labels[:, -1].min() >= 0:  # every slot filled: nothing to drop
-            vec_side = list(zip(labels, scores))
-        else:
-            vec_side = [(lab[lab >= 0], sc[lab >= 0]) for lab, sc in zip(labels, scores)]
-    if use_keyword:
-        lexical = col._lexical_index()
-        tokens = col._tokenizer.tokenize_batch(queries)
-        kw_side = [lexical.search(t, depth, allowed) for t in tokens]
-        kw_side = [(lab, sc) for sc, lab in kw_side]
+            vectors = embed_queries(plan.queries)
+            if metric == "cosine":
+                vectors = v.normalise(vectors, name="query vectors")
+        ranked = vector_index.search(vectors, min(plan.depth, max(store.n_labels, 1)), allowed)
+        vec_side = ranked.rows()
+    if plan.use_keyword:
+        kw_side = keyword(plan.queries, plan.depth, allowed)
 
+    k, weights = plan.k, (plan.alpha, 1.0 - plan.alpha)
     per_query: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
     for qi in range(nq):
-        if vec_side is not None and kw_side is None:
-            lab, sc = vec_side[qi]
-            lab, sc = lab[:k], sc[:k]
-            per_query.append((lab, sc, sc, None))
-        elif kw_side is not None and vec_side is None:
-            lab, sc = kw_side[qi]
-            lab, sc = lab[:k], sc[:k]
-            per_query.append((lab, sc, None, sc))
+        if kw_side is None:
+            hits = vec_side[qi].head(k)
+            per_query.append((hits.labels, hits.scores, hits.scores, None))
+        elif vec_side is None:
+            hits = kw_side[qi].head(k)
+            per_query.append((hits.labels, hits.scores, None, hits.scores))
         else:
-            (vl, vs), (kl, ks) = vec_side[qi], kw_side[qi]
-            if fusion == "rrf":
-                lab, sc = rrf([vl, kl], [alpha, 1.0 - alpha], rrf_k)
+            sides = (vec_side[qi], kw_side[qi])
+            if plan.fusion == "rrf":
+                fused = rrf(sides, weights, plan.rrf_k)
             else:
-                lab, sc = relative_score([vl, kl], [vs, ks], [alpha, 1.0 - alpha])
-            lab, sc = lab[:k], sc[:k]
-            per_query.append((lab, sc, _scores_of(lab, vl, vs), _scores_of(lab, kl, ks)))
+                fused = relative_score(sides, weights)
+            fused = fused.head(k)
+            per_query.append((fused.labels, fused.scores, *fused.side_scores))
     return _assemble(store, per_query)
 
 
-def _scores_of(labels: np.ndarray, side_labels: np.ndarray, side_scores: np.ndarray) -> np.ndarray:
-    """Each label's score on one side, NaN where that side did not rank it."""
-    out = np.full(len(labels), np.nan)
-    if len(side_labels) == 0 or len(labels) == 0:
-        return out
-    order = np.argsort(side_labels, kind="stable")
-    sorted_labels = side_labels[order]
-    pos = np.minimum(np.searchsorted(sorted_labels, labels), len(sorted_labels) - 1)
-    hit = sorted_labels[pos] == labels
-    out[hit] = np.asarray(side_scores, dtype=np.float64)[order][pos[hit]]
-    return out
-
-
-def _assemble(store, per_query) -> list[Results]:
+def _assemble(store: SegmentStore, per_query) -> list[Results]:
     """Results with ids resolved in one Arrow take for the whole batch; text/metadata on demand."""
     all_labels = per_query[0][0] if len(per_query) == 1 else np.concatenate([p[0] for p in per_query])
     all_labels = all_labels.astype(np.int64, copy=False)
@@ -158,18 +207,6 @@ def _assemble(store, per_query) -> list[Results]:
         out.append(Results(all_ids[start:end], scores, vs, ks, loader=_loader(texts_col, metas_col, labels)))
         start = end
     return out
-
-
-def read_rows(
-    texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray
-) -> tuple[list[str | None], list[dict[str, Any]]]:
-    """Texts and metadata dicts of labels, in order."""
-    if len(labels) == 0:
-        return [], []
-    take = pa.array(labels, pa.int64())
-    texts = texts_col.take(take).to_pylist()
-    metas = [json.loads(m) if m else {} for m in metas_col.take(take).to_pylist()]
-    return texts, metas
 
 
 def _loader(texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ranked import Ranked
 from ..storage.atomic import write_bytes_atomic
 
 META_NAME = "vector.json"
@@ -94,9 +95,9 @@ def bitmap_selector(allowed: np.ndarray, offset: int = 0):
     return selector
 
 
-def empty_result(nq: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, labels) with every slot empty: -inf and -1."""
-    return np.full((nq, k), -np.inf, dtype=np.float32), np.full((nq, k), -1, dtype=np.int64)
+def empty_result(nq: int, k: int) -> Ranked:
+    """(nq, k) results with every slot empty: label -1, score -inf."""
+    return Ranked(np.full((nq, k), -1, dtype=np.int64), np.full((nq, k), -np.inf, dtype=np.float32))
 
 
 def exact_scores(queries: np.ndarray, rows: np.ndarray, metric: str) -> np.ndarray:
@@ -113,7 +114,7 @@ SCAN_CHUNK_ROWS = 65536
 
 def exact_search(
     vectors: np.ndarray, queries: np.ndarray, k: int, metric: str, mask: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Ranked:
     """Exact top-k of queries over the rows of vectors (an array or a memmap), only rows where mask is True.
 
     Rows are scanned in chunks so a memory-mapped matrix is never copied whole.
@@ -140,32 +141,33 @@ def exact_search(
         if labels is not None:
             found = np.where(found >= 0, labels[np.maximum(found, 0)], -1)
         found = np.where(found >= 0, found + start, -1)
-        result = merge_results(result, pad_result(scores, found, k), k)
+        result = merge_results(result, pad_result(Ranked(found, scores), k), k)
     return result
 
 
-def pad_result(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_result(result: Ranked, k: int) -> Ranked:
     """Widen (nq, k') results to (nq, k) with empty slots, or cut them to k."""
-    nq, width = labels.shape
+    nq, width = result.labels.shape
     if width == k:
-        return scores, labels
+        return result
     if width > k:
-        return np.ascontiguousarray(scores[:, :k]), np.ascontiguousarray(labels[:, :k])
-    out_scores, out_labels = empty_result(nq, k)
-    out_scores[:, :width] = scores
-    out_labels[:, :width] = labels
-    return out_scores, out_labels
+        return Ranked(np.ascontiguousarray(result.labels[:, :k]), np.ascontiguousarray(result.scores[:, :k]))
+    out = empty_result(nq, k)
+    out.labels[:, :width] = result.labels
+    out.scores[:, :width] = result.scores
+    return out
 
 
-def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (score, label) pairs of each row, best first.
+def top_k(candidates: Ranked, k: int) -> Ranked:
+    """The k best candidates of each row (in any order), best first.
 
     Empty slots must already score -inf (label -1): they sort last.
     """
+    labels, scores = candidates.labels, candidates.scores
     nq, width = scores.shape
     if nq == 1:  # single queries: plain 1-d indexing is several times cheaper
         order = np.argsort(-scores[0], kind="stable")[:k]
-        return pad_result(scores[:, order], labels[:, order], k)
+        return pad_result(Ranked(labels[:, order], scores[:, order]), k)
     rows = np.arange(nq)[:, None]
     if width > 4 * k and width > 256:  # partial selection first when rows are long
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -174,16 +176,14 @@ def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, n
     order = np.argsort(-scores, axis=1, kind="stable")
     if width > k:
         order = order[:, :k]
-    return pad_result(scores[rows, order], labels[rows, order], k)
+    return pad_result(Ranked(labels[rows, order], scores[rows, order]), k)
 
 
-def merge_results(
-    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of two (scores, labels) results over disjoint labels."""
-    scores = np.concatenate([first[0], second[0]], axis=1)
-    labels = np.concatenate([first[1], second[1]], axis=1)
-    return top_k(scores, labels, k)
+def merge_results(first: Ranked, second: Ranked, k: int) -> Ranked:
+    """The k best of two results over disjoint labels."""
+    labels = np.concatenate([first.labels, second.labels], axis=1)
+    scores = np.concatenate([first.scores, second.scores], axis=1)
+    return top_k(Ranked(labels, scores), k)
 
 
 def found_per_row(labels: np.ndarray) -> np.ndarray:
@@ -209,10 +209,8 @@ class VectorIndex(ABC):
         """Append vectors as labels ntotal, ntotal+1, ... (already normalised for cosine)."""
 
     @abstractmethod
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Give back (scores, labels), each (nq, k), best first, label -1 and score -inf where fewer than k.
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
+        """Give back (nq, k) labels and scores, best first, label -1 and score -inf where fewer than k.
 
         allowed: boolean mask over labels; only labels where it is True may be returned.
         Every row holds min(k, number of allowed labels) hits.

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import IndexSpec
-from ..errors import InvalidInputError
+from ..config import IndexSpec, tier_needs_disk
 from .base import META_NAME, VectorIndex, faiss_metric, read_meta, write_meta
 from .device import resolve_device
 from .disk import build_disk, load_disk
@@ -109,7 +108,7 @@ def _memory(raw, plan: IndexPlan, metric: str, vectors: np.ndarray) -> VectorInd
 
 def _require_directory(directory: Path | None, tier: str) -> Path:
     if directory is None:
-        raise InvalidInputError(f"tier {tier!r} needs a database on disk: gyeol.connect(path)")
+        raise tier_needs_disk(tier)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 

@@ -10,6 +10,7 @@ warning and stay on the CPU.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..config import DEVICES, check_choice
 from ..errors import BackendUnavailableError
+from ..ranked import Ranked
 from .base import distances_to_scores, top_k
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ GPU_FILTER_OVERFETCH = 1.5
 _resources = None
 
 
+@functools.cache  # asking FAISS initialises CUDA; the answer does not change within a process
 def gpu_count() -> int:
     """How many GPUs FAISS can use here (0 with faiss-cpu)."""
     try:
@@ -99,8 +102,8 @@ def to_gpu(index, *, kind: str, nprobe: int | None):
     return gpu
 
 
-def gpu_search(gpu, queries: np.ndarray, k: int, mask: np.ndarray | None, metric: str):
-    """(scores, labels) from the GPU copy, or None when the GPU cannot answer (k too large).
+def gpu_search(gpu, queries: np.ndarray, k: int, mask: np.ndarray | None, metric: str) -> Ranked | None:
+    """Results from the GPU copy, or None when the GPU cannot answer (k too large).
 
     A filter is applied by fetching more hits than k (in proportion to how much
     the mask removes) and dropping disallowed labels; rows left short are then
@@ -120,4 +123,4 @@ def gpu_search(gpu, queries: np.ndarray, k: int, mask: np.ndarray | None, metric
         allowed = (labels >= 0) & mask[np.maximum(labels, 0)]
         labels = np.where(allowed, labels, -1)
         scores = np.where(allowed, scores, np.float32(-np.inf))
-    return top_k(scores, labels, k)
+    return top_k(Ranked(labels, scores), k)

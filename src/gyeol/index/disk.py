@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ranked import Ranked
 from ..storage.atomic import write_atomic
 from .base import VectorIndex, as_queries, empty_result, exact_search, merge_results, normalise_mask
 from .faiss_index import FaissIndex, family_of, load_faiss
@@ -62,9 +63,7 @@ class DiskIndex(VectorIndex):
     def add(self, vectors: np.ndarray) -> None:
         self.delta.append(vectors)
 
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
         queries = as_queries(queries, self.dim)
         nb, n = self.base.ntotal, self.ntotal
         mask = normalise_mask(allowed, n)
@@ -76,8 +75,9 @@ class DiskIndex(VectorIndex):
             result = empty_result(len(queries), k)
         if self.delta.n:
             delta_mask = None if mask is None else mask[nb:]
-            scores, labels = exact_search(self.delta.view(), queries, k, self.metric, delta_mask)
-            result = merge_results(result, (scores, np.where(labels >= 0, labels + nb, -1)), k)
+            delta = exact_search(self.delta.view(), queries, k, self.metric, delta_mask)
+            shifted = np.where(delta.labels >= 0, delta.labels + nb, -1)
+            result = merge_results(result, Ranked(shifted, delta.scores), k)
         return result
 
     def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:

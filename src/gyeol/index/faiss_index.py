@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ranked import Ranked
 from ..storage.atomic import write_atomic
 from .base import (
     EXACT_SUBSET_MAX,
@@ -168,9 +169,7 @@ class FaissIndex(VectorIndex):
 
     # -- search -----------------------------------------------------------------------------
 
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
         queries = as_queries(queries, self.dim)
         if allowed is None and self.gpu is None and self._plain_ok(k):  # the common case, kept lean
             n = self.ntotal
@@ -180,8 +179,8 @@ class FaissIndex(VectorIndex):
                 short = labels[0, last] < 0 if len(labels) == 1 else (labels[:, last] < 0).any()
                 if not short:
                     if k <= n and self.metric != "l2":  # every slot filled: distances are the scores
-                        return distances, labels
-                    return distances_to_scores(distances, labels, self.metric, in_place=True), labels
+                        return Ranked(labels, distances)
+                    return Ranked(labels, distances_to_scores(distances, labels, self.metric, in_place=True))
         nq, n = len(queries), self.ntotal
         mask = normalise_mask(allowed, n)
         n_allowed = n if mask is None else int(mask.sum())
@@ -197,16 +196,16 @@ class FaissIndex(VectorIndex):
             result = gpu_search(self.gpu, queries, k, mask, self.metric)
             if result is not None:
                 # rows the GPU left short (its over-fetch for a filter ran dry) are redone on the CPU
-                rows = np.flatnonzero(found_per_row(result[1]) < want)
+                rows = np.flatnonzero(found_per_row(result.labels) < want)
                 if len(rows):
                     redo = self._complete(queries[rows], k, mask, selector, want,
                                           self._search_cpu(queries[rows], k, selector, widen=0))
-                    result[0][rows], result[1][rows] = redo
+                    result.labels[rows], result.scores[rows] = redo.labels, redo.scores
                 return result
         result = self._search_cpu(queries, k, selector, widen=0)
         return self._complete(queries, k, mask, selector, want, result)
 
-    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int) -> Ranked:
         if selector is None and widen == 0 and self._plain_ok(k):
             # nprobe / efSearch are set on the index itself: skip building SearchParameters
             distances, labels = self.index.search(queries, k)
@@ -215,7 +214,7 @@ class FaissIndex(VectorIndex):
                 self.index, k=k, selector=selector, nprobe=self.nprobe, ef_search=self.ef_search, widen=widen
             )
             distances, labels = self.index.search(queries, k, params=params)
-        return distances_to_scores(distances, labels, self.metric), labels
+        return Ranked(labels, distances_to_scores(distances, labels, self.metric))
 
     def _plain_ok(self, k: int) -> bool:
         """True when a plain search() uses the same nprobe / efSearch as the SearchParameters would."""
@@ -229,14 +228,13 @@ class FaissIndex(VectorIndex):
 
     def _complete(
         self, queries: np.ndarray, k: int, mask: np.ndarray | None, selector, want: int,
-        result: tuple[np.ndarray, np.ndarray],
-    ) -> tuple[np.ndarray, np.ndarray]:
+        result: Ranked,
+    ) -> Ranked:
         """Search the rows that came back with fewer than `want` hits again, wider, then exhaustively."""
-        scores, labels = result
-        short = found_per_row(labels) < want
+        short = found_per_row(result.labels) < want
         if not short.any() or self.family == "scan":
-            return scores, labels
-        scores, labels = scores.copy(), labels.copy()
+            return result
+        scores, labels = result.scores.copy(), result.labels.copy()
         # A graph walk that came back short is not finding the allowed nodes: a wider beam costs
         # more than scanning them, so HNSW goes straight to the exhaustive pass; IVF probes wider.
         rounds = 0 if self.family == "hnsw" else WIDEN_ROUNDS
@@ -246,18 +244,18 @@ class FaissIndex(VectorIndex):
                 break
             if self.family == "ivf" and self.nlist is not None and (self.nprobe or 1) * 4 ** (widen - 1) >= self.nlist:
                 break  # the last round already probed every list
-            sub_scores, sub_labels = self._search_cpu(queries[rows], k, selector, widen=widen)
-            scores[rows], labels[rows] = sub_scores, sub_labels
-            short[rows] = found_per_row(sub_labels) < want
+            sub = self._search_cpu(queries[rows], k, selector, widen=widen)
+            scores[rows], labels[rows] = sub.scores, sub.labels
+            short[rows] = found_per_row(sub.labels) < want
         rows = np.flatnonzero(short)
         if len(rows):
             log.debug("%d of %d rows still short of %d hits: exhaustive search", len(rows), len(queries), want)
             sub_mask = mask if mask is not None else np.ones(self.ntotal, dtype=bool)
-            sub_scores, sub_labels = self._exhaustive(queries[rows], k, sub_mask)
-            scores[rows], labels[rows] = sub_scores, sub_labels
-        return scores, labels
+            sub = self._exhaustive(queries[rows], k, sub_mask)
+            scores[rows], labels[rows] = sub.scores, sub.labels
+        return Ranked(labels, scores)
 
-    def _exhaustive(self, queries: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _exhaustive(self, queries: np.ndarray, k: int, mask: np.ndarray) -> Ranked:
         """Every allowed label considered: exact for Flat, HNSW (its flat storage) and IVF-Flat (all lists)."""
         import faiss
 
@@ -267,11 +265,11 @@ class FaissIndex(VectorIndex):
             params = faiss.SearchParameters()
             params.sel = selector
             distances, labels = storage.search(queries, k, params=params)
-            return distances_to_scores(distances, labels, self.metric), labels
+            return Ranked(labels, distances_to_scores(distances, labels, self.metric))
         if self.family == "ivf":
             params = _params(self.index, k=k, selector=selector, nprobe=self.nlist, ef_search=None, widen=0)
             distances, labels = self.index.search(queries, k, params=params)
-            return distances_to_scores(distances, labels, self.metric), labels
+            return Ranked(labels, distances_to_scores(distances, labels, self.metric))
         # scan family, or HNSW under a wrapper: a very wide beam
         return self._search_cpu(queries, k, selector, widen=WIDEN_ROUNDS + 2)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ranked import Ranked
 from .base import (
     EXACT_SUBSET_MAX,
     VectorIndex,
@@ -64,9 +65,7 @@ class RescoredIndex(VectorIndex):
             if self.inner is not None:
                 self.inner.add(vectors)
 
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranked:
         queries = as_queries(queries, self.dim)
         nq, n = len(queries), self.ntotal
         mask = normalise_mask(allowed, n)
@@ -76,12 +75,12 @@ class RescoredIndex(VectorIndex):
         if self.inner is None or (mask is not None and n_allowed <= EXACT_SUBSET_MAX):
             return exact_search(self.store.view(), queries, k, self.metric, mask)
         wanted = min(n_allowed, k * self.rescore)
-        _, candidates = self.inner.search(queries, wanted, mask)
+        candidates = self.inner.search(queries, wanted, mask).labels
         if candidates.shape[1] < k:
             candidates = np.pad(candidates, ((0, 0), (0, k - candidates.shape[1])), constant_values=-1)
         return self.rescore_candidates(queries, candidates, k)
 
-    def rescore_candidates(self, queries: np.ndarray, candidates: np.ndarray, k: int):
+    def rescore_candidates(self, queries: np.ndarray, candidates: np.ndarray, k: int) -> Ranked:
         """Exact scores for each row's candidate labels (-1 = none), the k best kept, best first."""
         import faiss
 
@@ -91,7 +90,7 @@ class RescoredIndex(VectorIndex):
             present = candidates >= 0
             scores = exact_scores(queries, self.store.rows(np.where(present, candidates, 0)), self.metric)
             scores = np.where(present, scores, -np.inf).astype(np.float32)
-            return top_k(scores, candidates, k)
+            return top_k(Ranked(candidates, scores), k)
         # one FAISS call reads the candidate rows straight from the (memory-mapped) matrix
         nq, width = candidates.shape
         out = np.empty((nq, width), np.float32)
@@ -100,7 +99,7 @@ class RescoredIndex(VectorIndex):
                self.dim, nq, width)
         if self.metric == "l2":
             out = 0.0 - np.sqrt(out)  # empty slots: +inf -> -inf; 0 stays 0.0, not -0.0
-        return top_k(out, candidates, k)
+        return top_k(Ranked(candidates, out), k)
 
     def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:
         return np.array(self.store.rows(np.asarray(labels, dtype=np.int64)), dtype=np.float32)

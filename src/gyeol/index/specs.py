@@ -16,11 +16,12 @@ The defaults follow the collection size N (documented in docs/tiers.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, replace
 
-from ..config import HNSW, IVF, IVFPQ, METRICS, TIERS, Factory, Flat, IndexSpec, check_choice
+from ..config import HNSW, IVF, IVFPQ, Factory, Flat, IndexSpec, tier_needs_disk
 from ..errors import InvalidInputError
 from .base import faiss_metric
 
@@ -204,18 +205,20 @@ _TIER_HINT = {
 
 
 def validate_spec(spec: IndexSpec | None, *, tier: str, metric: str, dim: int, in_memory: bool = False) -> None:
-    """Raise InvalidInputError if spec cannot work for this tier, metric and dimension (nothing is built)."""
-    check_choice("tier", tier, TIERS)
-    check_choice("metric", metric, METRICS)
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
-        raise InvalidInputError(f"dim must be a positive integer, got {dim!r}")
+    """Raise InvalidInputError if spec cannot work for this tier, metric and dimension (nothing is built).
+
+    tier, metric and dim must be valid values already (Database.create_collection checks them).
+    A spec once accepted is remembered (specs are frozen), so the build that follows a create,
+    and every rebuild, does not ask FAISS again.
+    """
     if in_memory and tier != "memory":
-        raise InvalidInputError(
-            f"tier {tier!r} keeps data on disk and needs a database on disk: gyeol.connect(path); "
-            "an in-memory database (gyeol.connect()) supports tier='memory' only"
-        )
-    if spec is None:
-        return
+        raise tier_needs_disk(tier)
+    if spec is not None:
+        _validate_fit(spec, tier, metric, dim)
+
+
+@functools.lru_cache(maxsize=256)  # a refused spec raises, and lru_cache keeps no exceptions
+def _validate_fit(spec: IndexSpec, tier: str, metric: str, dim: int) -> None:
     if not isinstance(spec, _TIER_SPECS[tier]):
         raise InvalidInputError(f"index {type(spec).__name__} does not fit tier {tier!r}: {_TIER_HINT[tier]}")
     if isinstance(spec, IVFPQ) and spec.m is not None and dim % spec.m:

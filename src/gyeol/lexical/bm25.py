@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from ..config import BM25
 from ..errors import InvalidInputError
+from ..ranked import Ranked
 from . import scoring
 from ._buffers import GrowableArray
 
@@ -281,10 +282,8 @@ class BM25Index:
             scores += np.bincount(docs, weights=w, minlength=self.n_labels)
         return scores
 
-    def search(
-        self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Give back (scores, labels) of the best k live documents holding a query term.
+    def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> Ranked:
+        """Give back the best k live documents holding a query term, with their scores.
 
         Best first, ties broken by smaller label. allowed: a bool mask over labels
         (length n_labels) of the documents that may be returned; None = every live one.
@@ -299,7 +298,7 @@ class BM25Index:
                 raise InvalidInputError(
                     f"allowed must be a bool array of shape ({n},), got {allowed.dtype} of shape {allowed.shape}"
                 )
-        empty = (np.empty(0, np.float64), np.empty(0, np.int64))
+        empty = Ranked(np.empty(0, np.int64), np.empty(0, np.float64))
         term_ids, mult = self._query_terms(query_tokens)
         if len(term_ids) == 0:
             return empty
@@ -420,7 +419,7 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> Ranked:
     """Give back the k best (score desc, label asc) entries; -inf entries are no hits.
 
     labels None: the labels are the positions 0..len(scores)-1.
@@ -449,4 +448,4 @@ def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.nd
         keep_ties = scores >= kth  # every tie of the k-th score, so the label tie-break is exact
         scores, labels = scores[keep_ties], labels[keep_ties]
     order = np.lexsort((labels, -scores))[:k]
-    return scores[order].astype(np.float64, copy=False), labels[order].astype(np.int64, copy=False)
+    return Ranked(labels[order].astype(np.int64, copy=False), scores[order].astype(np.float64, copy=False))

@@ -1,0 +1,286 @@
+"""DerivedIndexes: the vector index, BM25 index and metadata columns of one collection, kept in step.
+
+Everything here is derived from the store's committed rows and can be rebuilt from them. A
+write is staged first (embedded, normalised, tokenized: whatever can fail), then applied: the
+store commits, and every derived structure follows. Read-only handles follow a writer's
+commits by watching its manifest.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pyarrow as pa
+
+from .. import _validation as v
+from ..config import CollectionConfig
+from ..errors import CorruptionError
+from ..ranked import Ranked
+from ..search import SearchPlan, run_search
+from ..storage.idmap import hash_ids
+from ..storage.manifest import MANIFEST_NAME, read_manifest
+from ..storage.rows import read_rows
+from ..storage.store import Rows, SegmentStore
+from ..types import Document, Results
+from .keyword_side import KeywordSide
+from .vector_side import VectorSide
+
+if TYPE_CHECKING:
+    from ..filters import Expr, MetadataColumns
+
+EmbedFunction = Callable[[list[str]], np.ndarray]
+
+# A reader retries opening this many times when the writer compacts away the snapshot it read.
+OPEN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class WriteBatch:
+    """A checked write: ids, texts (None where a document has none), metadata, and vectors if given."""
+
+    ids: list[str]
+    texts: list[str | None] | None
+    metadata: list[dict[str, Any]]
+    metadata_json: list[str]
+    vectors: np.ndarray | None  # (n, dim) float32; None: embed the texts
+
+
+@dataclass(frozen=True)
+class StagedWrite:
+    """A write ready to apply: rows to commit, labels they replace, and their terms when BM25 is built."""
+
+    rows: Rows
+    metadata: list[dict[str, Any]]
+    replaced: np.ndarray
+    tokens: list[list[str]] | None
+
+
+class DerivedIndexes:
+    """One collection's store and the indexes derived from it: vectors, BM25 and metadata columns."""
+
+    def __init__(
+        self,
+        store: SegmentStore,
+        config: CollectionConfig,
+        *,
+        tier: str,
+        device: str,
+        read_only: bool,
+        tokenizer: Any,
+        embed_documents: EmbedFunction,
+        embed_queries: EmbedFunction,
+    ) -> None:
+        self.store = store  # replaced when a read-only handle follows the writer: never keep it
+        self._config = config
+        self._read_only = read_only
+        self._embed_documents = embed_documents
+        self._embed_queries = embed_queries
+        self.vectors = VectorSide(config, tier=tier, device=device, read_only=read_only)
+        self.keyword = KeywordSide(config, tokenizer, read_only=read_only)
+        self._metadata: "MetadataColumns | None" = None
+        directory = store.directory
+        self._manifest_path = None if directory is None else str(directory / MANIFEST_NAME)
+        self._manifest_stamp = self._stamp()
+        self._open_vectors()
+
+    @property
+    def tier(self) -> str:
+        return self.vectors.tier
+
+    @property
+    def device(self) -> str:
+        return self.vectors.device
+
+    def describe(self) -> dict[str, Any]:
+        """What the vector index serving queries is (kind, size, device)."""
+        return self.vectors.index.describe()
+
+    # ------------------------------------------------------------------ following the writer
+
+    def refresh(self) -> None:
+        """Read-only handles: take the writer's latest commit when its manifest changed."""
+        if not self._read_only or self.store.directory is None:
+            return
+        if self._stamp() == self._manifest_stamp:
+            return
+        self._reopen_store()
+        self._open_vectors()
+
+    def _open_vectors(self) -> None:
+        """Load or build the vector index; a reader whose snapshot a writer just compacted away moves on."""
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self.vectors.open(self.store)
+                return
+            except CorruptionError:
+                # compact() deletes the old segments right after its manifest commit; a read-only
+                # handle that read the previous manifest finds them gone: take the new snapshot
+                if attempt == OPEN_ATTEMPTS - 1 or not self._snapshot_moved():
+                    raise
+                self._reopen_store()
+
+    def _snapshot_moved(self) -> bool:
+        """True for a read-only handle whose manifest is no longer the committed one."""
+        directory = self.store.directory
+        if not self._read_only or directory is None:
+            return False
+        try:
+            return read_manifest(directory).version != self.store.manifest.version
+        except CorruptionError:
+            return False
+
+    def _reopen_store(self) -> None:
+        """Load the latest committed snapshot and forget what was derived from the old one."""
+        self._manifest_stamp = self._stamp()  # before the read: a commit after it is seen next time
+        self.store = SegmentStore.open(self.store.directory, writable=False)
+        self.keyword.reset()
+        self._metadata = None
+        self.vectors.forget_saved()
+
+    def _stamp(self) -> tuple | None:
+        """The manifest's (mtime, size, inode): cheap to read on every call of a read-only handle."""
+        if self._manifest_path is None:
+            return None
+        try:
+            st = os.stat(self._manifest_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    # ------------------------------------------------------------------ writes
+
+    def stage(self, batch: WriteBatch, replaced: np.ndarray) -> StagedWrite:
+        """Everything a checked write needs before its commit, done while a failure changes nothing:
+        vectors (embedded from the texts when not given; normalised for cosine) and BM25 terms."""
+        ids, texts, vectors = batch.ids, batch.texts, batch.vectors
+        n = len(ids)
+        if vectors is None:
+            vectors = self._embed_documents(texts)
+        if self._config.metric == "cosine" and n:
+            vectors = v.normalise(vectors)
+        if texts is None:
+            texts = [None] * n
+        rows = Rows(ids=ids, texts=texts, metadata_json=batch.metadata_json, vectors=vectors, hashes=hash_ids(ids))
+        tokens = self.keyword.tokenize(texts) if self.keyword.built else None
+        return StagedWrite(rows, batch.metadata, replaced, tokens)
+
+    def apply(self, staged: StagedWrite) -> None:
+        """Commit a staged write and bring every derived index up to it."""
+        self.store.commit(staged.rows, staged.replaced)
+        self.vectors.add(staged.rows.vectors, self.store)
+        if len(staged.replaced):
+            self.keyword.delete(staged.replaced)
+        if staged.tokens is not None:
+            self.keyword.add(staged.tokens)
+        if self.vectors.checkpoint_due():
+            self.save()
+        if self._metadata is not None:
+            try:
+                self._metadata.append(staged.metadata)
+            except Exception:  # the commit stands; rebuild the columns from it on the next filter
+                self._metadata = None
+                raise
+
+    def delete(self, labels: np.ndarray) -> None:
+        """Tombstone live labels in one commit (the vector index keeps them: searches mask them out)."""
+        self.store.commit(None, labels)
+        self.keyword.delete(labels)
+
+    def compact(self) -> None:
+        """Rewrite live rows as one segment, then rebuild and save the indexes over the new labels."""
+        had_keyword = self.keyword.built
+        self.store.compact()
+        self.keyword.reset()
+        self._metadata = None
+        self.vectors.rebuild(self.store)
+        if had_keyword:  # rebuilt from the compacted segment (saved below, or at once if large)
+            self.keyword.index(self.store)
+        self.save()
+
+    def retarget(self, tier: str, device: str) -> None:
+        """Serve queries from another tier or device, loading or rebuilding that index."""
+        self.vectors.retarget(tier, device, self.store)
+
+    def set_tokenizer(self, tokenizer: Any) -> None:
+        self.keyword.tokenizer = tokenizer
+
+    def save(self, *, keyword: bool = False) -> None:
+        """Write the changed derived indexes (writers on disk only); keyword=True builds BM25 first."""
+        if keyword:
+            self.keyword.index(self.store)
+        self.vectors.save(self.store)
+        self.keyword.save(self.store)
+
+    def close(self) -> None:
+        """Release every derived structure and a reader's scratch files."""
+        self.vectors.close()
+        self.keyword.reset()
+        self._metadata = None
+
+    # ------------------------------------------------------------------ reads
+
+    def mask(self, expr: "Expr") -> np.ndarray:
+        """Live labels that match a compiled filter, as a boolean mask."""
+        return self._columns().mask(expr) & self.store.live
+
+    def _columns(self) -> "MetadataColumns":
+        """Typed metadata columns for filters, built on first filtered call."""
+        if self._metadata is None:
+            from ..filters import MetadataColumns
+
+            columns = MetadataColumns()
+            if self.store.n_labels:
+                columns.append_json(self.store.metadata_json)
+            self._metadata = columns
+        return self._metadata
+
+    def select(self, ids: list[str] | None, expr: "Expr | None") -> np.ndarray:
+        """Live labels of ids (input order, missing dropped) that match expr; with ids None, all that match."""
+        mask = self.mask(expr) if expr is not None else None
+        if ids is None:
+            return np.flatnonzero(self.store.live if mask is None else mask)
+        labels = self.store.labels_of(ids) if ids else np.empty(0, np.int64)
+        labels = labels[labels >= 0]
+        if mask is not None:
+            labels = labels[mask[labels]]
+        return labels
+
+    def documents(self, labels: np.ndarray, include_vectors: bool) -> list[Document]:
+        """The documents of labels, in order."""
+        if len(labels) == 0:
+            return []
+        store = self.store
+        ids = store.ids.take(pa.array(labels, pa.int64())).to_pylist()
+        texts, metas = read_rows(store.texts, store.metadata_json, labels)
+        vectors = None
+        if include_vectors:
+            vectors = self.vectors.index.reconstruct(labels)
+            if vectors is None:
+                vectors = store.vectors()[labels]
+        return [
+            Document(ids[i], texts[i], metas[i], None if vectors is None else vectors[i])
+            for i in range(len(labels))
+        ]
+
+    def search(self, plan: SearchPlan, expr: "Expr | None") -> list[Results]:
+        """Run a validated search over the live documents that match expr (None: all)."""
+        store = self.store
+        if expr is not None:
+            allowed = self.mask(expr)
+        else:
+            allowed = store.live if store.has_deletes else None
+        return run_search(
+            plan,
+            store=store,
+            vector_index=self.vectors.index,
+            keyword=self._keyword_search,
+            allowed=allowed,
+            embed_queries=self._embed_queries,
+            metric=self._config.metric,
+        )
+
+    def _keyword_search(self, queries: list[str], depth: int, allowed: np.ndarray | None) -> list[Ranked]:
+        return self.keyword.search(self.store, queries, depth, allowed)

@@ -1,0 +1,56 @@
+"""The two embedding seams of a collection: documents and queries, each batched and shape-checked.
+
+Documents and queries go through separate functions so that an embedder that embeds them
+differently (a query prompt, an asymmetric model) plugs in here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import _validation as v
+from ..errors import InvalidInputError
+
+EMBED_BATCH = 256
+PROGRESS_ABOVE = 2_048  # show a progress bar when embedding more texts than this
+
+EmbedFunction = Callable[[list[str]], Any]
+
+
+def documents_function(embedder: Any) -> EmbedFunction:
+    """How embedder embeds documents: its embed_documents(texts) when it has one, else embed(texts)."""
+    fn = getattr(embedder, "embed_documents", None)
+    return fn if callable(fn) else embedder.embed
+
+
+def queries_function(embedder: Any) -> EmbedFunction:
+    """How embedder embeds queries: embed_queries(texts), else embed_query(texts), else embed(texts).
+
+    Each is called with a batch (a list of str) and gives back an (n, dim) array.
+    """
+    for name in ("embed_queries", "embed_query"):
+        fn = getattr(embedder, name, None)
+        if callable(fn):
+            return fn
+    return embedder.embed
+
+
+def embed_batched(fn: EmbedFunction, texts: list[str], dim: int) -> np.ndarray:
+    """float32 (len(texts), dim) embeddings of texts, EMBED_BATCH at a time, checked for shape and finiteness."""
+    if not texts:
+        return np.empty((0, dim), np.float32)
+    batches: Any = range(0, len(texts), EMBED_BATCH)
+    if len(texts) > PROGRESS_ABOVE:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc=f"embedding {len(texts)} texts", unit="batch")
+    parts = []
+    for start in batches:
+        out = np.asarray(fn(texts[start : start + EMBED_BATCH]), dtype=np.float32)
+        expected = min(EMBED_BATCH, len(texts) - start)
+        if out.ndim != 2 or out.shape[0] != expected:
+            raise InvalidInputError(f"embedder returned shape {out.shape} for {expected} texts")
+        parts.append(out)
+    return v.check_vectors(np.concatenate(parts), len(texts), dim, name="embeddings")
