@@ -600,12 +600,13 @@ class Collection:
         alpha: float = 0.5,
         fusion: str = "rrf",
         rrf_k: float = 60,
+        candidates: int | None = None,
     ) -> Results:
         """The k best documents for a query text and/or vector, best first."""
         vectors = None if vector is None else v.check_query_vector(vector, self.dim)
         queries = None if query is None else [query]
         return self._search(queries, vectors, checked=True, k=k, mode=mode, where=where, alpha=alpha,
-                            fusion=fusion, rrf_k=rrf_k)[0]
+                            fusion=fusion, rrf_k=rrf_k, candidates=candidates)[0]
 
     def search_many(
         self,
@@ -618,10 +619,11 @@ class Collection:
         alpha: float = 0.5,
         fusion: str = "rrf",
         rrf_k: float = 60,
+        candidates: int | None = None,
     ) -> list[Results]:
         """One Results per query, with the vector side searched in one batched call."""
         return self._search(queries, vectors, checked=False, k=k, mode=mode, where=where, alpha=alpha,
-                            fusion=fusion, rrf_k=rrf_k)
+                            fusion=fusion, rrf_k=rrf_k, candidates=candidates)
 
     def _search(self, queries, vectors, *, checked: bool, mode: str, **options: Any) -> list[Results]:
         with self._lock:

@@ -30,8 +30,10 @@ RRF_CANDIDATES = 10
 RELATIVE_CANDIDATES = 20
 
 
-def hybrid_depth(k: int, fusion: str) -> int:
+def hybrid_depth(k: int, fusion: str, candidates: int | None = None) -> int:
     """How many hits each side of a hybrid search ranks before fusing them into k."""
+    if candidates is not None:
+        return candidates
     if fusion == "rrf":
         return max(k, RRF_CANDIDATES)
     return max(2 * k, RELATIVE_CANDIDATES)
@@ -48,9 +50,14 @@ def run_search(
     alpha: float,
     fusion: str,
     rrf_k: float,
+    candidates: int | None = None,
     vectors_checked: bool = False,
 ) -> list[Results]:
     k = v.check_k(k)
+    if candidates is not None and (
+        isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) or candidates <= 0
+    ):
+        raise InvalidInputError(f"candidates must be a positive integer or None, got {candidates!r}")
     alpha = v.check_alpha(alpha)
     rrf_k = v.check_rrf_k(rrf_k)
     check_choice("fusion", fusion, FUSIONS)
@@ -90,7 +97,7 @@ def run_search(
     if store.n_live == 0 or (allowed is not None and not allowed.any()):
         return [Results.empty() for _ in range(nq)]
 
-    depth = k if mode != "hybrid" else hybrid_depth(k, fusion)
+    depth = k if mode != "hybrid" else hybrid_depth(k, fusion, None if candidates is None else int(candidates))
     vec_side = kw_side = None
     if use_vector:
         if vectors is None:
