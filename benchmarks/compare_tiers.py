@@ -194,9 +194,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results = col.search_many(vectors=queries, k=k, mode="vector")
     found = np.array([[int(i) for i in r.ids] for r in results])
     recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)]))
-    # The VectorIndex behind the collection, for its own overhead and RAM: the one private member read
-    # here, since loading a second copy would add its RAM to the peak RSS reported.
-    index = col._vindex
+    index = collection_index(col)
     n = index.ntotal
     out = {
         "n": n,
@@ -221,6 +219,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     out["peak_rss_bytes"] = rss()["peak"]
     db.close()
     return out
+
+
+def collection_index(col):
+    """The VectorIndex behind a collection, for the index layer's own overhead and RAM.
+
+    No public accessor exists, and loading a second copy would add its RAM to the peak RSS
+    reported, so this reads a private member: Collection._vindex, or, after the engine
+    redesign (issue 8), Collection._engine.vectors.index.
+    """
+    engine = getattr(col, "_engine", None)
+    return engine.vectors.index if engine is not None else col._vindex
 
 
 def raw_faiss(directory: Path, read_meta, args, faiss):

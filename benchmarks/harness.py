@@ -34,7 +34,8 @@ DATA = BENCHMARKS / "data"
 def add_output_args(parser: argparse.ArgumentParser, smoke: str) -> None:
     """Add --out DIR and --smoke (whose help says which sizes it sets) to a script's parser."""
     parser.add_argument("--out", type=Path, default=RESULTS,
-                        help=f"directory the JSON report goes to (default: {RESULTS.relative_to(ROOT)})")
+                        help=f"directory the JSON report goes to (default: {RESULTS.relative_to(ROOT)}), "
+                             "or the report's own path when it ends in .json")
     parser.add_argument("--smoke", action="store_true",
                         help=f"tiny sizes to check the script runs end to end ({smoke}); "
                              "the report name gets a _smoke suffix")
@@ -49,8 +50,11 @@ def apply_smoke(args: argparse.Namespace, **sizes: Any) -> argparse.Namespace:
 
 
 def report_path(args: argparse.Namespace, stem: str) -> Path:
-    """Where a script's JSON report goes: <--out>/<stem>[_smoke].json."""
-    return Path(args.out) / f"{stem}{'_smoke' if args.smoke else ''}.json"
+    """Where a script's JSON report goes: <--out>/<stem>[_smoke].json, or --out itself if it names a .json file."""
+    out = Path(args.out)
+    if out.suffix == ".json":
+        return out
+    return out / f"{stem}{'_smoke' if args.smoke else ''}.json"
 
 
 # ----------------------------------------------------------------------------- timing
@@ -146,12 +150,33 @@ def percentiles_ms(seconds: Iterable[float]) -> dict[str, float]:
             "mean_ms": float(arr.mean())}
 
 
+# ----------------------------------------------------------------------------- gyeol's parts, either form
+# gyeol's indexes give back (scores, labels) pairs and gyeol.fusion takes label and score arrays; the
+# engine redesign (issue 8) makes both a Ranked(labels, scores). These two work with either form.
+
+
 def labels_scores(hits: Any) -> tuple[np.ndarray, np.ndarray]:
     """(labels, scores) of an index search: a result with .labels/.scores, or a (scores, labels) pair."""
     if hasattr(hits, "labels"):
         return hits.labels, hits.scores
     scores, labels = hits
     return labels, scores
+
+
+def fusion_function(fusion: str) -> Callable[[list[tuple[np.ndarray, np.ndarray]], list[float], float], np.ndarray]:
+    """gyeol.fusion's rrf or relative_score as f([(labels, scores), ...], weights, rrf_k) -> fused labels."""
+    from gyeol import fusion as fusions
+
+    if hasattr(fusions, "Fused"):  # sides are Ranked, the result is a Fused
+        from gyeol.ranked import Ranked
+
+        if fusion == "rrf":
+            return lambda sides, weights, rrf_k: fusions.rrf([Ranked(*s) for s in sides], weights, rrf_k).labels
+        return lambda sides, weights, rrf_k: fusions.relative_score([Ranked(*s) for s in sides], weights).labels
+    if fusion == "rrf":
+        return lambda sides, weights, rrf_k: fusions.rrf([s[0] for s in sides], weights, rrf_k)[0]
+    return lambda sides, weights, rrf_k: fusions.relative_score([s[0] for s in sides], [s[1] for s in sides],
+                                                                weights)[0]
 
 
 # ----------------------------------------------------------------------------- synthetic data

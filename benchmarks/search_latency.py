@@ -11,7 +11,7 @@ each time (the second call finds the query's data in cache):
 - parts: the same building blocks called directly, no gyeol orchestration: a raw FAISS
   IndexHNSWFlat (same parameters, same vectors), KiwiTokenizer.tokenize on the query, a
   BM25Index built from the same tokens, and gyeol.fusion's rrf/relative_score over the two
-  label lists. Each side is as deep as gyeol's default for k=10 (rrf 10, relative_score 20 per
+  sides. Each side is as deep as gyeol's default for k=10 (rrf 10, relative_score 20 per
   side), which both are given explicitly (`candidates=` on the gyeol side).
 
 Reported per mode: single-query p50/p95 in ms for both, the per-query overhead (gyeol p50
@@ -37,7 +37,6 @@ import faiss
 import numpy as np
 
 import gyeol
-from gyeol.fusion import relative_score, rrf
 from gyeol.lexical import BM25Index, KiwiTokenizer
 from harness import (
     add_output_args,
@@ -45,6 +44,7 @@ from harness import (
     apply_smoke,
     best_seconds,
     call_seconds,
+    fusion_function,
     gaussian_clusters,
     korean_corpus,
     korean_queries,
@@ -75,6 +75,7 @@ class Parts:
         self.bm25 = BM25Index(gyeol.BM25())
         self.bm25.add(doc_tokens)
         self.tokenizer = tokenizer
+        self.fuse = {fusion: fusion_function(fusion) for fusion in DEPTH}
 
     def vector(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
         scores, labels = self.index.search(vec[None, :], depth)
@@ -85,13 +86,8 @@ class Parts:
 
     def hybrid(self, text: str, vec: np.ndarray, fusion: str) -> np.ndarray:
         depth = DEPTH[fusion]
-        vl, vs = self.vector(text, vec, depth)
-        kl, ks = self.keyword(text, vec, depth)
-        if fusion == "rrf":
-            labels, _ = rrf([vl, kl], [0.5, 0.5], 60.0)
-        else:
-            labels, _ = relative_score([vl, kl], [vs, ks], [0.5, 0.5])
-        return labels[:K]
+        sides = [self.vector(text, vec, depth), self.keyword(text, vec, depth)]
+        return self.fuse[fusion](sides, [0.5, 0.5], 60.0)[:K]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
