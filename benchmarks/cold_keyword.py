@@ -4,7 +4,7 @@ Builds a persisted collection from the Korean retrieval corpus (repeated to --do
 runs one keyword search so the BM25 index is built and saved, closes it; then starts fresh
 processes that import gyeol, open the database, and run one keyword search.
 
-    python benchmarks/cold_keyword.py [--docs 20000] [--runs 3]
+    python benchmarks/cold_keyword.py [--docs 20000] [--runs 3] [--out DIR] [--smoke]
 
 Prints a table and writes benchmarks/results/cold_keyword.json.
 """
@@ -12,20 +12,17 @@ Prints a table and writes benchmarks/results/cold_keyword.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import gyeol
+from harness import DATA, add_output_args, apply_smoke, fresh_python, report_path, write_report
+from retrieval_sets import read_jsonl
 
-HERE = Path(__file__).parent
-CORPUS = HERE / "data" / "ko_retrieval" / "corpus.jsonl"
-RESULTS = HERE / "results"
+CORPUS = DATA / "ko_retrieval" / "corpus.jsonl"
 
 CHILD = r"""
 import sys, time, json
@@ -45,7 +42,7 @@ print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "first_keyword_s": t3 
 
 
 def build(path: Path, n_docs: int) -> None:
-    texts = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [row["text"] for row in read_jsonl(CORPUS)]
     texts = (texts * (n_docs // len(texts) + 1))[:n_docs]
     rng = np.random.default_rng(0)
     with gyeol.connect(path) as db:
@@ -57,25 +54,24 @@ def build(path: Path, n_docs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    add_output_args(parser, smoke="--docs 200 --runs 1")
+    args = apply_smoke(parser.parse_args(), docs=200, runs=1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "kb"
         build(path, args.docs)
-        runs = []
-        for _ in range(args.runs):
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs = [fresh_python(CHILD, str(path), what="cold keyword search")[0] for _ in range(args.runs)]
     keys = ["import_s", "open_s", "first_keyword_s", "second_keyword_s", "total_s"]
     median = {k: statistics.median(r[k] for r in runs) for k in keys}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cold_keyword.json").write_text(json.dumps({"docs": args.docs, "runs": runs, "median": median}, indent=1))
+    out = report_path(args, "cold_keyword")
+    write_report(out, {"docs": args.docs, "runs": runs, "median": median}, indent=1)
     print(f"\n{args.docs} Korean documents, median of {args.runs} fresh processes\n")
     print("| import gyeol | open db + collection | first keyword result (Kiwi load) | second query | process start to first result |")
     print("|---|---|---|---|---|")
     print(" | ".join(["", *(f"{median[k]:.2f} s" if k != "second_keyword_s" else f"{median[k] * 1000:.1f} ms" for k in keys), ""]).strip())
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

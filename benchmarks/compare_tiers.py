@@ -14,6 +14,7 @@ the same number of candidates from vectors held in RAM).
     python benchmarks/compare_tiers.py                 # N=100k: about 10 minutes on 2 cores
     python benchmarks/compare_tiers.py --n 1000000     # 1M
     python benchmarks/compare_tiers.py --devices cpu,gpu
+    python benchmarks/compare_tiers.py --smoke --out /tmp/tiers   # tiny sizes: does it run
 
 Writes benchmarks/results/compare_tiers.json, compare_tiers.md and compare_tiers.png.
 Search timings are taken in a fresh process per row, after the build process
@@ -26,8 +27,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,36 +34,26 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+from harness import (
+    add_output_args,
+    alternate_rounds,
+    apply_smoke,
+    fresh_process,
+    labels_scores,
+    pyplot,
+    report_path,
+    spectral_clusters,
+)
+
 _GPU_RESOURCES: list = []
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 # -- data ------------------------------------------------------------------------------------
 
 
-def clustered(n: int, dim: int, *, seed: int, n_clusters: int, chunk: int = 100_000) -> np.ndarray:
-    """Unit vectors around n_clusters centres; centres and noise share a decaying spectrum, so
-    clusters overlap the way text embeddings do (IVF recall ~0.92 at nprobe = nlist/20)."""
-    rng = np.random.default_rng(seed)
-    scales = np.arange(1, dim + 1, dtype=np.float32) ** -0.5
-    scales *= np.sqrt(dim / np.sum(scales**2))
-    rot_c = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
-    rot_n = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
-    centres = (rng.standard_normal((n_clusters, dim)).astype(np.float32) * scales) @ rot_c.T
-    noise = scales * np.float32(np.sqrt(1.5))
-    out = np.empty((n, dim), np.float32)
-    draw = np.random.default_rng(seed + 1)
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        x = centres[draw.integers(0, n_clusters, m)] + (draw.standard_normal((m, dim)).astype(np.float32) * noise) @ rot_n.T
-        out[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out
-
-
 def make_data(n: int, dim: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
     n_clusters = max(16, n // 50)
-    both = clustered(n + nq, dim, seed=2024, n_clusters=n_clusters)
+    both = spectral_clusters(n + nq, dim, seed=2024, n_clusters=n_clusters)
     return both[:n], both[n:]  # queries: fresh draws from the same mixture, not in the collection
 
 
@@ -129,47 +118,6 @@ def build_row(workdir: Path, tier: str, device: str, index_name: str | None, x: 
 # -- measure (child process) -------------------------------------------------------------------
 
 
-def batch_seconds(fn, queries: np.ndarray, min_seconds: float) -> float:
-    """Best wall time of fn(queries) over repeats lasting at least min_seconds in all."""
-    best, spent = float("inf"), 0.0
-    while spent < min_seconds or best == float("inf"):
-        t0 = time.perf_counter()
-        fn(queries)
-        took = time.perf_counter() - t0
-        best, spent = min(best, took), spent + took
-    return best
-
-
-def single_latencies(fn, queries: np.ndarray) -> np.ndarray:
-    """Per-query latencies in seconds of fn(one_query) over the queries (after one warm-up call)."""
-    fn(queries[0])
-    out = np.empty(len(queries))
-    for i, query in enumerate(queries):
-        t0 = time.perf_counter()
-        fn(query)
-        out[i] = time.perf_counter() - t0
-    return out
-
-
-def interleaved(contenders: dict[str, tuple], queries: np.ndarray, singles: np.ndarray, args) -> dict[str, Any]:
-    """Batched QPS and single-query latencies of each contender, measured in alternating rounds.
-
-    The machine may be shared: alternating rounds and keeping each contender's best round
-    exposes every contender to the same background load.
-    """
-    best_batch = {name: float("inf") for name in contenders}
-    best_lat: dict[str, np.ndarray] = {}
-    for _ in range(args.rounds):
-        for name, (batched, single) in contenders.items():
-            best_batch[name] = min(best_batch[name], batch_seconds(batched, queries, args.min_seconds / args.rounds))
-            lat = single_latencies(single, singles)
-            if name not in best_lat or lat.mean() < best_lat[name].mean():
-                best_lat[name] = lat
-    return {name: {"qps_batched": len(queries) / best_batch[name], "qps_single": 1.0 / best_lat[name].mean(),
-                   "p50_ms": float(np.percentile(best_lat[name], 50) * 1e3),
-                   "p95_ms": float(np.percentile(best_lat[name], 95) * 1e3)} for name in contenders}
-
-
 def cold_open(args: argparse.Namespace) -> dict[str, Any]:
     """In a fresh process: import time, then connect + open the collection + first result (timed apart)."""
     t_import = time.perf_counter()
@@ -213,7 +161,7 @@ def index_open(args: argparse.Namespace) -> dict[str, Any]:
     index = load_index(directory, generation=meta["generation"], tier=args.tier, metric=meta["metric"],
                        dim=meta["dim"], next_label=meta["ntotal"], device=args.device)
     opened = rss()
-    _, labels = index.search(query, 10)
+    labels, _ = labels_scores(index.search(query, 10))
     took = time.perf_counter() - t0
     assert (labels >= 0).all()
     return {"index_open_s": took, "index_rss_open_bytes": opened["rss"] - before["rss"],
@@ -246,7 +194,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results = col.search_many(vectors=queries, k=k, mode="vector")
     found = np.array([[int(i) for i in r.ids] for r in results])
     recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)]))
-    index = col._vindex  # the VectorIndex behind the collection: its own overhead, and its RAM
+    index = collection_index(col)
     n = index.ntotal
     out = {
         "n": n,
@@ -263,13 +211,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "index": (lambda qs: index.search(qs, k), lambda qv: index.search(qv[None, :], k)),
         "raw": (lambda qs: raw.search(qs, k), lambda qv: raw.search(qv[None, :], k)),
     }
-    timings = interleaved(contenders, queries, queries[: args.single], args)
+    timings = alternate_rounds(contenders, queries, queries[: args.single], rounds=args.rounds,
+                               min_seconds=args.min_seconds)
     out.update(timings["gyeol"])
     out.update({f"index_{key}": value for key, value in timings["index"].items()})
     out.update({f"raw_{key}": value for key, value in timings["raw"].items()})
     out["peak_rss_bytes"] = rss()["peak"]
     db.close()
     return out
+
+
+def collection_index(col):
+    """The VectorIndex behind a collection, for the index layer's own overhead and RAM.
+
+    No public accessor exists, and loading a second copy would add its RAM to the peak RSS
+    reported, so this reads a private member: Collection._vindex, or, after the engine
+    redesign (issue 8), Collection._engine.vectors.index.
+    """
+    engine = getattr(col, "_engine", None)
+    return engine.vectors.index if engine is not None else col._vindex
 
 
 def raw_faiss(directory: Path, read_meta, args, faiss):
@@ -279,6 +239,11 @@ def raw_faiss(directory: Path, read_meta, args, faiss):
     rescore = None
     if state["type"] == "rescored":
         rescore, vectors_file, state = state["rescore"], directory / state["vectors"], state["inner"]
+        if state is None:  # too few vectors to train codes: an exact scan of the vector file
+            full = np.fromfile(vectors_file, dtype=np.float32).reshape(-1, meta["dim"])
+            index = faiss.IndexFlatL2(meta["dim"]) if meta["metric"] == "l2" else faiss.IndexFlatIP(meta["dim"])
+            index.add(full)
+            return index
     if state["type"] == "disk":
         state = state["base"]
         index = faiss.read_index(str(directory / state["file"]),
@@ -356,11 +321,7 @@ def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in rows:
         size = 30 + r["index_ram_bytes_per_vector"] / 4
@@ -393,10 +354,10 @@ def main() -> None:
     parser.add_argument("--devices", default="cpu", help="comma list of cpu,gpu (gpu rows only with a GPU)")
     parser.add_argument("--tiers", default="memory,hybrid,disk")
     parser.add_argument("--workdir", default=None, help="where databases go (default: a temp dir, removed)")
-    parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--tag", default="", help="suffix of the result files (default: N unless 100k)")
     parser.add_argument("--child", nargs=5, metavar=("MODE", "DB", "TIER", "DEVICE", "DATA"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    add_output_args(parser, smoke="--n 2000 --dim 32 --nq 50 --single 20 --min-seconds 0.05 --rounds 1")
+    args = apply_smoke(parser.parse_args(), n=2000, dim=32, nq=50, single=20, min_seconds=0.05, rounds=1)
 
     if args.child:  # a fresh process for one row: "open" (cold open) or "measure"
         mode, args.db, args.tier, args.device, data_dir = args.child
@@ -408,10 +369,10 @@ def main() -> None:
     import faiss
 
     import gyeol
-    from gyeol.index.device import gpu_count
 
+    gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
     tiers = args.tiers.split(",")
-    devices = [d for d in args.devices.split(",") if d == "cpu" or gpu_count() > 0]
+    devices = [d for d in args.devices.split(",") if d == "cpu" or gpus > 0]
     tmp = tempfile.TemporaryDirectory(prefix="gyeol-tiers-") if args.workdir is None else None
     workdir = Path(args.workdir or tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -429,21 +390,18 @@ def main() -> None:
                 continue
             built = build_row(workdir, tier, device, index_name, x)
             print(f"built {built['row']}: {built['index']} in {built['build_s']:.1f}s", flush=True)
-            env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
             warmup = workdir / f"warmup-{tier}-{device}"
             if not warmup.exists():
                 build_row(warmup.parent, tier, device, None, x[:10], name=warmup.name)
             row = dict(built)
             for mode in ("open", "index", "measure"):
-                child = subprocess.run(
-                    [sys.executable, __file__, "--child", mode, built["db"], tier, device, str(workdir),
+                measured, _ = fresh_process(
+                    [__file__, "--child", mode, built["db"], tier, device, str(workdir),
                      "--single", str(args.single), "--min-seconds", str(args.min_seconds),
                      "--rounds", str(args.rounds)],
-                    capture_output=True, text=True, env=env, check=False,
+                    what=f"measuring {built['row']} ({mode})",
                 )
-                if child.returncode != 0:
-                    raise SystemExit(f"measuring {built['row']} ({mode}) failed:\n{child.stderr[-4000:]}")
-                row.update(json.loads(child.stdout.strip().splitlines()[-1]))
+                row.update(measured)
             row["disk_bytes"] = dir_bytes(Path(built["db"]))
             row["index_disk_bytes"] = dir_bytes(index_dir(Path(built["db"]), tier))
             rows.append(row)
@@ -460,16 +418,16 @@ def main() -> None:
         "gyeol": gyeol.__version__, "faiss": faiss.__version__,
         "total_s": time.perf_counter() - t_start,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     suffix = f"_{args.tag}" if args.tag else ("" if args.n == 100_000 else f"_{args.n}")
-    (out / f"compare_tiers{suffix}.json").write_text(json.dumps({"config": config, "rows": rows}, indent=2))
+    out = report_path(args, f"compare_tiers{suffix}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"config": config, "rows": rows}, indent=2))
     table = markdown(rows, config)
-    (out / f"compare_tiers{suffix}.md").write_text(table)
-    plot(rows, out / f"compare_tiers{suffix}.png")
+    out.with_suffix(".md").write_text(table)
+    plot(rows, out.with_suffix(".png"))
     print()
     print(table)
-    print(f"total {config['total_s']:.0f}s; wrote {out}/compare_tiers{suffix}.{{json,md,png}}")
+    print(f"total {config['total_s']:.0f}s; wrote {out.with_suffix('')}.{{json,md,png}}")
     if tmp is not None:
         tmp.cleanup()
 

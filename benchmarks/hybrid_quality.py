@@ -25,50 +25,55 @@ hybrid, rrf alpha=0.5 rrf_k=60: recall@10 above both sides and MRR@10 at least t
 side's); an alpha sweep 0, 0.1, ..., 1 for both fusions (alpha = weight of the vector
 side); rrf with rrf_k 1, 10, 60 at alpha 0.5.
 
---depth-sweep also measures how deep each side ranks before fusion: it sets
-gyeol.search.RRF_CANDIDATES and RELATIVE_CANDIDATES both to 5, 10, 20, 50, 100 (per side, rrf
-ranks max(k, value) and relative_score max(2k, value), see gyeol.search.hybrid_depth) and
-reruns both fusions at alpha 0.5.
+--depth-sweep also measures how deep each side ranks before fusion: for each floor 5, 10, 20,
+50, 100 it reruns both fusions at alpha 0.5 with `candidates=` (hits per side) set the way the
+default rule would set it with that floor: rrf ranks max(k, floor), relative_score max(2k, floor)
+(the defaults are floor 10 for rrf and 20 for relative_score).
 
 Runs offline. Usage:
-    PYTHONPATH=src python benchmarks/hybrid_quality.py [--verify] [--depth-sweep]
-        [--data DIR ...] [--split test] [--max-queries N] [--model NAME_OR_PATH]
+    python benchmarks/hybrid_quality.py [--verify] [--depth-sweep]
+        [--data DIR ...] [--split test] [--max-queries N] [--model NAME_OR_PATH] [--out DIR] [--smoke]
 --data runs the same tables on other labelled sets, in gyeol's layout or BEIR's (SciFact,
 FiQA, MIRACL-ko ... exported as corpus.jsonl, queries.jsonl, qrels/<split>.tsv; see
 benchmarks/retrieval_sets.py); --model takes any sentence-transformers model already on
 disk (a multilingual one shows the Korean case without the language gap).
 --verify also checks the API's vector-only and keyword-only rankings against exact numpy
 cosine and a directly built BM25Index (it embeds the corpora a second time).
-Prints markdown tables and writes benchmarks/results/hybrid_quality.json.
+Prints markdown tables and writes benchmarks/results/hybrid_quality.json. --smoke keeps 5 queries
+of each set over their relevant passages and 30 others (and runs --verify and --depth-sweep).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import gyeol
+from gyeol.lexical import BM25Index, KiwiTokenizer
+from harness import (
+    DATA,
+    add_output_args,
+    labels_scores,
+    machine,
+    markdown_table,
+    report_path,
+    write_report,
+)
+from retrieval_sets import (
+    RetrievalSet,
+    RetrievalSetError,
+    load_retrieval_set,
+    paired_bootstrap_ci,
+    rank_metrics,
+)
 
-import gyeol  # noqa: E402
-import gyeol.search  # noqa: E402
-from gyeol.config import BM25  # noqa: E402
-from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
-from korean_quality import markdown_table, paired_bootstrap_ci, rank_metrics, write_report  # noqa: E402
-from retrieval_sets import RetrievalSet, RetrievalSetError, load_retrieval_set  # noqa: E402
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network (the model loads later, lazily)
 
-DATA = ROOT / "benchmarks" / "data"
-RESULTS = ROOT / "benchmarks" / "results" / "hybrid_quality.json"
 MODEL = "all-MiniLM-L6-v2"
 K = 10
 ALPHAS = [round(a / 10, 1) for a in range(11)]
@@ -76,6 +81,12 @@ FUSIONS = ("rrf", "relative_score")
 DEFAULT_ALPHA = 0.5
 RRF_KS = (1, 10, 60)
 DEPTHS = (5, 10, 20, 50, 100)
+SMOKE_QUERIES, SMOKE_OTHER_DOCUMENTS = 5, 30
+
+
+def depth_for(floor: int, fusion: str) -> int:
+    """Hits per side that the default depth rule gives with this floor: rrf max(k, floor), else max(2k, floor)."""
+    return max(K, floor) if fusion == "rrf" else max(2 * K, floor)
 
 
 def scores(ranked: list[list[str]], data: RetrievalSet) -> dict[str, Any]:
@@ -112,20 +123,22 @@ class Run:
         self.embed_queries_s = time.perf_counter() - start
 
     def ranked(
-        self, mode: str, alpha: float = DEFAULT_ALPHA, fusion: str = "rrf", rrf_k: float = 60
+        self, mode: str, alpha: float = DEFAULT_ALPHA, fusion: str = "rrf", rrf_k: float = 60,
+        candidates: int | None = None,
     ) -> list[list[str]]:
         results = self.col.search_many(
             self.data.query_texts, vectors=self.query_vectors, k=K, mode=mode, alpha=alpha, fusion=fusion,
-            rrf_k=rrf_k,
+            rrf_k=rrf_k, candidates=candidates,
         )
         return [list(r.ids) for r in results]
 
     def keyword_reference(self, tokenizer: KiwiTokenizer) -> list[list[str]]:
         """Give back BM25 top-10 ids from a directly built BM25Index with this tokenizer."""
-        index = BM25Index(BM25())
+        index = BM25Index(gyeol.BM25())
         index.add(tokenizer.tokenize_batch(self.data.doc_texts))
         ids = np.array(self.data.doc_ids)
-        return [list(ids[index.search(t, K)[1]]) for t in tokenizer.tokenize_batch(self.data.query_texts)]
+        query_tokens = tokenizer.tokenize_batch(self.data.query_texts)
+        return [list(ids[labels_scores(index.search(t, K))[0]]) for t in query_tokens]
 
     def modes(self) -> list[dict[str, Any]]:
         plain = KiwiTokenizer(english_stopwords=False, english_stemming=False)
@@ -161,21 +174,17 @@ class Run:
                 for rrf_k in RRF_KS]
 
     def depth_sweep(self) -> list[dict[str, Any]]:
-        """Give back both fusions at alpha 0.5 with gyeol.search's per-side depth floors set to each value."""
-        saved = gyeol.search.RRF_CANDIDATES, gyeol.search.RELATIVE_CANDIDATES
+        """Give back both fusions at alpha 0.5 with each side as deep as the default rule with each floor."""
         rows = []
-        try:
-            for depth in DEPTHS:
-                gyeol.search.RRF_CANDIDATES = gyeol.search.RELATIVE_CANDIDATES = depth
-                row: dict[str, Any] = {"name": f"{depth}", "floor": depth}
-                for fusion in FUSIONS:
-                    result = scores(self.ranked("hybrid", DEFAULT_ALPHA, fusion), self.data)
-                    row[f"{fusion} depth"] = gyeol.search.hybrid_depth(K, fusion)
-                    row[f"{fusion} mrr@10"] = result["mrr@10"]
-                    row[f"{fusion} recall@10"] = result["recall@10"]
-                rows.append(row)
-        finally:
-            gyeol.search.RRF_CANDIDATES, gyeol.search.RELATIVE_CANDIDATES = saved
+        for floor in DEPTHS:
+            row: dict[str, Any] = {"name": f"{floor}", "floor": floor}
+            for fusion in FUSIONS:
+                depth = depth_for(floor, fusion)
+                result = scores(self.ranked("hybrid", DEFAULT_ALPHA, fusion, candidates=depth), self.data)
+                row[f"{fusion} depth"] = depth
+                row[f"{fusion} mrr@10"] = result["mrr@10"]
+                row[f"{fusion} recall@10"] = result["recall@10"]
+            rows.append(row)
         return rows
 
     def verify(self, embedder: gyeol.SentenceTransformerEmbedder) -> dict[str, float]:
@@ -271,18 +280,20 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int, default=None, help="keep the first N queries of each set")
     parser.add_argument("--model", default=MODEL,
                         help="sentence-transformers model name or local path (default: the offline MiniLM)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"JSON report (default: {RESULTS.relative_to(ROOT)} for the bundled sets and model, "
-                             "hybrid_quality_<set names>.json beside it otherwise)")
+    add_output_args(parser, smoke=f"{SMOKE_QUERIES} queries of each set, their passages and "
+                                  f"{SMOKE_OTHER_DOCUMENTS} others, with --verify and --depth-sweep")
     args = parser.parse_args()
     directories = args.data or [DATA / "en_hybrid", DATA / "pydoc_en", DATA / "ko_retrieval"]
     try:
         sets = [load_retrieval_set(d, split=args.split, max_queries=args.max_queries) for d in directories]
     except RetrievalSetError as exc:
         parser.error(str(exc))
+    if args.smoke:
+        sets = [s.shrunk(SMOKE_QUERIES, SMOKE_OTHER_DOCUMENTS) for s in sets]
+        args.verify = args.depth_sweep = True
+    # hybrid_quality.json for the bundled sets and model, hybrid_quality_<set names>.json otherwise
     bundled = args.data is None and args.model == MODEL and args.max_queries is None
-    out = args.out or (RESULTS if bundled else
-                       RESULTS.with_name("hybrid_quality_" + "_".join(d.name for d in sets) + ".json"))
+    out = report_path(args, "hybrid_quality" if bundled else "hybrid_quality_" + "_".join(d.name for d in sets))
 
     started = time.perf_counter()
     embedder = gyeol.SentenceTransformerEmbedder(args.model)
@@ -333,8 +344,7 @@ def main() -> None:
         report["cases"][name] = case
     db.close()
     report["total_s"] = time.perf_counter() - started
-    report["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
-                         "cpus": os.cpu_count()}
+    report["machine"] = machine()
     write_report(out, report)
     print(f"\ntotal {report['total_s']:.0f} s; wrote {out}")
 

@@ -11,31 +11,25 @@ seconds spent tokenizing the corpus. A second table runs the default Kiwi tokeni
 each BM25 variant.
 
 Runs offline. Usage:
-    PYTHONPATH=src python benchmarks/korean_quality.py [--data DIR [--split test] [--max-queries N]]
+    python benchmarks/korean_quality.py [--data DIR [--split test] [--max-queries N]] [--out DIR] [--smoke]
 --data runs the same tables on another labelled set, in gyeol's layout or BEIR's (e.g. a
 Korean MIRACL or Ko-StrategyQA export); see benchmarks/retrieval_sets.py for both layouts.
-Prints markdown tables and writes benchmarks/results/korean_quality.json.
+Prints markdown tables and writes benchmarks/results/korean_quality.json. --smoke keeps 10
+queries over their relevant passages and 40 others.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from gyeol.config import BM25  # noqa: E402
-from gyeol.lexical import (  # noqa: E402
+from gyeol import BM25
+from gyeol.lexical import (
     DEFAULT_POS,
     BigramTokenizer,
     BM25Index,
@@ -43,11 +37,18 @@ from gyeol.lexical import (  # noqa: E402
     Tokenizer,
     WhitespaceTokenizer,
 )
-from retrieval_sets import RetrievalSet, RetrievalSetError, load_retrieval_set  # noqa: E402
+from harness import DATA, add_output_args, labels_scores, machine, markdown_table, report_path, write_report
+from retrieval_sets import (
+    RetrievalSet,
+    RetrievalSetError,
+    load_retrieval_set,
+    paired_bootstrap_ci,
+    rank_metrics,
+)
 
-DATA = ROOT / "benchmarks" / "data" / "ko_retrieval"
-RESULTS = ROOT / "benchmarks" / "results" / "korean_quality.json"
+KO_RETRIEVAL = DATA / "ko_retrieval"
 K = 10
+SMOKE_QUERIES, SMOKE_OTHER_DOCUMENTS = 10, 40
 
 NOUNS = ("NNG", "NNP")
 NUMBERS_FOREIGN = ("NR", "SN", "SL", "SH")
@@ -66,28 +67,6 @@ POS_SETS: dict[str, tuple[str, ...]] = {
 _MIXED = re.compile(r"[A-Za-z0-9]")
 
 
-def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Write a benchmark's JSON report whole (temp file, then replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def rank_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int = K) -> dict[str, np.ndarray]:
-    """Give back per-query reciprocal rank@k, recall@k and hit@1 arrays."""
-    rr = np.zeros(len(ranked))
-    recall = np.zeros(len(ranked))
-    hit1 = np.zeros(len(ranked))
-    for i, (ids, rel) in enumerate(zip(ranked, relevant)):
-        top = ids[:k]
-        rank = next((r for r, doc in enumerate(top, 1) if doc in rel), None)
-        rr[i] = 1.0 / rank if rank is not None else 0.0
-        recall[i] = len(rel.intersection(top)) / len(rel)
-        hit1[i] = 1.0 if top and top[0] in rel else 0.0
-    return {"rr": rr, "recall": recall, "hit1": hit1}
-
-
 def summarize(per_query: dict[str, np.ndarray], mixed: np.ndarray) -> dict[str, float]:
     return {
         "mrr@10": float(per_query["rr"].mean()),
@@ -95,15 +74,6 @@ def summarize(per_query: dict[str, np.ndarray], mixed: np.ndarray) -> dict[str, 
         "hit@1": float(per_query["hit1"].mean()),
         "mrr@10_mixed": float(per_query["rr"][mixed].mean()) if mixed.any() else float("nan"),
     }
-
-
-def paired_bootstrap_ci(diff: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Give back the 95% bootstrap interval of the mean of per-query differences."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(diff), size=(resamples, len(diff)))
-    means = diff[idx].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def keyword_rankings(
@@ -117,7 +87,7 @@ def keyword_rankings(
     index.add(doc_tokens)
     ranked = []
     for query_tokens in tokenizer.tokenize_batch(data.query_texts):
-        _, labels = index.search(query_tokens, k)
+        labels, _ = labels_scores(index.search(query_tokens, k))
         ranked.append([data.doc_ids[label] for label in labels])
     return ranked, tokenize_s
 
@@ -132,35 +102,23 @@ def tokenizers() -> dict[str, Tokenizer]:
     return out
 
 
-def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    head = "| " + " | ".join(title for _, title in columns) + " |"
-    rule = "|" + "|".join("---" if key == "name" else "---:" for key, _ in columns) + "|"
-    lines = [head, rule]
-    for row in rows:
-        cells = []
-        for key, _ in columns:
-            value = row[key]
-            cells.append(f"{value:.3f}" if isinstance(value, float) else str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA,
+    parser.add_argument("--data", type=Path, default=KO_RETRIEVAL,
                         help="a retrieval set directory, gyeol or BEIR layout (default: ko_retrieval)")
     parser.add_argument("--split", default="test", help="qrels split of a BEIR-layout set")
     parser.add_argument("--max-queries", type=int, default=None, help="keep the first N queries")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"JSON report (default: {RESULTS.relative_to(ROOT)} for the bundled set, "
-                             "korean_quality_<set name>.json beside it otherwise)")
+    add_output_args(parser, smoke=f"{SMOKE_QUERIES} queries, their passages and {SMOKE_OTHER_DOCUMENTS} others")
     args = parser.parse_args()
     try:
         data = load_retrieval_set(args.data, split=args.split, max_queries=args.max_queries)
     except RetrievalSetError as exc:
         parser.error(str(exc))
-    out = args.out or (RESULTS if args.data.resolve() == DATA.resolve()
-                       else RESULTS.with_name(f"korean_quality_{data.name}.json"))
+    if args.smoke:
+        data = data.shrunk(SMOKE_QUERIES, SMOKE_OTHER_DOCUMENTS)
+    # korean_quality.json for the bundled set, korean_quality_<set name>.json otherwise
+    bundled = args.data.resolve() == KO_RETRIEVAL.resolve()
+    out = report_path(args, "korean_quality" if bundled else f"korean_quality_{data.name}")
 
     mixed = np.array([bool(_MIXED.search(q)) for q in data.query_texts])
     print(f"{data.name}: {len(data.doc_ids)} documents, {len(data.query_ids)} queries "
@@ -172,7 +130,7 @@ def main() -> None:
     reciprocal_ranks: dict[str, np.ndarray] = {}
     for name, tokenizer in tokenizers().items():
         ranked, tokenize_s = keyword_rankings(data, tokenizer, okapi)
-        per_query = rank_metrics(ranked, data.relevant)
+        per_query = rank_metrics(ranked, data.relevant, K)
         reciprocal_ranks[name] = per_query["rr"]
         row = {"name": name, **summarize(per_query, mixed), "tokenize_s": tokenize_s}
         if isinstance(tokenizer, KiwiTokenizer):
@@ -197,7 +155,7 @@ def main() -> None:
     default_kiwi = KiwiTokenizer()
     for variant in ("okapi", "bm25l", "bm25plus", "lucene"):
         ranked, _ = keyword_rankings(data, default_kiwi, BM25(variant=variant))
-        variant_rows.append({"name": variant, **summarize(rank_metrics(ranked, data.relevant), mixed)})
+        variant_rows.append({"name": variant, **summarize(rank_metrics(ranked, data.relevant, K), mixed)})
     print("\nDefault Kiwi tokenizer with each BM25 variant\n")
     print(markdown_table(variant_rows, columns[:5]))
 
@@ -213,7 +171,7 @@ def main() -> None:
         "tokenizers": rows,
         "bm25_variants_default_kiwi": variant_rows,
         "best_kiwi_pos_set": best["name"],
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
     }
     write_report(out, report)
     print(f"\nwrote {out}")

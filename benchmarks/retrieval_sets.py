@@ -1,4 +1,4 @@
-"""Retrieval sets for the quality benchmarks: gyeol's own layout or a BEIR-style one.
+"""Retrieval sets for the quality benchmarks (gyeol's own layout or a BEIR-style one) and their metrics.
 
 The quality scripts (korean_quality.py, hybrid_quality.py) take `--data DIR` so they can
 run on any labelled set, not only the hand-written ones in benchmarks/data/. Two layouts
@@ -16,6 +16,8 @@ A title is joined to its text with a newline; a document counts as relevant when
 qrels score is above 0. Queries without a relevant document in the split are left out.
 
 `max_queries` keeps the first N queries in file order (no sampling, so runs repeat).
+`RetrievalSet.shrunk` cuts a set down further for smoke runs. `rank_metrics` and
+`paired_bootstrap_ci` score rankings against a set's relevant documents.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RetrievalSet", "load_retrieval_set", "read_jsonl"]
+__all__ = [
+    "RetrievalSet", "RetrievalSetError", "load_retrieval_set", "paired_bootstrap_ci", "rank_metrics", "read_jsonl",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,21 @@ class RetrievalSet:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "documents": len(self.doc_ids), "queries": len(self.query_ids)}
+
+    def shrunk(self, queries: int, other_documents: int) -> "RetrievalSet":
+        """The first `queries` queries over their relevant documents plus the first `other_documents` others."""
+        relevant = self.relevant[:queries]
+        wanted = set().union(*relevant)
+        others = 0
+        keep = []
+        for i, doc_id in enumerate(self.doc_ids):
+            if doc_id in wanted:
+                keep.append(i)
+            elif others < other_documents:
+                keep.append(i)
+                others += 1
+        return RetrievalSet(self.name, [self.doc_ids[i] for i in keep], [self.doc_texts[i] for i in keep],
+                            self.query_ids[:queries], self.query_texts[:queries], relevant, self.kinds[:queries])
 
 
 class RetrievalSetError(ValueError):
@@ -138,3 +157,26 @@ def load_retrieval_set(directory: Path | str, *, split: str = "test", max_querie
         relevant, kinds = relevant[:max_queries], kinds[:max_queries]
     _check(doc_ids, query_ids, relevant, directory)
     return RetrievalSet(directory.name, doc_ids, doc_texts, query_ids, query_texts, relevant, np.array(kinds))
+
+
+def rank_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int) -> dict[str, np.ndarray]:
+    """Give back per-query reciprocal rank@k, recall@k and hit@1 arrays."""
+    rr = np.zeros(len(ranked))
+    recall = np.zeros(len(ranked))
+    hit1 = np.zeros(len(ranked))
+    for i, (ids, rel) in enumerate(zip(ranked, relevant)):
+        top = ids[:k]
+        rank = next((r for r, doc in enumerate(top, 1) if doc in rel), None)
+        rr[i] = 1.0 / rank if rank is not None else 0.0
+        recall[i] = len(rel.intersection(top)) / len(rel)
+        hit1[i] = 1.0 if top and top[0] in rel else 0.0
+    return {"rr": rr, "recall": recall, "hit1": hit1}
+
+
+def paired_bootstrap_ci(diff: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Give back the 95% bootstrap interval of the mean of per-query differences."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(resamples, len(diff)))
+    means = diff[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)

@@ -1,7 +1,7 @@
 """End-to-end search latency by mode: Collection.search against the sum of its parts.
 
-One on-disk collection of synthetic Korean documents (keyword.py's generator, >= 50k by
-default) with clustered 384-d vectors (vector_overhead.py's generator; passed as vectors=,
+One on-disk collection of synthetic Korean documents (harness.korean_corpus, >= 50k by
+default) with clustered 384-d vectors (harness.gaussian_clusters, normalised; passed as vectors=,
 so no model runs) and a little metadata, default memory tier (HNSW m=32) and default Kiwi
 tokenizer. For each mode the same queries run two ways, query by query, the order flipping
 each time (the second call finds the query's data in cache):
@@ -11,7 +11,8 @@ each time (the second call finds the query's data in cache):
 - parts: the same building blocks called directly, no gyeol orchestration: a raw FAISS
   IndexHNSWFlat (same parameters, same vectors), KiwiTokenizer.tokenize on the query, a
   BM25Index built from the same tokens, and gyeol.fusion's rrf/relative_score over the two
-  label lists (each side as deep as gyeol ranks it: gyeol.search.hybrid_depth).
+  sides. Each side is as deep as gyeol's default for k=10 (rrf 10, relative_score 20 per
+  side), which both are given explicitly (`candidates=` on the gyeol side).
 
 Reported per mode: single-query p50/p95 in ms for both, the per-query overhead (gyeol p50
 minus parts p50), and batched throughput of `col.search_many` over all queries against a
@@ -20,17 +21,13 @@ hybrid search (a `where` on an int field matching ~20% of documents) is reported
 gyeol alone, since the parts have no filter.
 
 Runs offline. Usage:
-    PYTHONPATH=src python benchmarks/search_latency.py [--docs 50000] [--queries 300]
+    python benchmarks/search_latency.py [--docs 50000] [--queries 300] [--out DIR] [--smoke]
 Prints a markdown table and writes benchmarks/results/search_latency.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,28 +36,31 @@ from typing import Any, Callable
 import faiss
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import gyeol
+from gyeol.lexical import BM25Index, KiwiTokenizer
+from harness import (
+    add_output_args,
+    alternate_per_call,
+    apply_smoke,
+    best_seconds,
+    call_seconds,
+    fusion_function,
+    gaussian_clusters,
+    korean_corpus,
+    korean_queries,
+    labels_scores,
+    machine,
+    markdown_table,
+    report_path,
+    write_report,
+)
 
-import gyeol  # noqa: E402
-from gyeol.config import BM25  # noqa: E402
-from gyeol.fusion import relative_score, rrf  # noqa: E402
-from gyeol.lexical import BM25Index, KiwiTokenizer  # noqa: E402
-from gyeol.search import hybrid_depth  # noqa: E402
-from korean_quality import markdown_table, write_report  # noqa: E402
-from vector_overhead import clustered, single_latencies  # noqa: E402
-
-# keyword.py shares its name with the standard library's keyword module: load it by path.
-_spec = importlib.util.spec_from_file_location("keyword_bench", ROOT / "benchmarks" / "keyword.py")
-keyword_bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(keyword_bench)
-make_corpus, make_queries = keyword_bench.make_corpus, keyword_bench.make_queries
-
-RESULTS = ROOT / "benchmarks" / "results" / "search_latency.json"
 K = 10
 DIM = 384
 WHERE = {"year": {"$gte": 2020}}  # years 2000-2024 spread evenly: ~20% match
+# Hits each side ranks before fusion, for k=10: gyeol's defaults (max(k, 10) rrf, max(2k, 20) relative_score),
+# given to both gyeol and the parts so they fuse lists of the same depth.
+DEPTH = {"rrf": 10, "relative_score": 20}
 
 
 class Parts:
@@ -72,58 +72,22 @@ class Parts:
         self.index.hnsw.efConstruction = spec.ef_construction
         self.index.hnsw.efSearch = spec.ef_search
         self.index.add(vectors)
-        self.bm25 = BM25Index(BM25())
+        self.bm25 = BM25Index(gyeol.BM25())
         self.bm25.add(doc_tokens)
         self.tokenizer = tokenizer
+        self.fuse = {fusion: fusion_function(fusion) for fusion in DEPTH}
 
     def vector(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
         scores, labels = self.index.search(vec[None, :], depth)
         return labels[0], scores[0]
 
     def keyword(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
-        scores, labels = self.bm25.search(self.tokenizer.tokenize(text), depth)
-        return labels, scores
+        return labels_scores(self.bm25.search(self.tokenizer.tokenize(text), depth))
 
     def hybrid(self, text: str, vec: np.ndarray, fusion: str) -> np.ndarray:
-        depth = hybrid_depth(K, fusion)
-        vl, vs = self.vector(text, vec, depth)
-        kl, ks = self.keyword(text, vec, depth)
-        if fusion == "rrf":
-            labels, _ = rrf([vl, kl], [0.5, 0.5], 60.0)
-        else:
-            labels, _ = relative_score([vl, kl], [vs, ks], [0.5, 0.5])
-        return labels[:K]
-
-
-def alternate(gyeol_fn: Callable[[int], Any], parts_fn: Callable[[int], Any], n: int, rounds: int) -> tuple:
-    """Time both sides query by query, best of rounds per query. Whichever runs second finds the
-    query's postings and graph nodes in cache, so the order flips every query and every round."""
-    for i in range(min(n, 10)):  # warm up
-        gyeol_fn(i)
-        parts_fn(i)
-    g = np.full(n, np.inf)
-    p = np.full(n, np.inf)
-    for r in range(rounds):
-        for i in range(n):
-            first, second = (gyeol_fn, parts_fn) if (i + r) % 2 == 0 else (parts_fn, gyeol_fn)
-            t0 = time.perf_counter()
-            first(i)
-            t1 = time.perf_counter()
-            second(i)
-            t2 = time.perf_counter()
-            g_time, p_time = (t1 - t0, t2 - t1) if first is gyeol_fn else (t2 - t1, t1 - t0)
-            g[i] = min(g[i], g_time)
-            p[i] = min(p[i], p_time)
-    return g, p
-
-
-def best_of(fn: Callable[[], Any], rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        depth = DEPTH[fusion]
+        sides = [self.vector(text, vec, depth), self.keyword(text, vec, depth)]
+        return self.fuse[fusion](sides, [0.5, 0.5], 60.0)[:K]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -152,14 +116,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (best kept)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    add_output_args(parser, smoke="--docs 500 --queries 20 --rounds 1")
+    args = apply_smoke(parser.parse_args(), docs=500, queries=20, rounds=1)
 
-    texts = make_corpus(args.docs, args.seed)
-    query_texts = make_queries(args.queries, args.seed)
-    vectors = clustered(args.docs, DIM, seed=1)
+    texts = korean_corpus(args.docs, args.seed)
+    query_texts = korean_queries(args.queries, args.seed)
+    vectors = gaussian_clusters(args.docs, DIM, seed=1)
     faiss.normalize_L2(vectors)
-    query_vectors = clustered(args.queries, DIM, seed=2)
+    query_vectors = gaussian_clusters(args.queries, DIM, seed=2)
     faiss.normalize_L2(query_vectors)
     metadata = [{"year": 2000 + i % 25, "lang": "ko"} for i in range(args.docs)]
     ids = [f"doc-{i:07d}" for i in range(args.docs)]
@@ -189,8 +153,10 @@ def main() -> None:
         modes: list[tuple[str, dict[str, Any], Callable[[int], Any]]] = [
             ("vector", {"mode": "vector"}, lambda i: parts.vector(query_texts[i], query_vectors[i])),
             ("keyword", {"mode": "keyword"}, lambda i: parts.keyword(query_texts[i], query_vectors[i])),
-            ("hybrid rrf", {"mode": "hybrid"}, lambda i: parts.hybrid(query_texts[i], query_vectors[i], "rrf")),
-            ("hybrid relative_score", {"mode": "hybrid", "fusion": "relative_score"},
+            ("hybrid rrf", {"mode": "hybrid", "candidates": DEPTH["rrf"]},
+             lambda i: parts.hybrid(query_texts[i], query_vectors[i], "rrf")),
+            ("hybrid relative_score",
+             {"mode": "hybrid", "fusion": "relative_score", "candidates": DEPTH["relative_score"]},
              lambda i: parts.hybrid(query_texts[i], query_vectors[i], "relative_score")),
         ]
         rows: list[dict[str, Any]] = []
@@ -202,16 +168,16 @@ def main() -> None:
                     return col.search(query_texts[i], k=K, **kwargs).ids
                 return col.search(query_texts[i], vector=query_vectors[i], k=K, **kwargs).ids
 
-            g, p = alternate(gyeol_fn, parts_fn, n, args.rounds)
+            g, p = alternate_per_call(gyeol_fn, parts_fn, n, args.rounds)
             batch_kwargs = dict(kwargs)
             batch_queries = None if kwargs["mode"] == "vector" else query_texts
             batch_vectors = None if kwargs["mode"] == "keyword" else query_vectors
-            gyeol_batch = best_of(lambda: col.search_many(batch_queries, vectors=batch_vectors, k=K, **batch_kwargs),
+            gyeol_batch = best_seconds(lambda: col.search_many(batch_queries, vectors=batch_vectors, k=K, **batch_kwargs),
                                   args.rounds)
             if kwargs["mode"] == "vector":
-                parts_batch = best_of(lambda: parts.index.search(query_vectors, K), args.rounds)
+                parts_batch = best_seconds(lambda: parts.index.search(query_vectors, K), args.rounds)
             else:
-                parts_batch = best_of(lambda: [parts_fn(i) for i in range(n)], args.rounds)
+                parts_batch = best_seconds(lambda: [parts_fn(i) for i in range(n)], args.rounds)
             rows.append({
                 "name": name,
                 "gyeol_p50_ms": float(np.percentile(g, 50) * 1e3), "gyeol_p95_ms": float(np.percentile(g, 95) * 1e3),
@@ -221,15 +187,15 @@ def main() -> None:
                 "gyeol_batch_qps": n / gyeol_batch, "parts_batch_qps": n / parts_batch,
                 "batch_ratio": parts_batch / gyeol_batch,
             })
-        filtered = np.array(single_latencies(
-            lambda i: col.search(query_texts[i], vector=query_vectors[i], k=K, where=WHERE).ids, range(n)))
+        filtered = call_seconds(
+            lambda i: col.search(query_texts[i], vector=query_vectors[i], k=K, where=WHERE).ids, range(n))
         rows.append({
             "name": "hybrid rrf, where year >= 2020 (~20%)",
             "gyeol_p50_ms": float(np.percentile(filtered, 50) * 1e3),
             "gyeol_p95_ms": float(np.percentile(filtered, 95) * 1e3),
             "parts_p50_ms": float("nan"), "parts_p95_ms": float("nan"), "overhead_us": float("nan"),
             "single_ratio": float("nan"),
-            "gyeol_batch_qps": n / best_of(lambda: col.search_many(query_texts, vectors=query_vectors, k=K,
+            "gyeol_batch_qps": n / best_seconds(lambda: col.search_many(query_texts, vectors=query_vectors, k=K,
                                                                    where=WHERE), args.rounds),
             "parts_batch_qps": float("nan"), "batch_ratio": float("nan"),
         })
@@ -241,10 +207,11 @@ def main() -> None:
         "index": "memory tier default (HNSW m=32, ef_search=96)", "tokenizer": "kiwi default",
         "add_s": add_s, "bm25_build_via_api_s": bm25_build_s, "corpus_tokenize_s": tokenize_s,
         "rows": rows,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": machine(),
     }
-    write_report(args.out, report)
-    print(f"\nwrote {args.out}")
+    out = report_path(args, "search_latency")
+    write_report(out, report)
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

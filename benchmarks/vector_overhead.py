@@ -4,6 +4,7 @@ Same data, same FAISS index type and parameters on both sides. Run:
 
     python benchmarks/vector_overhead.py              # N=100k, d=384, Flat and HNSW
     python benchmarks/vector_overhead.py --n 20000    # quicker
+    python benchmarks/vector_overhead.py --smoke --out /tmp/overhead   # tiny: does it run
 
 Prints a markdown table and writes benchmarks/results/vector_overhead.json.
 """
@@ -11,7 +12,6 @@ Prints a markdown table and writes benchmarks/results/vector_overhead.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -23,15 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import gyeol
-
-RESULTS = Path(__file__).parent / "results"
-
-
-def clustered(n: int, dim: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(max(n // 500, 8), dim)).astype(np.float32)
-    assign = rng.integers(0, len(centers), n)
-    return (centers[assign] + 0.6 * rng.normal(size=(n, dim))).astype(np.float32)
+from harness import (
+    add_output_args,
+    apply_smoke,
+    best_seconds,
+    call_seconds,
+    gaussian_clusters,
+    report_path,
+    write_report,
+)
 
 
 def raw_index(kind: str, dim: int):
@@ -72,27 +72,9 @@ def time_add_gyeol(kind: str, data: np.ndarray, ids: list[str], batch: int, work
     return time.perf_counter() - t0, db, col
 
 
-def qps_batched(fn, queries: np.ndarray, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(queries)
-        best = min(best, time.perf_counter() - t0)
-    return len(queries) / best
-
-
-def single_latencies(fn, queries: np.ndarray) -> list[float]:
-    out = []
-    for q in queries:
-        t0 = time.perf_counter()
-        fn(q)
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def run(kind: str, args) -> dict:
-    data = clustered(args.n, args.dim, seed=1)
-    queries = clustered(args.queries, args.dim, seed=2)
+    data = gaussian_clusters(args.n, args.dim, seed=1)
+    queries = gaussian_clusters(args.queries, args.dim, seed=2)
     qn = queries.copy()
     faiss.normalize_L2(qn)
     ids = [f"doc-{i}" for i in range(args.n)]
@@ -115,13 +97,14 @@ def run(kind: str, args) -> dict:
             col.search(vector=q, k=args.k, mode="vector").ids
 
         # interleave repeats so machine noise hits both sides alike
-        raw_qps = qps_batched(raw_batch, qn, args.repeats)
-        gy_qps = qps_batched(gy_batch, queries, args.repeats)
+        raw_qps = len(qn) / best_seconds(lambda: raw_batch(qn), args.repeats)
+        gy_qps = len(queries) / best_seconds(lambda: gy_batch(queries), args.repeats)
         single_q = qn[: args.single]
-        raw_lat, gy_lat = [], []
+        raw_lat: list[float] = []
+        gy_lat: list[float] = []
         for _ in range(args.repeats):
-            raw_lat += single_latencies(raw_single, single_q)
-            gy_lat += single_latencies(gy_single, queries[: args.single])
+            raw_lat += call_seconds(raw_single, single_q).tolist()
+            gy_lat += call_seconds(gy_single, queries[: args.single]).tolist()
         db.close()
     raw_med = statistics.median(raw_lat) * 1e6
     gy_med = statistics.median(gy_lat) * 1e6
@@ -152,10 +135,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="rows per add call")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--index", default="flat,hnsw")
-    args = parser.parse_args()
+    add_output_args(parser, smoke="--n 2000 --queries 50 --single 20 --repeats 1")
+    args = apply_smoke(parser.parse_args(), n=2000, queries=50, single=20, repeats=1)
     rows = [run(kind, args) for kind in args.index.split(",")]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "vector_overhead.json").write_text(json.dumps({"args": vars(args), "results": rows}, indent=1))
+    out = report_path(args, "vector_overhead")
+    write_report(out, {"args": {**vars(args), "out": str(args.out)}, "results": rows}, indent=1)
     print(f"\nN={args.n}, d={args.dim}, k={args.k}, {args.queries} queries, faiss threads={faiss.omp_get_max_threads()}\n")
     print("| index | batched QPS raw | batched QPS gyeol | ratio | single p50 raw (µs) | single p50 gyeol (µs) "
           "| overhead (µs) | add rows/s raw | add rows/s gyeol | add ratio |")
@@ -166,6 +150,7 @@ def main() -> None:
             f"| {r['single_us_raw_p50']:.0f} | {r['single_us_gyeol_p50']:.0f} | {r['single_overhead_us']:.0f} "
             f"| {r['add_rows_per_s_raw']:.0f} | {r['add_rows_per_s_gyeol']:.0f} | {r['add_ratio']:.2f} |"
         )
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

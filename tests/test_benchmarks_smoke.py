@@ -1,0 +1,187 @@
+"""Every script in benchmarks/ runs end to end at a tiny size, the way the README runs it.
+
+Each script is started as `python benchmarks/NAME.py --smoke --out DIR` from the repository
+root in a fresh process (so benchmarks/ is sys.path[0], as for a user), and must exit 0 and
+write its report with the keys the README's figures are read from. A file added to
+benchmarks/ without an entry in SCRIPTS or LIBRARIES fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SRC
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+
+# Modules the scripts import as siblings; they have no command line.
+LIBRARIES = {"harness.py", "retrieval_sets.py"}
+
+# script -> (arguments after `python benchmarks/NAME.py`, {file written under {out}: keys it must hold}).
+# A key path is dotted; "[]" means every element of a list.
+SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
+    "cold_keyword.py": (["--smoke", "--out", "{out}"], {
+        "cold_keyword_smoke.json": ["docs", "runs[].hits", *(f"median.{key}" for key in (
+            "import_s", "open_s", "first_keyword_s", "second_keyword_s", "total_s"))],
+    }),
+    "compare_tiers.py": (["--smoke", "--out", "{out}"], {
+        "compare_tiers_2000_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
+            "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",
+            "raw_qps_batched", "raw_qps_single", "index_qps_batched", "index_ram_bytes_per_vector",
+            "cold_open_s", "rss_open_bytes", "index_open_s", "peak_rss_bytes", "disk_bytes"))],
+        "compare_tiers_2000_smoke.md": [],
+        "compare_tiers_2000_smoke.png": [],
+    }),
+    "hybrid_quality.py": (["--smoke", "--out", "{out}"], {
+        "hybrid_quality_smoke.json": [
+            *(f"cases.{case}.{key}" for case in ("en_hybrid", "pydoc_en", "ko_retrieval") for key in (
+                "modes[].name", "modes[].mrr@10", "modes[].recall@10", "alpha_sweep[].rrf mrr@10",
+                "alpha_sweep[].relative_score recall@10", "rrf_k_sweep[].mrr@10", "target.met",
+                "target.mrr_margin_ci95", "depth_sweep[].rrf depth", "depth_sweep[].relative_score mrr@10",
+                "verify.vector_top10_equal", "verify.keyword_top10_equal")),
+        ],
+    }),
+    "keyword_search.py": (["--smoke", "--out", "{out}"], {
+        "keyword_search_smoke.json": [
+            *(f"latency.{engine}.{p}" for engine in ("gyeol_okapi", "gyeol_lucene", "rank_bm25_get_top_n",
+                                                     "bm25s_get_scores_topk", "bm25s_retrieve")
+              for p in ("p50_ms", "p95_ms")),
+            "build_s.gyeol", "build_s.rank_bm25", "build_s.bm25s", "top10_overlap.okapi_vs_rank_bm25",
+            "tokenize.kiwi_raw_docs_per_s", "tokenize.gyeol_docs_per_s", "speedup_p50.vs_rank_bm25",
+            "cold_first_tokenize.total_s", "cold_first_keyword_result.first_tokenize_s",
+        ],
+    }),
+    "korean_quality.py": (["--smoke", "--out", "{out}"], {
+        "korean_quality_smoke.json": ["tokenizers[].name", "tokenizers[].mrr@10", "tokenizers[].recall@10",
+                                      "tokenizers[].delta_mrr_ci95", "bm25_variants_default_kiwi[].mrr@10",
+                                      "best_kiwi_pos_set"],
+    }),
+    "make_pydoc_set.py": (["--out", "{out}/pydoc_en"], {"pydoc_en/corpus.jsonl": [], "pydoc_en/queries.jsonl": []}),
+    "search_latency.py": (["--smoke", "--out", "{out}"], {
+        "search_latency_smoke.json": [f"rows[].{key}" for key in (
+            "name", "gyeol_p50_ms", "gyeol_p95_ms", "parts_p50_ms", "parts_p95_ms", "overhead_us", "single_ratio",
+            "gyeol_batch_qps", "parts_batch_qps", "batch_ratio")],
+    }),
+    "vector_overhead.py": (["--smoke", "--out", "{out}"], {
+        "vector_overhead_smoke.json": [f"results[].{key}" for key in (
+            "index", "batched_qps_raw", "batched_qps_gyeol", "batched_ratio", "single_us_raw_p50",
+            "single_us_gyeol_p50", "single_overhead_us", "add_rows_per_s_raw", "add_rows_per_s_gyeol", "add_ratio")],
+    }),
+}
+
+
+def run(args: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
+    """`python *args` from the repository root, importing the gyeol under test, offline."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def values_at(data: Any, path: str) -> list[Any]:
+    """Every value at a dotted key path ("[]" steps into each element of a list)."""
+    found = [data]
+    for part in path.split("."):
+        step = []
+        each = part.endswith("[]")
+        key = part[:-2] if each else part
+        for node in found:
+            assert isinstance(node, dict) and key in node, f"no {key!r} in {path!r}"
+            value = node[key]
+            if each:
+                assert isinstance(value, list) and value, f"{path!r}: {key!r} is not a non-empty list"
+                step.extend(value)
+            else:
+                step.append(value)
+        found = step
+    return found
+
+
+def test_every_benchmark_file_has_a_smoke_entry():
+    files = {p.name for p in BENCHMARKS.glob("*.py")}
+    assert files - SCRIPTS.keys() - LIBRARIES == set(), "add the new script to SCRIPTS (with its smoke command)"
+    assert (SCRIPTS.keys() | LIBRARIES) - files == set(), "SCRIPTS or LIBRARIES names a file that is gone"
+
+
+def test_no_benchmark_file_shadows_a_standard_module():
+    # `python benchmarks/x.py` puts benchmarks/ first on sys.path: a keyword.py there broke `import re`
+    shadowing = {p.stem for p in BENCHMARKS.glob("*.py")} & set(sys.stdlib_module_names)
+    assert shadowing == set()
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS.keys() | LIBRARIES))
+def test_imports_only_packages_and_shared_modules(name):
+    """No sys.path patches; a script's sibling imports are the shared modules, never another script."""
+    tree = ast.parse((BENCHMARKS / name).read_text(encoding="utf-8"))
+    siblings = {p.stem for p in BENCHMARKS.glob("*.py")}
+    shared = {Path(n).stem for n in LIBRARIES}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", None) == "sys":
+            pytest.fail(f"{name}:{node.lineno} touches sys.path")
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module.split(".")[0]]
+        for module in modules:
+            assert module not in siblings - shared, f"{name}:{node.lineno} imports the script {module}.py"
+
+
+def test_scripts_named_in_the_docs_exist():
+    texts = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *BENCHMARKS.glob("**/*.md"), *BENCHMARKS.glob("*.sh"),
+             *BENCHMARKS.glob("*.py")]
+    pattern = re.compile(r"benchmarks/([a-z][a-z0-9_]*\.(?:py|sh))")
+    named = {name for path in texts for name in pattern.findall(path.read_text(encoding="utf-8"))}
+    assert "vector_overhead.py" in named
+    assert {n for n in named if not (BENCHMARKS / n).is_file()} == set()
+
+
+def test_gpu_check_script_parses():
+    subprocess.run(["bash", "-n", str(BENCHMARKS / "gpu_check.sh")], check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_help(name):
+    result = run([f"benchmarks/{name}", "--help"], timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--out" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(LIBRARIES))
+def test_shared_module_imports_as_a_sibling(name):
+    # run as a file: benchmarks/ is sys.path[0], as when a script imports it; it has nothing to run
+    result = run([f"benchmarks/{name}"], timeout=60)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_runs_end_to_end_at_smoke_size(name, tmp_path):
+    args, outputs = SCRIPTS[name]
+    result = run([f"benchmarks/{name}", *(a.format(out=tmp_path) for a in args)])
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    for file, keys in outputs.items():
+        path = tmp_path / file
+        assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {file}"
+        if path.suffix == ".json":
+            report = json.loads(path.read_text(encoding="utf-8"))
+            for key in keys:
+                values_at(report, key)
+    assert not any(tmp_path.glob("*.tmp")), "a report was left half-written"
+    if name == "make_pydoc_set.py":  # one relevant passage per query, all in the corpus
+        corpus = [json.loads(line) for line in (tmp_path / "pydoc_en" / "corpus.jsonl").open(encoding="utf-8")]
+        queries = [json.loads(line) for line in (tmp_path / "pydoc_en" / "queries.jsonl").open(encoding="utf-8")]
+        assert len(queries) > 100
+        assert {q["relevant"][0] for q in queries} == {d["id"] for d in corpus}
