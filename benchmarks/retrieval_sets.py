@@ -6,7 +6,10 @@ are read:
 
 gyeol (benchmarks/data/*/):
     corpus.jsonl   {"id": str, "text": str}
-    queries.jsonl  {"id": str, "query": str, "relevant": [doc ids], "kind": str (optional)}
+    queries.jsonl  {"id": str, "query": str, "relevant": [doc ids], "kind": str (optional),
+                    "split": "tune" | "report" (optional)}
+`split="tune"` or `"report"` keeps the queries of that half (the corpus stays whole); "all",
+and the BEIR default "test", keep every query. A set without "split" fields has only "all".
 
 BEIR (BEIR datasets, MIRACL and MTEB retrieval sets exported the same way):
     corpus.jsonl   {"_id": str, "title": str (optional), "text": str}
@@ -44,9 +47,11 @@ class RetrievalSet:
     query_texts: list[str]
     relevant: list[set[str]]
     kinds: np.ndarray  # one label per query; "all" where the set has no kinds
+    split: str = "all"  # the query split loaded: a qrels file's name, "tune", "report" or "all"
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "documents": len(self.doc_ids), "queries": len(self.query_ids)}
+        return {"name": self.name, "split": self.split, "documents": len(self.doc_ids),
+                "queries": len(self.query_ids)}
 
     def shrunk(self, queries: int, other_documents: int) -> "RetrievalSet":
         """The first `queries` queries over their relevant documents plus the first `other_documents` others."""
@@ -61,7 +66,8 @@ class RetrievalSet:
                 keep.append(i)
                 others += 1
         return RetrievalSet(self.name, [self.doc_ids[i] for i in keep], [self.doc_texts[i] for i in keep],
-                            self.query_ids[:queries], self.query_texts[:queries], relevant, self.kinds[:queries])
+                            self.query_ids[:queries], self.query_texts[:queries], relevant, self.kinds[:queries],
+                            self.split)
 
 
 class RetrievalSetError(ValueError):
@@ -94,16 +100,27 @@ def _check(doc_ids: list[str], query_ids: list[str], relevant: list[set[str]], d
         raise RetrievalSetError(f"{directory}: no query has a relevant document")
 
 
-def _load_gyeol(directory: Path) -> tuple[list[str], list[str], list[str], list[str], list[set[str]], list[str]]:
+ALL_QUERIES = ("all", "test")  # "test" is the BEIR default that the scripts pass along
+
+
+def _load_gyeol(
+    directory: Path, split: str
+) -> tuple[list[str], list[str], list[str], list[str], list[set[str]], list[str]]:
     corpus_path, queries_path = directory / "corpus.jsonl", directory / "queries.jsonl"
     corpus = read_jsonl(corpus_path)
-    queries = read_jsonl(queries_path)
+    queries = list(enumerate(read_jsonl(queries_path), 1))
+    if split not in ALL_QUERIES:
+        found = sorted({str(q["split"]) for _, q in queries if "split" in q})
+        if split not in found:
+            raise RetrievalSetError(f"{directory}: no query has split {split!r} "
+                                    f"(splits here: {found + ['all']})")
+        queries = [(i, q) for i, q in queries if q.get("split") == split]
     doc_ids = [str(_field(d, "id", corpus_path, i)) for i, d in enumerate(corpus, 1)]
     doc_texts = [str(_field(d, "text", corpus_path, i)) for i, d in enumerate(corpus, 1)]
-    query_ids = [str(_field(q, "id", queries_path, i)) for i, q in enumerate(queries, 1)]
-    query_texts = [str(_field(q, "query", queries_path, i)) for i, q in enumerate(queries, 1)]
-    relevant = [{str(x) for x in _field(q, "relevant", queries_path, i)} for i, q in enumerate(queries, 1)]
-    kinds = [str(q.get("kind", "all")) for q in queries]
+    query_ids = [str(_field(q, "id", queries_path, i)) for i, q in queries]
+    query_texts = [str(_field(q, "query", queries_path, i)) for i, q in queries]
+    relevant = [{str(x) for x in _field(q, "relevant", queries_path, i)} for i, q in queries]
+    kinds = [str(q.get("kind", "all")) for _, q in queries]
     return doc_ids, doc_texts, query_ids, query_texts, relevant, kinds
 
 
@@ -141,7 +158,10 @@ def _load_beir(
 
 
 def load_retrieval_set(directory: Path | str, *, split: str = "test", max_queries: int | None = None) -> RetrievalSet:
-    """Read a retrieval set in gyeol's layout, or BEIR's when the directory has qrels/."""
+    """Read a retrieval set in gyeol's layout, or BEIR's when the directory has qrels/.
+
+    split names a qrels file (BEIR layout) or a query half, "tune" or "report" (gyeol layout).
+    """
     directory = Path(directory)
     for name in ("corpus.jsonl", "queries.jsonl"):
         if not (directory / name).is_file():
@@ -149,14 +169,17 @@ def load_retrieval_set(directory: Path | str, *, split: str = "test", max_querie
     if (directory / "qrels").is_dir():
         doc_ids, doc_texts, query_ids, query_texts, relevant, kinds = _load_beir(directory, split)
     else:
-        doc_ids, doc_texts, query_ids, query_texts, relevant, kinds = _load_gyeol(directory)
+        doc_ids, doc_texts, query_ids, query_texts, relevant, kinds = _load_gyeol(directory, split)
     if max_queries is not None:
         if max_queries < 1:
             raise RetrievalSetError(f"max_queries must be >= 1, got {max_queries}")
         query_ids, query_texts = query_ids[:max_queries], query_texts[:max_queries]
         relevant, kinds = relevant[:max_queries], kinds[:max_queries]
     _check(doc_ids, query_ids, relevant, directory)
-    return RetrievalSet(directory.name, doc_ids, doc_texts, query_ids, query_texts, relevant, np.array(kinds))
+    loaded = "all" if split in ALL_QUERIES and not (directory / "qrels").is_dir() else split
+    return RetrievalSet(directory.name, doc_ids, doc_texts, query_ids, query_texts, relevant, np.array(kinds),
+                        loaded)
+
 
 
 def rank_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int) -> dict[str, np.ndarray]:
