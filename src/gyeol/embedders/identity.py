@@ -31,7 +31,6 @@ __all__ = ["PROBE_TEXT", "PROBE_MIN_COSINE", "embedder_identity", "describe_embe
 PROBE_TEXT = "gyeol embedder probe: 한국어 문서와 English passages를 함께 검색합니다. 2024-06-11, 42%."
 PROBE_SKETCH = 16
 PROBE_MIN_COSINE = 0.99
-IDENTITY_FIELDS = ("kind", "name", "dim", "query_prompt", "document_prompt", "normalize", "fingerprint", "probe")
 _IDENTITIES: "weakref.WeakKeyDictionary[BaseEmbedder, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
