@@ -6,6 +6,7 @@ __all__ = [
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",
+    "EmbedderMismatchError",
     "DuplicateIdError",
     "FilterError",
     "CollectionNotFoundError",
@@ -27,6 +28,10 @@ class InvalidInputError(GyeolError, ValueError):
 
 class DimensionMismatchError(InvalidInputError):
     """A vector's dimension differs from the collection's."""
+
+
+class EmbedderMismatchError(InvalidInputError):
+    """A collection is reopened with an embedder other than the one its vectors came from."""
 
 
 class DuplicateIdError(InvalidInputError):
