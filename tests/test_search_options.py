@@ -120,6 +120,7 @@ def test_documents_and_queries_go_through_their_own_seams():
     db = gyeol.connect()
     col = db.create_collection("two", embedder=embedder, dim=embedder.dim, tokenizer="whitespace",
                                index=gyeol.Flat())
+    del embedder.documents[:]  # the collection embedded its identity probe text at create
     col.add(["alpha beta", "gamma delta"], ids=["a", "g"])
     assert embedder.documents == ["alpha beta", "gamma delta"] and embedder.queries == []
     res = col.search("alpha", k=2, mode="vector")

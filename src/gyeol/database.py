@@ -21,7 +21,7 @@ from .config import (
     coerce_index_spec,
     tier_needs_disk,
 )
-from .embedders import embedder_dim, resolve_embedder
+from .embedders import check_identity, describe_embedder, embedder_dim, embedder_from_desc, resolve_embedder
 from .errors import (
     CollectionExistsError,
     CollectionNotFoundError,
@@ -39,7 +39,7 @@ __all__ = ["connect", "Database"]
 log = logging.getLogger(__name__)
 
 COLLECTIONS_DIR = "collections"
-DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+DEFAULT_EMBEDDER = "default"
 
 
 def connect(path: str | Path | None = None, *, read_only: bool = False) -> "Database":
@@ -189,6 +189,7 @@ class Database:
                 raise InvalidInputError("dim is required when embedder is None")
             if dim is None:
                 dim = check_dim(embedder_dim(embedder_obj))
+            embedder_desc = describe_embedder(embedder_obj, embedder_desc)  # name, prompts, fingerprint
             validate_spec(spec, tier=tier, metric=metric, dim=dim, in_memory=self.path is None)
             placed = resolve_device(device)
             config = CollectionConfig(
@@ -255,11 +256,14 @@ class Database:
             want_device = resolve_device(device or current_device)
             embedder_obj = None if embedder is None else resolve_embedder(embedder)[0]
             tokenizer_obj = None if tokenizer is None else resolve_tokenizer(tokenizer)[0]
+            if embedder_obj is not None:  # another model would mix two vector spaces
+                stored = (existing.config if existing is not None else config.to_dict()).get("embedder")
+                check_identity(stored, embedder_obj, collection=name)
             if existing is not None:
                 existing.reconfigure(tier=want_tier, device=want_device, embedder=embedder_obj, tokenizer=tokenizer_obj)
                 return existing
             if embedder_obj is None:
-                embedder_obj = _embedder_from_config(config.embedder)
+                embedder_obj = embedder_from_desc(config.embedder)
             if tokenizer_obj is None:
                 tokenizer_obj = tokenizer_from_config(config.tokenizer)
             collection = self._handle(store, config, embedder_obj, tokenizer_obj, tier=want_tier, device=want_device)
@@ -305,10 +309,3 @@ def _check_name(name: Any) -> None:
     if len(name) > 256:
         raise InvalidInputError(f"collection name is {len(name)} characters long; at most 256 are allowed")
 
-
-def _embedder_from_config(desc: dict[str, Any] | None):
-    """Rebuild a named sentence-transformers embedder; custom ones must be passed again."""
-    if desc is None or desc.get("kind") != "sentence-transformers":
-        return None
-    embedder, _ = resolve_embedder(desc["name"])
-    return embedder
