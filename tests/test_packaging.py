@@ -1,4 +1,4 @@
-"""What the package ships and needs: the PEP 561 marker, and no run-time use of rank_bm25."""
+"""What the package ships and needs: the PEP 561 marker, no run-time rank_bm25, a clean mypy."""
 
 from __future__ import annotations
 
@@ -79,3 +79,18 @@ print("ok")
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
 
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="mypy src/gyeol reports 63 errors in 16 files before the issue-8 redesign lands; "
+                   "once they are fixed this passes and the mark must go")
+def test_mypy_is_clean():
+    """`mypy` with the checked-in [tool.mypy] config (files = src/gyeol) finds nothing.
+
+    Cold, it reads numpy's stubs (about 40 s of CPU); later runs reuse .mypy_cache (a few seconds).
+    """
+    pytest.importorskip("mypy")
+    if not (ROOT / "pyproject.toml").is_file():
+        pytest.skip("gyeol is not imported from a source checkout")
+    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-4000:]
