@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .._arrays import GrowableArray
 from ..config import BM25
 from ..errors import InvalidInputError
 from . import scoring
-from ._buffers import GrowableArray
 
 __all__ = ["BM25Index"]
 
