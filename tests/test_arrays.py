@@ -1,11 +1,54 @@
-"""The array plumbing every index shares: the growable array, against plain numpy."""
+"""The array plumbing every index shares: top-k selection and the growable array, against plain numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gyeol._arrays import GrowableArray
+from gyeol._arrays import GrowableArray, top_k
+
+
+def reference_top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best first, equal scores in row order: a full stable sort of one row; -inf slots dropped."""
+    order = np.argsort(-scores, kind="stable")
+    order = order[scores[order] > -np.inf][:k]
+    return scores[order], labels[order]
+
+
+def tied_scores(rng: np.random.Generator, shape: tuple[int, ...], empty: float) -> np.ndarray:
+    """Scores drawn from a handful of values, so ties are everywhere, some slots empty (-inf)."""
+    scores = rng.integers(0, 6, size=shape).astype(np.float32)
+    scores[rng.random(shape) < empty] = -np.inf
+    return scores
+
+
+@pytest.mark.parametrize("n, k", [(0, 3), (5, 10), (40, 10), (3000, 5), (20_000, 7), (20_000, 1)])
+@pytest.mark.parametrize("labelled", [True, False])
+def test_one_row_matches_a_full_stable_sort(n, k, labelled, rng):
+    for empty in (0.0, 0.5, 1.0):
+        scores = tied_scores(rng, (n,), empty).astype(np.float64)
+        labels = np.sort(rng.choice(10 * n + 1, size=n, replace=False)) if labelled else np.arange(n)
+        got_scores, got_labels = top_k(scores, labels if labelled else None, k)
+        want_scores, want_labels = reference_top_k(scores, labels, k)
+        assert got_scores.dtype == np.float64 and got_labels.dtype == np.int64
+        np.testing.assert_array_equal(got_scores, want_scores)
+        np.testing.assert_array_equal(got_labels, want_labels)
+
+
+@pytest.mark.parametrize("nq, width, k", [(1, 7, 10), (1, 50, 10), (1, 2000, 10), (6, 7, 10), (6, 50, 10),
+                                          (6, 2000, 10), (40, 300, 3)])
+def test_rows_match_a_full_stable_sort_padded_with_empty_slots(nq, width, k, rng):
+    scores = tied_scores(rng, (nq, width), 0.3)
+    labels = rng.permutation(nq * width).reshape(nq, width).astype(np.int64)
+    labels[scores == -np.inf] = -1
+    got_scores, got_labels = top_k(scores, labels, k)
+    assert got_scores.shape == got_labels.shape == (nq, k) and got_scores.dtype == np.float32
+    for row in range(nq):
+        want_scores, want_labels = reference_top_k(scores[row], labels[row], k)
+        found = len(want_scores)
+        np.testing.assert_array_equal(got_scores[row, :found], want_scores)
+        np.testing.assert_array_equal(got_labels[row, :found], want_labels)
+        assert np.all(got_scores[row, found:] == -np.inf) and np.all(got_labels[row, found:] == -1)
 
 
 def test_growable_array_appends_rows_and_copies_a_read_only_base_before_writing():

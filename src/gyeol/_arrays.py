@@ -1,4 +1,4 @@
-"""Array plumbing shared by the indexes: a growable array."""
+"""Array plumbing shared by the indexes: a growable array and top-k selection."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 _MIN_CAPACITY = 64  # rows allocated by the first append
 _GROWTH = 1.5
+_TOPK_BLOCK = 64  # block size of the block-maximum prefilter of long rows
 
 
 class GrowableArray:
@@ -68,3 +69,82 @@ class GrowableArray:
     def set_at(self, index: np.ndarray, value: Any) -> None:
         self._reserve(self._size)
         self._data[index] = value
+
+
+def top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Give back the k best (scores, labels), best first; equal scores keep their order in the row.
+
+    So a row in label order (as every row gyeol ranks is) breaks ties to the smaller label.
+    A score of -inf marks an empty slot (no hit). Labels come back int64, scores keep their dtype.
+
+    - one row: 1-d scores and labels (None: the positions 0..n-1); gives back the at most k
+      hits, empty slots left out;
+    - rows: 2-d (nq, width) scores and labels, where empty slots already have label -1; gives
+      back (nq, k) arrays, empty slots last, padded where a row has fewer than k.
+    """
+    if scores.ndim == 1:
+        return _top_k_row(scores, labels, k)
+    assert labels is not None
+    nq, width = scores.shape
+    long_rows = width > 4 * k and width > 256
+    if nq == 1:  # one query: plain 1-d indexing is several times cheaper
+        if long_rows:
+            row_scores, row_labels = _top_k_row(scores[0], labels[0], k)
+            return _padded(row_scores[None], row_labels[None], k)
+        order = np.argsort(-scores[0], kind="stable")[:k]
+        return _padded(scores[:, order], labels[:, order], k)
+    rows = np.arange(nq)[:, None]
+    ragged = np.empty(0, np.int64)
+    if long_rows:  # partial selection first, put back in row order
+        part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
+        cut_scores = scores[rows, part]
+        kth = cut_scores.min(axis=1)
+        # rows where a tie of the k-th score was left out: the selection may not be the first ones
+        ragged = np.flatnonzero((kth > -np.inf) & ((scores >= kth[:, None]).sum(axis=1) > k))
+        all_scores, all_labels = scores, labels
+        scores, labels = cut_scores, labels[rows, part]
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    best_scores, best_labels = _padded(scores[rows, order], labels[rows, order], k)
+    for row in ragged:
+        best_scores[row], best_labels[row] = _top_k_row(all_scores[row], all_labels[row], k)
+    return best_scores, best_labels
+
+
+def _padded(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nq, <=k) results widened to (nq, k) with empty slots (-inf, -1)."""
+    nq, width = scores.shape
+    labels = labels.astype(np.int64, copy=False)
+    if width == k:
+        return scores, labels
+    wide_scores = np.full((nq, k), -np.inf, dtype=scores.dtype)
+    wide_labels = np.full((nq, k), -1, dtype=np.int64)
+    wide_scores[:, :width] = scores
+    wide_labels[:, :width] = labels
+    return wide_scores, wide_labels
+
+
+def _top_k_row(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The at most k entries of one row scoring above -inf, best first, ties in row order."""
+    n = len(scores)
+    if n > _TOPK_BLOCK * 4 * k:
+        # The k-th largest of the block maxima bounds the k-th largest score from below:
+        # at least k blocks reach it, so at least k scores do. One cheap pass keeps only
+        # the few candidates at or above it.
+        full = n - n % _TOPK_BLOCK
+        maxima = scores[:full].reshape(-1, _TOPK_BLOCK).max(axis=1)
+        if full < n:
+            maxima = np.append(maxima, scores[full:].max())
+        bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
+        keep = np.flatnonzero(scores >= bound)
+        scores, labels = scores[keep], keep if labels is None else labels[keep]
+    elif labels is None:
+        labels = np.arange(n, dtype=np.int64)
+    hit = scores > -np.inf
+    if not hit.all():
+        scores, labels = scores[hit], labels[hit]
+    if len(scores) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        ties = scores >= kth  # every tie of the k-th score, so the tie-break is exact
+        scores, labels = scores[ties], labels[ties]
+    order = np.argsort(-scores, kind="stable")[:k]
+    return scores[order], labels[order].astype(np.int64, copy=False)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import top_k
 from ..storage.atomic import write_bytes_atomic
 
 META_NAME = "vector.json"
@@ -155,26 +156,6 @@ def pad_result(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarr
     out_scores[:, :width] = scores
     out_labels[:, :width] = labels
     return out_scores, out_labels
-
-
-def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (score, label) pairs of each row, best first.
-
-    Empty slots must already score -inf (label -1): they sort last.
-    """
-    nq, width = scores.shape
-    if nq == 1:  # single queries: plain 1-d indexing is several times cheaper
-        order = np.argsort(-scores[0], kind="stable")[:k]
-        return pad_result(scores[:, order], labels[:, order], k)
-    rows = np.arange(nq)[:, None]
-    if width > 4 * k and width > 256:  # partial selection first when rows are long
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        scores, labels = scores[rows, part], labels[rows, part]
-        width = k
-    order = np.argsort(-scores, axis=1, kind="stable")
-    if width > k:
-        order = order[:, :k]
-    return pad_result(scores[rows, order], labels[rows, order], k)
 
 
 def merge_results(

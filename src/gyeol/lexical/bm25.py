@@ -14,7 +14,8 @@ dict term -> term id, one entry per distinct term):
 N, avgdl and df count live documents only, so after deletes and re-adds the scores equal
 those of an index freshly built from the surviving documents. A query touches only the
 postings of its terms: gather, drop dead postings, weight (see scoring.py), sum per
-label with bincount, top-k with argpartition.
+label with bincount, top-k with gyeol._arrays.top_k (a term's postings are in label order,
+so ties go to the smaller label).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._arrays import GrowableArray
+from .._arrays import GrowableArray, top_k
 from ..config import BM25
 from ..errors import InvalidInputError
 from . import scoring
@@ -39,7 +40,6 @@ logger = logging.getLogger(__name__)
 _MAX_LABELS = np.iinfo(np.int32).max
 _TAIL_MIN_POSTINGS = 1 << 16  # merge below this never; above, when tail > CSR / 4
 _TAIL_MAX_CHUNKS = 32
-_TOPK_BLOCK = 64  # block size of the block-maximum prefilter in _top_k
 
 
 class BM25Index:
@@ -421,32 +421,6 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Give back the k best (score desc, label asc) entries; -inf entries are no hits.
-
-    labels None: the labels are the positions 0..len(scores)-1.
-    """
-    dense = labels is None
-    if labels is None:
-        labels = np.arange(len(scores), dtype=np.int64)
-    n = len(scores)
-    if n > _TOPK_BLOCK * 4 * k:
-        # The k-th largest of the block maxima bounds the k-th largest score from below:
-        # at least k blocks reach it, so at least k scores do. One cheap pass keeps only
-        # the few candidates at or above it.
-        full = n - n % _TOPK_BLOCK
-        maxima = scores[:full].reshape(-1, _TOPK_BLOCK).max(axis=1)
-        if full < n:
-            maxima = np.append(maxima, scores[full:].max())
-        bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
-        keep = np.flatnonzero(scores >= bound)
-        scores, labels = scores[keep], labels[keep]
-    if dense:
-        hit = scores > -np.inf
-        if not hit.all():
-            scores, labels = scores[hit], labels[hit]
-    if len(scores) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep_ties = scores >= kth  # every tie of the k-th score, so the label tie-break is exact
-        scores, labels = scores[keep_ties], labels[keep_ties]
-    order = np.lexsort((labels, -scores))[:k]
-    return scores[order].astype(np.float64, copy=False), labels[order].astype(np.int64, copy=False)
+    """Give back (scores float64, labels) of the k best hits, as search gives them back."""
+    best_scores, best_labels = top_k(scores, labels, k)
+    return best_scores.astype(np.float64, copy=False), best_labels
