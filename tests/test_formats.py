@@ -16,6 +16,7 @@ import pytest
 
 import gyeol
 from gyeol.config import CollectionConfig
+from gyeol.errors import CorruptionError
 from gyeol.index import load_index
 from gyeol.lexical import BM25Index
 from gyeol.storage.manifest import read_catalog, read_manifest
@@ -77,3 +78,35 @@ def test_format_1_database_takes_writes_and_reopens(old_db):
         assert col.count() == 108
         assert col.search(vector=QUERY, k=1, mode="vector").ids == ["new"]
         assert col.get(["d1"]) == []
+
+
+def _set_format(path: Path, value: object) -> None:
+    meta = json.loads(path.read_text())
+    meta["format"] = value
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("value", [2, None, "1"])
+def test_a_manifest_of_another_format_is_refused(value, old_db):
+    _set_format(_folder(old_db, "memory") / "manifest.json", value)
+    with gyeol.connect(old_db, read_only=True) as db:
+        with pytest.raises(CorruptionError, match="format"):
+            db.get_collection("memory")
+        assert db.get_collection("disk").count() == 108
+
+
+def test_saved_indexes_of_another_format_are_rebuilt(old_db):
+    folder = _folder(old_db, "hybrid")
+    terms = json.loads((folder / "index" / "bm25" / "bm25.json").read_text())["terms"]
+    _set_format(folder / "index" / "hybrid" / "vector.json", 2)
+    _set_format(folder / "index" / "bm25" / "bm25.json", 2)
+    manifest = read_manifest(folder)
+    config = CollectionConfig.from_dict(manifest.config)
+    assert load_index(folder / "index" / "hybrid", generation=manifest.generation, tier="hybrid",
+                      metric=config.metric, dim=config.dim, next_label=manifest.next_label) is None
+    assert BM25Index.load(folder / "index" / "bm25", manifest.generation, config.bm25,
+                          max_labels=manifest.next_label, terms=terms) is None
+    with gyeol.connect(old_db) as db:
+        col = db.get_collection("hybrid")
+        assert col.search(vector=QUERY, k=10, mode="vector").ids == EXPECTED["hybrid"]["vector"]
+        assert col.search(KEYWORDS, k=10, mode="keyword").ids == EXPECTED["hybrid"]["keyword"]

@@ -11,7 +11,6 @@ bitmap selector, exact search over a vector matrix, and top-k merging.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import top_k
-from ..storage.atomic import write_bytes_atomic
-
-META_NAME = "vector.json"
+from .files import META_NAME, read_meta  # noqa: F401  (read here by tests and benchmarks)
 
 # Filtered searches whose mask allows at most this many labels are answered
 # exactly over the allowed rows: cheaper than a graph or probe walk that would
@@ -222,15 +219,3 @@ class VectorIndex(ABC):
     def files(self) -> list[str]:
         """Names of files in the index directory this index reads (kept when old files are swept)."""
         return []
-
-
-def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    write_bytes_atomic(directory / META_NAME, json.dumps(meta, sort_keys=True).encode())
-
-
-def read_meta(directory: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((directory / META_NAME).read_bytes())
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) else None

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import GrowableArray
-from ..storage.atomic import write_atomic
-from .files import new_file_name, register_open_file
+from .._fileset import fresh_name, fsync_file, register_open_file, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class VectorStore:
     def create_file(cls, directory: Path, prefix: str, vectors: np.ndarray, dim: int) -> "VectorStore":
         """A new file of these rows in directory, under a fresh name."""
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / new_file_name(prefix, ".f32")
+        path = directory / fresh_name(prefix, ".f32")
         with open(path, "wb") as handle:
             np.ascontiguousarray(vectors, dtype=ROW_DTYPE).tofile(handle)
         return cls(dim, path=path, n=len(vectors))
@@ -166,13 +165,9 @@ class VectorStore:
         if self.path is not None and self.path.parent == directory and not len(self._tail):
             if self._memmap is not None and self._writable:
                 self._memmap.flush()
-                fd = os.open(self.path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                fsync_file(self.path)
             return self.path.name
-        name = new_file_name(prefix, ".f32")
+        name = fresh_name(prefix, ".f32")
         rows = self.view()
         write_atomic(directory / name, lambda tmp: np.ascontiguousarray(rows).tofile(str(tmp)))
         if self.path is not None:  # the rows now live in the new file: map that one

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..config import BM25
-from ..storage.atomic import fsync_dir, write_atomic, write_bytes_atomic
+from .._fileset import fsync_dir, write_atomic, write_bytes_atomic
 
 if TYPE_CHECKING:
     from .bm25 import BM25Index
