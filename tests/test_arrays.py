@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gyeol._arrays import GrowableArray, top_k
+from gyeol._arrays import GrowableArray, concat_ranges, strings_from_arrays, strings_to_arrays, top_k
+from gyeol.errors import CorruptionError
 
 
 def reference_top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,3 +77,22 @@ def test_growable_array_counts_like_numpy():
     counts.resize(7, fill=1)
     counts.resize(3, fill=9)  # never shrinks
     np.testing.assert_array_equal(counts.view(), [0, 2, 0, 7, 0, 1, 1])
+
+
+def test_concat_ranges_matches_a_loop(rng):
+    starts = rng.integers(0, 50, size=30)
+    ends = starts + rng.integers(0, 6, size=30)
+    want = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
+    np.testing.assert_array_equal(concat_ranges(starts, ends), want)
+
+
+def test_strings_round_trip_through_arrays_and_damage_is_corruption():
+    strings = ["", "a", "한국어", "e\u0301", "", "👩‍💻"]
+    offsets, data = strings_to_arrays(strings)
+    assert strings_from_arrays(offsets, data) == strings
+    assert strings_from_arrays(*strings_to_arrays([])) == []
+    assert strings_from_arrays(*strings_to_arrays(["", ""])) == ["", ""]
+    with pytest.raises(CorruptionError):
+        strings_from_arrays(offsets + 1000, data)
+    with pytest.raises(CorruptionError):
+        strings_from_arrays(offsets, np.full(len(data), 0xFF, np.uint8))  # not UTF-8

@@ -110,3 +110,24 @@ def test_saved_indexes_of_another_format_are_rebuilt(old_db):
         col = db.get_collection("hybrid")
         assert col.search(vector=QUERY, k=10, mode="vector").ids == EXPECTED["hybrid"]["vector"]
         assert col.search(KEYWORDS, k=10, mode="keyword").ids == EXPECTED["hybrid"]["keyword"]
+
+
+def test_bm25_arrays_round_trip_and_inconsistent_arrays_are_corruption():
+    from rank_bm25 import BM25Okapi
+
+    docs = [f"w{i % 7} w{i % 5} alpha w{i % 3}".split() for i in range(60)]
+    params = gyeol.BM25()
+    index = BM25Index(params)
+    index.add(docs[:40])
+    index.add(docs[40:])  # a tail chunk: export_arrays merges it
+    index.delete(np.array([3, 4]))
+    arrays = index.export_arrays()
+    again = BM25Index.from_arrays(params, arrays, n_labels=index.n_labels, vocabulary_size=index.vocabulary_size)
+    live = [d for i, d in enumerate(docs) if i not in (3, 4)]
+    reference = BM25Okapi(live).get_scores(["w1", "alpha"])
+    np.testing.assert_allclose(np.delete(again.get_scores(["w1", "alpha"]), [3, 4]), reference, rtol=1e-9)
+    for name, wrong in [("doc_len", arrays["doc_len"][:-1]), ("term_ptr", arrays["term_ptr"] + 1),
+                        ("vocab_data", np.full(len(arrays["vocab_data"]), 0xFF, np.uint8))]:
+        with pytest.raises(CorruptionError):
+            BM25Index.from_arrays(params, {**arrays, name: wrong}, n_labels=index.n_labels,
+                                  vocabulary_size=index.vocabulary_size)

@@ -1,10 +1,13 @@
-"""Array plumbing shared by the indexes: a growable array and top-k selection."""
+"""Array plumbing shared by the indexes: a growable array, top-k selection, strings as arrays."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+
+from .errors import CorruptionError
 
 _MIN_CAPACITY = 64  # rows allocated by the first append
 _GROWTH = 1.5
@@ -148,3 +151,37 @@ def _top_k_row(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[n
         scores, labels = scores[ties], labels[ties]
     order = np.argsort(-scores, kind="stable")[:k]
     return scores[order], labels[order].astype(np.int64, copy=False)
+
+
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Give back the concatenation of arange(s, e) for each (s, e), vectorised."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def strings_to_arrays(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Give back (offsets int64 of length n + 1, utf-8 bytes uint8) of the strings, in order."""
+    if not strings:
+        return np.zeros(1, np.int64), np.empty(0, np.uint8)
+    buffers = pa.array(strings, pa.large_string()).buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[: len(strings) + 1].copy()
+    end = int(offsets[-1])
+    if buffers[2] is None or end == 0:  # every string is empty
+        return offsets, np.empty(0, np.uint8)
+    return offsets, np.frombuffer(buffers[2], dtype=np.uint8)[:end].copy()
+
+
+def strings_from_arrays(offsets: np.ndarray, data: np.ndarray) -> list[str]:
+    """The strings strings_to_arrays gave (offsets, data) for; CorruptionError when they do not decode."""
+    try:
+        arr = pa.LargeStringArray.from_buffers(
+            len(offsets) - 1, pa.py_buffer(np.ascontiguousarray(offsets)), pa.py_buffer(np.ascontiguousarray(data))
+        )
+        arr.validate(full=True)  # offsets in range, valid UTF-8
+    except (pa.ArrowException, ValueError) as exc:
+        raise CorruptionError(f"stored strings do not decode: {exc}") from None
+    return arr.to_pylist()
