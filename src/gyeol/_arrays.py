@@ -22,7 +22,7 @@ class GrowableArray:
     a saved file) is copied on the first write.
     """
 
-    __slots__ = ("_data", "_size")
+    __slots__ = ("_data", "_size", "_view")
 
     def __init__(self, dtype: Any, *, row_shape: tuple[int, ...] = (), initial: np.ndarray | None = None) -> None:
         dtype = np.dtype(dtype)
@@ -31,15 +31,18 @@ class GrowableArray:
         else:
             self._data = initial if initial.dtype == dtype else initial.astype(dtype)
         self._size = len(self._data)
+        self._view: np.ndarray | None = None  # view() of the current buffer and size, made once
 
     def __len__(self) -> int:
         return self._size
 
     def view(self) -> np.ndarray:
         """The filled rows, read-only. Appends never move them under an existing view."""
-        out = self._data[: self._size]
-        out.flags.writeable = False
-        return out
+        view = self._view
+        if view is None:  # the search path calls this often: make it once per change of size
+            view = self._view = self._data[: self._size]
+            view.flags.writeable = False
+        return view
 
     def _reserve(self, size: int) -> None:
         """Own a writable buffer with room for size rows."""
@@ -50,6 +53,7 @@ class GrowableArray:
         grown = np.empty((capacity, *data.shape[1:]), data.dtype)
         grown[: self._size] = data[: self._size]
         self._data = grown
+        self._view = None
 
     def extend(self, values: Any) -> None:
         """Append rows (an array-like of row_shape rows)."""
@@ -58,6 +62,7 @@ class GrowableArray:
         self._reserve(end)
         self._data[self._size : end] = values
         self._size = end
+        self._view = None
 
     def resize(self, size: int, fill: Any) -> None:
         """Grow to size rows, the new ones set to fill (never shrinks)."""
@@ -142,13 +147,10 @@ def _top_k_row(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[n
         scores, labels = scores[keep], keep if labels is None else labels[keep]
     elif labels is None:
         labels = np.arange(n, dtype=np.int64)
-    hit = scores > -np.inf
-    if not hit.all():
-        scores, labels = scores[hit], labels[hit]
-    if len(scores) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        ties = scores >= kth  # every tie of the k-th score, so the tie-break is exact
-        scores, labels = scores[ties], labels[ties]
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k] if len(scores) > k else -np.inf
+    # keep every tie of the k-th score, so the tie-break is exact; with at most k hits, every hit
+    keep = scores >= kth if kth > -np.inf else scores > -np.inf
+    scores, labels = scores[keep], labels[keep]
     order = np.argsort(-scores, kind="stable")[:k]
     return scores[order], labels[order].astype(np.int64, copy=False)
 
