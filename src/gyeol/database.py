@@ -29,7 +29,7 @@ from .errors import (
     InvalidInputError,
     ReadOnlyError,
 )
-from .storage.atomic import sweep_temp_files
+from ._fileset import sweep_temp_files
 from .storage.lock import DirectoryLock
 from .storage.manifest import Catalog, read_catalog, write_catalog
 from .storage.store import SegmentStore

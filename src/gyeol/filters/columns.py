@@ -15,40 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._arrays import GrowableArray
 from ..errors import CorruptionError, FilterError, InvalidInputError
 
 from .expr import Compare, And, Or, MatchAll, Expr, Scalar, _ORDERING, _as_scalar, _show, _found
 
 __all__ = ["MetadataColumns"]
-
-
-class _Growable:
-    """An append-only 1-d array with amortised O(1) appends and zero-copy reads."""
-
-    __slots__ = ("_buf", "_size")
-
-    def __init__(self, dtype: type | np.dtype) -> None:
-        self._buf = np.empty(0, dtype=dtype)
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def extend(self, values: Sequence[Any] | np.ndarray) -> None:
-        values = np.asarray(values, dtype=self._buf.dtype)
-        need = self._size + len(values)
-        if need > len(self._buf):
-            grown = np.empty(max(need, 2 * len(self._buf), 64), dtype=self._buf.dtype)
-            grown[: self._size] = self._buf[: self._size]
-            self._buf = grown
-        self._buf[self._size : need] = values
-        self._size = need
-
-    def view(self) -> np.ndarray:
-        # Later extends write past _size or into a new buffer, so a view stays valid.
-        out = self._buf[: self._size]
-        out.flags.writeable = False
-        return out
 
 
 class _Pairs:
@@ -57,8 +29,8 @@ class _Pairs:
     __slots__ = ("labels", "values")
 
     def __init__(self, value_dtype: type | None) -> None:
-        self.labels = _Growable(np.int64)
-        self.values = _Growable(value_dtype) if value_dtype is not None else None
+        self.labels = GrowableArray(np.int64)
+        self.values = GrowableArray(value_dtype) if value_dtype is not None else None
 
 
 class _Strings:
@@ -110,7 +82,7 @@ class _KeyColumn:
     __slots__ = ("present", "top", "elem", "strings", "lists")
 
     def __init__(self) -> None:
-        self.present = _Growable(np.int64)
+        self.present = GrowableArray(np.int64)
         self.top = {kind: _Pairs(dtype) for kind, dtype in _VALUE_DTYPES.items()}
         self.elem = {kind: _Pairs(_VALUE_DTYPES[kind]) for kind in (_NUM, _STR, _BOOL, _NULL)}
         self.strings = _Strings()

@@ -11,17 +11,15 @@ bitmap selector, exact search over a vector matrix, and top-k merging.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._arrays import top_k as _top_k_arrays
 from ..ranked import Ranked
-from ..storage.atomic import write_bytes_atomic
-
-META_NAME = "vector.json"
+from .files import META_NAME, read_meta  # noqa: F401  (read here by tests and benchmarks)
 
 # Filtered searches whose mask allows at most this many labels are answered
 # exactly over the allowed rows: cheaper than a graph or probe walk that would
@@ -159,24 +157,12 @@ def pad_result(result: Ranked, k: int) -> Ranked:
 
 
 def top_k(candidates: Ranked, k: int) -> Ranked:
-    """The k best candidates of each row (in any order), best first.
+    """The k best candidates of each row, best first (gyeol._arrays.top_k over a Ranked).
 
     Empty slots must already score -inf (label -1): they sort last.
     """
-    labels, scores = candidates.labels, candidates.scores
-    nq, width = scores.shape
-    if nq == 1:  # single queries: plain 1-d indexing is several times cheaper
-        order = np.argsort(-scores[0], kind="stable")[:k]
-        return pad_result(Ranked(labels[:, order], scores[:, order]), k)
-    rows = np.arange(nq)[:, None]
-    if width > 4 * k and width > 256:  # partial selection first when rows are long
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        scores, labels = scores[rows, part], labels[rows, part]
-        width = k
-    order = np.argsort(-scores, axis=1, kind="stable")
-    if width > k:
-        order = order[:, :k]
-    return pad_result(Ranked(labels[rows, order], scores[rows, order]), k)
+    scores, labels = _top_k_arrays(candidates.scores, candidates.labels, k)
+    return Ranked(labels, scores)
 
 
 def merge_results(first: Ranked, second: Ranked, k: int) -> Ranked:
@@ -239,15 +225,3 @@ class VectorIndex(ABC):
     def files(self) -> list[str]:
         """Names of files in the index directory this index reads (kept when old files are swept)."""
         return []
-
-
-def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    write_bytes_atomic(directory / META_NAME, json.dumps(meta, sort_keys=True).encode())
-
-
-def read_meta(directory: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((directory / META_NAME).read_bytes())
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) else None

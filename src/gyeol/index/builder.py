@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..config import IndexSpec, tier_needs_disk
-from .base import META_NAME, VectorIndex, faiss_metric, read_meta, write_meta
+from ..errors import CorruptionError
+from .base import VectorIndex, faiss_metric
 from .device import resolve_device
 from .disk import build_disk, load_disk
 from .faiss_index import FaissIndex, load_faiss
-from .files import sweep_unreferenced
+from .files import VECTOR_FILES
 from .rescore import RescoredIndex
 from .specs import IndexPlan, plan_index, validate_spec
 from .vectors import VectorStore
@@ -139,7 +140,6 @@ def save_index(index: VectorIndex, directory: Path, *, generation: int, tier: st
     directory.mkdir(parents=True, exist_ok=True)
     state = index.save(directory)
     meta = {
-        "format": 1,
         "generation": generation,
         "tier": tier,
         "metric": metric,
@@ -148,8 +148,7 @@ def save_index(index: VectorIndex, directory: Path, *, generation: int, tier: st
         "index": state,
         "describe": index.describe(),
     }
-    write_meta(directory, meta)
-    sweep_unreferenced(directory, set(index.files()))
+    VECTOR_FILES.commit(directory, meta, index.files())
 
 
 def load_index(
@@ -168,8 +167,12 @@ def load_index(
     None (the caller rebuilds) when there is none, it is stale, or its files are missing or unreadable.
     read_only: never write to the index files (vectors added later stay in RAM).
     """
-    meta = read_meta(directory)
-    if meta is None or meta.get("format") != 1:
+    try:
+        meta = VECTOR_FILES.read(directory)
+    except CorruptionError as exc:
+        log.warning("vector index in %s is unreadable (%s); rebuilding", directory, exc)
+        return None
+    if meta is None:
         return None
     if meta.get("generation") != generation or meta.get("tier") != tier:
         return None
@@ -179,7 +182,7 @@ def load_index(
     try:
         index = _load_state(directory, meta["index"], metric=metric, dim=dim, read_only=read_only)
     except (RuntimeError, OSError, KeyError, ValueError, TypeError) as exc:
-        log.warning("vector index in %s is unreadable (%s); rebuilding", directory / META_NAME, exc)
+        log.warning("vector index in %s is unreadable (%s); rebuilding", directory / VECTOR_FILES.meta_name, exc)
         return None
     if index.ntotal != meta.get("ntotal") or index.dim != dim:
         log.warning("vector index in %s holds %d vectors, its meta says %s; rebuilding",

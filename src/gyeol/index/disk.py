@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..ranked import Ranked
-from ..storage.atomic import write_atomic
+from .._fileset import fresh_name, write_atomic
 from .base import VectorIndex, as_queries, empty_result, exact_search, merge_results, normalise_mask
 from .faiss_index import FaissIndex, family_of, load_faiss
-from .files import new_file_name
 from .vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ def write_mmapped(index, directory: Path, *, metric: str, nprobe: int | None, re
     """Write a freshly built in-RAM FAISS index to a new file and give it back memory-mapped."""
     import faiss
 
-    name = new_file_name("index", ".faiss")
+    name = fresh_name("index", ".faiss")
     write_atomic(directory / name, lambda tmp: faiss.write_index(index, str(tmp)))
     state = {"file": name, "bytes": (directory / name).stat().st_size, "family": family_of(index), "nprobe": nprobe, "rebuild_at": rebuild_at}
     return load_faiss(directory, state, metric=metric, mmap=True)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..ranked import Ranked
-from ..storage.atomic import write_atomic
+from .._fileset import fresh_name, register_open_file, write_atomic
 from .base import (
     EXACT_SUBSET_MAX,
     VectorIndex,
@@ -29,7 +29,6 @@ from .base import (
     found_per_row,
     normalise_mask,
 )
-from .files import new_file_name, register_open_file
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +295,7 @@ class FaissIndex(VectorIndex):
         if not (self.mmapped and self.file_name and (directory / self.file_name).exists()):
             if self.mmapped:
                 raise RuntimeError(f"the memory-mapped index file {self.file_name} is gone from {directory}")
-            name = new_file_name("index", ".faiss")
+            name = fresh_name("index", ".faiss")
             write_atomic(directory / name, lambda tmp: faiss.write_index(self.index, str(tmp)))
             self.file_name = name
             self.file_bytes = (directory / name).stat().st_size

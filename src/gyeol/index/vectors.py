@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..storage.atomic import write_atomic
-from .files import new_file_name, register_open_file
+from .._arrays import GrowableArray
+from .._fileset import fresh_name, fsync_file, register_open_file, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,12 @@ class VectorStore:
     def __init__(self, dim: int, *, path: Path | None = None, n: int = 0, writable: bool = True) -> None:
         self.dim = dim
         self.path = path
-        self._n = n
+        self._n = n  # rows in the file (path set)
         self._writable = writable
-        self._tail = np.empty((0, dim), ROW_DTYPE)  # rows past the file when it cannot be written
-        self._tail_n = 0
+        self._tail = GrowableArray(ROW_DTYPE, row_shape=(dim,))  # rows past the file when it cannot be written
         self._map: np.ndarray | None = None
         self._memmap: np.memmap | None = None
-        self._ram = np.empty((0, dim), ROW_DTYPE)
+        self._ram = GrowableArray(ROW_DTYPE, row_shape=(dim,))  # every row, when there is no file
         if path is not None:
             self._remap(max(n, 1))
             register_open_file(self, path)
@@ -47,6 +46,7 @@ class VectorStore:
 
     @classmethod
     def in_ram(cls, vectors: np.ndarray) -> "VectorStore":
+        """A store of a copy of these rows."""
         store = cls(vectors.shape[1])
         store.append(vectors)
         return store
@@ -55,7 +55,7 @@ class VectorStore:
     def create_file(cls, directory: Path, prefix: str, vectors: np.ndarray, dim: int) -> "VectorStore":
         """A new file of these rows in directory, under a fresh name."""
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / new_file_name(prefix, ".f32")
+        path = directory / fresh_name(prefix, ".f32")
         with open(path, "wb") as handle:
             np.ascontiguousarray(vectors, dtype=ROW_DTYPE).tofile(handle)
         return cls(dim, path=path, n=len(vectors))
@@ -74,13 +74,17 @@ class VectorStore:
         rows = np.fromfile(path, dtype=ROW_DTYPE, count=n * dim)
         if len(rows) < n * dim:
             raise OSError(f"{path.name} holds {len(rows) // dim} vectors, the index meta says {n}")
-        return cls.in_ram(rows.reshape(n, dim))
+        store = cls(dim)
+        store._ram = GrowableArray(ROW_DTYPE, row_shape=(dim,), initial=rows.reshape(n, dim))
+        return store
 
     # -- rows -------------------------------------------------------------------------------
 
     @property
     def n(self) -> int:
-        return self._n + self._tail_n
+        if self.path is None:
+            return len(self._ram)
+        return self._n + len(self._tail)
 
     @property
     def in_file(self) -> bool:
@@ -109,11 +113,9 @@ class VectorStore:
         if not count:
             return
         if self.path is None:
-            self._ram = _grow(self._ram, self._n, count)
-            self._ram[self._n : self._n + count] = vectors
-            self._n += count
+            self._ram.extend(vectors)
             return
-        if self._writable and self._tail_n == 0:
+        if self._writable and not len(self._tail):
             try:
                 needed = self._n + count
                 if self._map is None or len(self._map) < needed:
@@ -124,76 +126,60 @@ class VectorStore:
             except OSError as exc:
                 log.info("cannot write %s (%s): keeping new vectors in RAM", self.path, exc)
                 self._writable = False
-        self._tail = _grow(self._tail, self._tail_n, count)
-        self._tail[self._tail_n : self._tail_n + count] = vectors
-        self._tail_n += count
+        self._tail.extend(vectors)
 
     def view(self) -> np.ndarray:
         """All n rows as one (n, dim) array (a map slice when nothing sits in a RAM tail)."""
         if self.path is None:
-            return self._ram[: self._n]
+            return self._ram.view()
         base = self._map[: self._n] if self._map is not None else np.empty((0, self.dim), ROW_DTYPE)
-        if self._tail_n:
-            return np.concatenate([base, self._tail[: self._tail_n]])
+        if len(self._tail):
+            return np.concatenate([base, self._tail.view()])
         return base
 
     def contiguous(self) -> np.ndarray | None:
         """All n rows as one C-contiguous float32 array without copying, or None (a RAM tail exists)."""
-        if self._tail_n:
+        if len(self._tail):
             return None
         if self.path is None:
-            return self._ram[: self._n]
+            return self._ram.view()
         return self._map[: self._n] if self._map is not None else np.empty((0, self.dim), ROW_DTYPE)
 
     def rows(self, labels: np.ndarray) -> np.ndarray:
         """Rows for labels (any shape of labels; each must be in [0, n))."""
         labels = np.asarray(labels, dtype=np.int64)
         if self.path is None:
-            return self._ram[labels]
-        if not self._tail_n:
+            return self._ram.view()[labels]
+        if not len(self._tail):
             return self._map[labels]
         out = np.empty(labels.shape + (self.dim,), ROW_DTYPE)
         in_file = labels < self._n
         out[in_file] = self._map[labels[in_file]]
-        out[~in_file] = self._tail[labels[~in_file] - self._n]
+        out[~in_file] = self._tail.view()[labels[~in_file] - self._n]
         return out
 
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, directory: Path, prefix: str) -> str:
         """Make the rows durable in directory; give back the file name that holds them."""
-        if self.path is not None and self.path.parent == directory and not self._tail_n:
+        if self.path is not None and self.path.parent == directory and not len(self._tail):
             if self._memmap is not None and self._writable:
                 self._memmap.flush()
-                fd = os.open(self.path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                fsync_file(self.path)
             return self.path.name
-        name = new_file_name(prefix, ".f32")
+        name = fresh_name(prefix, ".f32")
         rows = self.view()
         write_atomic(directory / name, lambda tmp: np.ascontiguousarray(rows).tofile(str(tmp)))
         if self.path is not None:  # the rows now live in the new file: map that one
             self.path, self._n, self._writable = directory / name, len(rows), os.access(directory / name, os.W_OK)
-            self._tail, self._tail_n = np.empty((0, self.dim), ROW_DTYPE), 0
+            self._tail = GrowableArray(ROW_DTYPE, row_shape=(self.dim,))
             self._remap(max(self._n, 1))
             register_open_file(self, self.path)
         return name
 
     def ram_bytes(self) -> int:
-        if self.path is None:
-            return self._n * self.dim * 4
-        return self._tail_n * self.dim * 4
+        return (len(self._ram) + len(self._tail)) * self.dim * 4
 
     def state(self) -> dict[str, Any]:
         return {"file": self.path.name if self.path is not None else None, "n": self.n}
 
-
-def _grow(array: np.ndarray, used: int, extra: int) -> np.ndarray:
-    """array with room for used + extra rows, grown geometrically (amortised O(1) appends)."""
-    if used + extra <= len(array):
-        return array
-    grown = np.empty((max(used + extra, int(len(array) * 1.5), 256), array.shape[1]), array.dtype)
-    grown[:used] = array[:used]
-    return grown

@@ -14,7 +14,8 @@ dict term -> term id, one entry per distinct term):
 N, avgdl and df count live documents only, so after deletes and re-adds the scores equal
 those of an index freshly built from the surviving documents. A query touches only the
 postings of its terms: gather, drop dead postings, weight (see scoring.py), sum per
-label with bincount, top-k with argpartition.
+label with bincount, top-k with gyeol._arrays.top_k (a term's postings are in label order,
+so ties go to the smaller label).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .._arrays import GrowableArray, concat_ranges, strings_from_arrays, strings_to_arrays, top_k
 from ..config import BM25
-from ..errors import InvalidInputError
+from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
-from ._buffers import GrowableArray
+from ._persist import open_saved, save_arrays
 
 __all__ = ["BM25Index"]
 
@@ -40,8 +42,12 @@ logger = logging.getLogger(__name__)
 _MAX_LABELS = np.iinfo(np.int32).max
 _TAIL_MIN_POSTINGS = 1 << 16  # merge below this never; above, when tail > CSR / 4
 _TAIL_MAX_CHUNKS = 32
-_TOPK_BLOCK = 64  # block size of the block-maximum prefilter in _top_k
-
+# What export_arrays gives and from_arrays takes: the whole index as 1-d arrays.
+_I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
+ARRAY_DTYPES: dict[str, np.dtype] = {
+    "term_ptr": _I64, "post_doc": _I32, "post_tf": _I32, "doc_len": _I32, "live": np.dtype(np.bool_),
+    "fwd_ptr": _I64, "fwd_term": _I32, "df": _I64, "vocab_offsets": _I64, "vocab_data": np.dtype(np.uint8),
+}
 
 class BM25Index:
     """BM25 over documents labelled 0..n_labels-1 in add order; see the module docstring."""
@@ -169,7 +175,7 @@ class BM25Index:
         if len(labels) == 0:
             return
         fwd_ptr = self._fwd_ptr.view()
-        terms = self._fwd_term.view()[_ranges(fwd_ptr[labels], fwd_ptr[labels + 1])]
+        terms = self._fwd_term.view()[concat_ranges(fwd_ptr[labels], fwd_ptr[labels + 1])]
         uniq_terms, doc_counts = np.unique(terms, return_counts=True)
         self._df.add_at(uniq_terms, -doc_counts)
         self._live.set_at(labels, False)
@@ -336,10 +342,10 @@ class BM25Index:
         terms: a JSON-able description of how the terms were made (tokenizer and its version),
         kept beside the arrays so a load with another description rebuilds instead.
         """
-        from ._persist import save_index
-
-        self.merge()
-        save_index(self, Path(directory), generation, terms)
+        arrays = self.export_arrays()
+        header = {"generation": int(generation), "n_labels": self.n_labels,
+                  "vocabulary_size": self.vocabulary_size, "terms": terms}
+        save_arrays(Path(directory), arrays, header)
 
     @classmethod
     def load(
@@ -347,16 +353,39 @@ class BM25Index:
     ) -> "BM25Index | None":
         """Give back the saved index, memory-mapped; None when missing, damaged, of another
         generation or terms description, or covering more than max_labels labels."""
-        from ._persist import load_index
+        directory = Path(directory)
+        try:
+            saved = open_saved(directory)
+            if saved is None:
+                return None
+            header = saved.header
+            if _count(header, "generation") != int(generation):
+                logger.debug("BM25 index at %s is of generation %s, not %s", directory, header["generation"], generation)
+                return None
+            if header.get("terms") != terms:
+                logger.info("BM25 index at %s was built with other terms (%s, now %s); rebuilding",
+                            directory, header.get("terms"), terms)
+                return None
+            n_labels = _count(header, "n_labels")
+            if n_labels > max_labels:
+                logger.warning("BM25 index at %s covers %d labels, more than the %d stored; rebuilding",
+                               directory, n_labels, max_labels)
+                return None
+            arrays = saved.load(ARRAY_DTYPES)
+            return cls.from_arrays(params, arrays, n_labels=n_labels,
+                                   vocabulary_size=_count(header, "vocabulary_size"))
+        except CorruptionError as exc:
+            logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
+            return None
 
-        return load_index(cls, Path(directory), generation, params, max_labels, terms)
+    def export_arrays(self) -> dict[str, np.ndarray]:
+        """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them).
 
-    def _export_arrays(self) -> dict[str, np.ndarray]:
-        """Give back every array save() writes (call merge() first)."""
-        from ._persist import vocab_to_arrays
-
-        offsets, data = vocab_to_arrays(list(self._vocab))  # dict order is term-id order
-        return {
+        The tail is merged first, so from_arrays gives back an index equal to this one.
+        """
+        self.merge()
+        offsets, data = strings_to_arrays(list(self._vocab))  # dict order is term-id order
+        arrays = {
             "term_ptr": self._term_ptr,
             "post_doc": self._post_doc,
             "post_tf": self._post_tf,
@@ -368,39 +397,53 @@ class BM25Index:
             "vocab_offsets": offsets,
             "vocab_data": data,
         }
+        return {name: np.asarray(arr, dtype=ARRAY_DTYPES[name]) for name, arr in arrays.items()}
 
-    def _restore(self, arrays: dict[str, np.ndarray], terms: list[str], n_labels: int, vocab_size: int) -> None:
-        """Adopt loaded (memory-mapped) arrays after checking they fit together."""
-        from ._persist import DamagedIndexError
+    @classmethod
+    def from_arrays(
+        cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int
+    ) -> "BM25Index":
+        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps).
 
+        Raises CorruptionError when they do not fit together.
+        """
+        terms = strings_from_arrays(arrays["vocab_offsets"], arrays["vocab_data"])
         vocab = dict(zip(terms, range(len(terms))))
         n_postings = len(arrays["post_doc"])
         term_ptr, fwd_ptr = arrays["term_ptr"], arrays["fwd_ptr"]
         checks = {
-            "vocabulary size": len(vocab) == len(terms) == vocab_size,
-            "term_ptr": len(term_ptr) == vocab_size + 1 and term_ptr[0] == 0 and term_ptr[-1] == n_postings,
+            "vocabulary size": len(vocab) == len(terms) == vocabulary_size,
+            "term_ptr": len(term_ptr) == vocabulary_size + 1 and term_ptr[0] == 0 and term_ptr[-1] == n_postings,
             "post_tf": len(arrays["post_tf"]) == n_postings,
             "labels": len(arrays["doc_len"]) == len(arrays["live"]) == n_labels,
             "fwd_ptr": len(fwd_ptr) == n_labels + 1 and fwd_ptr[0] == 0 and fwd_ptr[-1] == len(arrays["fwd_term"]),
-            "df": len(arrays["df"]) == vocab_size,
+            "df": len(arrays["df"]) == vocabulary_size,
         }
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
-            raise DamagedIndexError(f"inconsistent arrays: {', '.join(failed)}")
-        self._vocab = vocab
-        self._term_ptr = arrays["term_ptr"]
-        self._post_doc = arrays["post_doc"]
-        self._post_tf = arrays["post_tf"]
-        self._doc_len = GrowableArray(np.int32, initial=arrays["doc_len"])
-        self._live = GrowableArray(np.bool_, initial=arrays["live"])
-        self._fwd_ptr = GrowableArray(np.int64, initial=fwd_ptr)
-        self._fwd_term = GrowableArray(np.int32, initial=arrays["fwd_term"])
-        self._df = GrowableArray(np.int64, initial=arrays["df"])
-        live = self._live.view()
-        self._n_live = int(np.count_nonzero(live))
-        self._total_len_live = int(self._doc_len.view()[live].sum(dtype=np.int64))
-        self._csr_has_dead = False  # save() merged, which drops dead postings
-        self._stats_cache = None
+            raise CorruptionError(f"inconsistent arrays: {', '.join(failed)}")
+        index = cls(params)
+        index._vocab = vocab
+        index._term_ptr = term_ptr
+        index._post_doc = arrays["post_doc"]
+        index._post_tf = arrays["post_tf"]
+        index._doc_len = GrowableArray(np.int32, initial=arrays["doc_len"])
+        index._live = GrowableArray(np.bool_, initial=arrays["live"])
+        index._fwd_ptr = GrowableArray(np.int64, initial=fwd_ptr)
+        index._fwd_term = GrowableArray(np.int32, initial=arrays["fwd_term"])
+        index._df = GrowableArray(np.int64, initial=arrays["df"])
+        live = index._live.view()
+        index._n_live = int(np.count_nonzero(live))
+        index._total_len_live = int(index._doc_len.view()[live].sum(dtype=np.int64))
+        index._csr_has_dead = False  # export_arrays merged, which drops dead postings
+        return index
+
+
+def _count(header: dict[str, Any], key: str) -> int:
+    value = header.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CorruptionError(f"{key} is {value!r}, not a count")
+    return value
 
 
 def _len_of_tokens(tokens: Any) -> int:
@@ -409,43 +452,7 @@ def _len_of_tokens(tokens: Any) -> int:
     return len(tokens)
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Give back the concatenation of arange(s, e) for each (s, e), vectorised."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return np.arange(total, dtype=np.int64) + offsets
-
-
 def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> Ranked:
-    """Give back the k best (score desc, label asc) entries; -inf entries are no hits.
-
-    labels None: the labels are the positions 0..len(scores)-1.
-    """
-    dense = labels is None
-    if labels is None:
-        labels = np.arange(len(scores), dtype=np.int64)
-    n = len(scores)
-    if n > _TOPK_BLOCK * 4 * k:
-        # The k-th largest of the block maxima bounds the k-th largest score from below:
-        # at least k blocks reach it, so at least k scores do. One cheap pass keeps only
-        # the few candidates at or above it.
-        full = n - n % _TOPK_BLOCK
-        maxima = scores[:full].reshape(-1, _TOPK_BLOCK).max(axis=1)
-        if full < n:
-            maxima = np.append(maxima, scores[full:].max())
-        bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
-        keep = np.flatnonzero(scores >= bound)
-        scores, labels = scores[keep], labels[keep]
-    if dense:
-        hit = scores > -np.inf
-        if not hit.all():
-            scores, labels = scores[hit], labels[hit]
-    if len(scores) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep_ties = scores >= kth  # every tie of the k-th score, so the label tie-break is exact
-        scores, labels = scores[keep_ties], labels[keep_ties]
-    order = np.lexsort((labels, -scores))[:k]
-    return Ranked(labels[order].astype(np.int64, copy=False), scores[order].astype(np.float64, copy=False))
+    """Give back the k best hits (score desc, label asc) as search gives them back; -inf entries are no hits."""
+    best_scores, best_labels = top_k(scores, labels, k)
+    return Ranked(best_labels, best_scores.astype(np.float64, copy=False))

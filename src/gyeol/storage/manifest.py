@@ -1,23 +1,27 @@
 """Versioned JSON manifests: the catalog of collections and each collection's file list.
 
-A manifest is the single commit point: data files are written first, then the
-manifest that names them replaces the old one atomically. Files that no manifest
-names are leftovers of an interrupted write and are swept by the next writer.
+A manifest is the single commit point of a collection (the protocol of gyeol._fileset):
+data files are written first, then the manifest that names them replaces the old one
+atomically. Files that no manifest names are leftovers of an interrupted write and are
+swept by the next writer.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._fileset import FileSet
 from ..errors import CorruptionError
-from .atomic import write_bytes_atomic
 
-FORMAT = 1
-CATALOG_NAME = "catalog.json"
-MANIFEST_NAME = "manifest.json"
+DATA_DIR = "data"
+# A collection's manifest names the Parquet segments and tombstones under data/.
+MANIFEST = FileSet("manifest.json", format=1, patterns=("*.parquet",), folder=DATA_DIR)
+# The database's catalog names the collection folders (swept by Database, not by pattern).
+CATALOG = FileSet("catalog.json", format=1)
+MANIFEST_NAME = MANIFEST.meta_name
+CATALOG_NAME = CATALOG.meta_name
 
 
 @dataclass(frozen=True)
@@ -41,28 +45,20 @@ class Manifest:
     tombstones: tuple[str, ...] = ()
     deleted: int = 0  # labels tombstoned so far in this generation
 
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "version": self.version,
-                "generation": self.generation,
-                "next_label": self.next_label,
-                "config": self.config,
-                "segments": [vars(s) for s in self.segments],
-                "tombstones": list(self.tombstones),
-                "deleted": self.deleted,
-            },
-            ensure_ascii=False,
-            indent=1,
-        ).encode()
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "generation": self.generation,
+            "next_label": self.next_label,
+            "config": self.config,
+            "segments": [vars(s) for s in self.segments],
+            "tombstones": list(self.tombstones),
+            "deleted": self.deleted,
+        }
 
     @classmethod
-    def from_json(cls, raw: bytes, where: Path) -> "Manifest":
+    def from_dict(cls, data: dict[str, Any], where: Path) -> "Manifest":
         try:
-            data = json.loads(raw)
-            if data.get("format") != FORMAT:
-                raise CorruptionError(f"{where}: unsupported manifest format {data.get('format')!r}")
             return cls(
                 version=int(data["version"]),
                 generation=int(data["generation"]),
@@ -72,8 +68,6 @@ class Manifest:
                 tombstones=tuple(data["tombstones"]),
                 deleted=int(data.get("deleted", 0)),
             )
-        except CorruptionError:
-            raise
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptionError(f"{where}: unreadable manifest ({exc})") from exc
 
@@ -85,16 +79,15 @@ class Manifest:
 
 
 def read_manifest(directory: Path) -> Manifest:
-    path = directory / MANIFEST_NAME
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CorruptionError(f"{path} is missing") from None
-    return Manifest.from_json(raw, path)
+    data = MANIFEST.read(directory)
+    if data is None:
+        raise CorruptionError(f"{directory / MANIFEST_NAME} is missing")
+    return Manifest.from_dict(data, directory / MANIFEST_NAME)
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
-    write_bytes_atomic(directory / MANIFEST_NAME, manifest.to_json())
+    """Commit manifest: the names of the data files written for it are made durable first."""
+    MANIFEST.commit(directory, manifest.to_dict(), manifest.files(), sweep=False)
 
 
 @dataclass(frozen=True)
@@ -104,30 +97,16 @@ class Catalog:
     version: int = 0
     collections: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {"format": FORMAT, "version": self.version, "collections": self.collections},
-            ensure_ascii=False,
-            indent=1,
-        ).encode()
-
 
 def read_catalog(root: Path) -> Catalog:
-    path = root / CATALOG_NAME
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    data = CATALOG.read(root)
+    if data is None:
         return Catalog()
     try:
-        data = json.loads(raw)
-        if data.get("format") != FORMAT:
-            raise CorruptionError(f"{path}: unsupported catalog format {data.get('format')!r}")
         return Catalog(version=int(data["version"]), collections=dict(data["collections"]))
-    except CorruptionError:
-        raise
     except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptionError(f"{path}: unreadable catalog ({exc})") from exc
+        raise CorruptionError(f"{root / CATALOG_NAME}: unreadable catalog ({exc})") from exc
 
 
 def write_catalog(root: Path, catalog: Catalog) -> None:
-    write_bytes_atomic(root / CATALOG_NAME, catalog.to_json())
+    CATALOG.write_meta(root, {"version": catalog.version, "collections": catalog.collections})

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import CorruptionError
-from .atomic import write_atomic
+from .._fileset import write_atomic
 
 ROW_GROUP_ROWS = 65_536
 
@@ -55,10 +55,11 @@ def build_segment(
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
-    """Write table to path atomically and durably (temp, fsync, replace, fsync dir)."""
+    """Write table to path atomically (temp, fsync, replace); the manifest commit fsyncs the folder."""
     write_atomic(
         path,
         lambda tmp: pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd"),
+        sync_dir=False,
     )
 
 

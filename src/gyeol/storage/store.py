@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,10 +17,10 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
+from .._fileset import fresh_token, fsync_dir, sweep_temp_files, write_atomic
 from ..errors import CorruptionError
-from .atomic import fsync_dir, sweep_temp_files, write_atomic
 from .idmap import IdMap, hash_ids
-from .manifest import Manifest, SegmentRef, read_manifest, write_manifest
+from .manifest import DATA_DIR, MANIFEST, Manifest, SegmentRef, read_manifest, write_manifest
 from .segments import (
     arrow_to_vectors,
     build_segment,
@@ -35,7 +34,6 @@ from .segments import (
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = "data"
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
 DOCS_COLUMNS = ("id", "text", "metadata")
@@ -156,10 +154,7 @@ class SegmentStore:
                 if part.is_dir():
                     sweep_temp_files(part)
         named = self.manifest.files()
-        for path in data.glob("*.parquet"):
-            if path.name not in named:
-                log.info("removing %s, left by an interrupted write", path)
-                path.unlink(missing_ok=True)
+        MANIFEST.sweep(self.directory, named)
         cache = self.directory / INDEX_DIR / DOCS_CACHE
         if cache.is_dir():
             for path in cache.glob("*.arrow"):
@@ -278,12 +273,12 @@ class SegmentStore:
             if n_new:
                 table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors)
                 if self.directory is not None:
-                    name = f"seg-{self.manifest.generation:04d}-{first:012d}-{uuid.uuid4().hex[:8]}.parquet"
+                    name = _segment_name(self.manifest.generation, first)
                     write_parquet(self.directory / DATA_DIR / name, table)
                     written.append(self.directory / DATA_DIR / name)
                     segments.append(SegmentRef(name, first, n_new))
             if len(delete_labels) and self.directory is not None:
-                name = f"tomb-{self.manifest.generation:04d}-{uuid.uuid4().hex[:12]}.parquet"
+                name = f"tomb-{self.manifest.generation:04d}-{fresh_token()}.parquet"
                 write_tombstones(self.directory / DATA_DIR / name, delete_labels)
                 written.append(self.directory / DATA_DIR / name)
                 tombstones.append(name)
@@ -331,7 +326,7 @@ class SegmentStore:
             table = pa.Table.from_arrays([ids, texts, metas, vectors_to_arrow(vectors)], schema=segment_schema(self.dim))
         if self.directory is not None:
             if table is not None:
-                name = f"seg-{generation:04d}-{0:012d}-{uuid.uuid4().hex[:8]}.parquet"
+                name = _segment_name(generation, 0)
                 write_parquet(self.directory / DATA_DIR / name, table)
                 segments = (SegmentRef(name, 0, len(keep)),)
         manifest = self.manifest.next(
@@ -376,8 +371,9 @@ class SegmentStore:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def index_dir(directory: Path | None) -> Path | None:
-    return None if directory is None else directory / INDEX_DIR
+def _segment_name(generation: int, first_label: int) -> str:
+    """A fresh segment file name that says its generation and first label."""
+    return f"seg-{generation:04d}-{first_label:012d}-{fresh_token()[:8]}.parquet"
 
 
 def _write_ipc(path: Path, table: pa.Table) -> None:
