@@ -32,11 +32,13 @@ def split_on_spaces(text: str) -> list[str]:
     return text.split()
 
 
-# name -> how to build it; the Kiwi variants are the ones benchmarks/korean_quality.py and
-# benchmarks/hybrid_quality.py compare.
+# name -> how to build it; the Kiwi variants are the ones benchmarks/korean_quality.py,
+# benchmarks/hybrid_quality.py and benchmarks/korean_keyword_study.py compare.
 FACTORIES = {
     "kiwi": lambda: resolve_tokenizer("kiwi")[0],
+    "kiwi morphemes only": lambda: KiwiTokenizer(mixed=False),
     "kiwi pos=all": lambda: KiwiTokenizer(pos="all"),
+    "kiwi every morpheme (pos=all, mixed=False)": lambda: KiwiTokenizer(pos="all", mixed=False),
     "kiwi nouns": lambda: KiwiTokenizer(pos=["NNG", "NNP"]),
     "kiwi default + NNB NP MAG": lambda: KiwiTokenizer(pos=sorted(DEFAULT_POS | {"NNB", "NP", "MAG"})),
     "kiwi minimal stemming": lambda: KiwiTokenizer(english_stemming="minimal"),

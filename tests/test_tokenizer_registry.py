@@ -23,15 +23,16 @@ from gyeol.lexical import (
 )
 
 # Descriptions exactly as gyeol wrote them into collection configs: these must keep opening.
+_DEFAULT_POS = ["NNG", "NNP", "NR", "SH", "SL", "SN", "VA", "VV", "VX", "W_EMAIL", "W_HASHTAG", "W_SERIAL",
+                "W_URL", "XR"]
 STORED = {
-    "kiwi": {
-        "kind": "kiwi",
-        "pos": ["NNG", "NNP", "NR", "SH", "SL", "SN", "VA", "VV", "VX", "W_EMAIL", "W_HASHTAG", "W_SERIAL",
-                "W_URL", "XR"],
-        "user_words": [],
-        "stopwords": [],
-        "english_stopwords": True,
-        "english_stemming": "porter",
+    "kiwi": {  # today's default
+        "kind": "kiwi", "pos": _DEFAULT_POS, "user_words": [], "stopwords": [],
+        "english_stopwords": True, "english_stemming": "porter", "mixed": True,
+    },
+    "kiwi morphemes": {  # the default before mixed terms: collections built then hold these terms
+        "kind": "kiwi", "pos": _DEFAULT_POS, "user_words": [], "stopwords": [],
+        "english_stopwords": True, "english_stemming": "porter",
     },
     "kiwi custom": {
         "kind": "kiwi", "pos": "all", "user_words": [["겨울왕국3", "NNP"], ["개봉작", "NNG"]],
@@ -65,6 +66,14 @@ def test_todays_defaults_describe_as_stored():
     assert sorted(DEFAULT_POS) == STORED["kiwi"]["pos"]
     assert resolve_tokenizer("whitespace")[1] == STORED["whitespace"]
     assert resolve_tokenizer("bigram")[1] == STORED["bigram"]
+
+
+def test_the_old_default_description_still_means_morphemes_alone():
+    old = tokenizer_from_config(STORED["kiwi morphemes"])
+    assert not old.mixed
+    assert old.tokenize("파일 관리자") == ["파일", "관리자"]  # the terms its saved BM25 index holds
+    today = tokenizer_from_config(STORED["kiwi"])
+    assert today.mixed and today.tokenize("파일 관리자") == KiwiTokenizer().tokenize("파일 관리자")
 
 
 def test_legacy_descriptions_get_the_defaults_of_keys_added_later():
@@ -118,6 +127,9 @@ def test_a_missing_custom_name_is_refused():
         ("kiwi", "english_stopwords", 1, "english_stopwords=1"),
         ("kiwi", "english_stemming", "snowball", "english_stemming='snowball'"),
         ("kiwi", "english_stemming", None, "english_stemming=None"),
+        ("kiwi", "mixed", "yes", "mixed='yes'; expected true or false"),
+        ("kiwi", "mixed", 1, "mixed=1"),
+        ("kiwi", "mixed", None, "mixed=None"),
         ("whitespace", "stopwords", [3], "stopwords=\\[3\\]"),
         ("whitespace", "english_stemming", "Porter", "english_stemming='Porter'"),
     ],
@@ -163,7 +175,8 @@ def test_a_refused_description_is_not_an_input_error():
         (lambda: KiwiTokenizer(stop_words=["검색"]), "did you mean 'stopwords'"),
         (lambda: KiwiTokenizer(language="ko"), "KiwiTokenizer\\(\\): got an unexpected keyword argument 'language'; "
                                                "it takes pos, user_words, stopwords, num_workers"),
-        (lambda: KiwiTokenizer(None, None, None, None, True, True, "extra"), "too many positional arguments"),
+        (lambda: KiwiTokenizer(None, None, None, None, True, True, True, "extra"), "too many positional arguments"),
+        (lambda: KiwiTokenizer(mixd=False), "did you mean 'mixed'"),
         (lambda: KiwiTokenizer(["NNG"], pos=["NNG"]), "multiple values for argument 'pos'"),
         (lambda: WhitespaceTokenizer(stopword=["a"]), "did you mean 'stopwords'"),
         (lambda: WhitespaceTokenizer(lowercase=False), "WhitespaceTokenizer\\(\\): got an unexpected keyword"),
@@ -189,7 +202,7 @@ def test_the_argument_checks_keep_the_signatures():
     import inspect
 
     assert list(inspect.signature(KiwiTokenizer).parameters) == [
-        "pos", "user_words", "stopwords", "num_workers", "english_stopwords", "english_stemming"]
+        "pos", "user_words", "stopwords", "num_workers", "english_stopwords", "english_stemming", "mixed"]
     assert list(inspect.signature(WhitespaceTokenizer).parameters) == [
         "stopwords", "english_stopwords", "english_stemming"]
     assert KiwiTokenizer(["NNG"], None, ["검색"]).describe()["pos"] == ["NNG"]  # positional still work

@@ -1,4 +1,4 @@
-"""Tokenizers: Kiwi morphemes, whitespace, bigram, callables, and their config round trip."""
+"""Tokenizers: Kiwi morphemes and mixed terms, whitespace, bigram, callables, and their config round trip."""
 
 from __future__ import annotations
 
@@ -17,16 +17,25 @@ from gyeol.lexical import (
     KiwiTokenizer,
     Tokenizer,
     WhitespaceTokenizer,
+    BM25Index,
     resolve_tokenizer,
     tokenizer_from_config,
 )
+from gyeol.config import BM25
 from gyeol.lexical.tokenizers import ENGLISH_STOPWORDS, english_minimal_stem, english_porter_stem
+from gyeol.lexical.tokenizers.kiwi import BIGRAM_PREFIX, MORPHEME_WEIGHT, PAIR_PREFIX
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 @pytest.fixture(scope="module")
 def kiwi() -> KiwiTokenizer:
+    """The morpheme analysis alone (mixed=False), whose terms the tests below spell out."""
+    return KiwiTokenizer(mixed=False)
+
+
+@pytest.fixture(scope="module")
+def default_kiwi() -> KiwiTokenizer:
     return KiwiTokenizer()
 
 
@@ -41,8 +50,9 @@ def test_import_does_not_load_kiwi():
 
 
 @pytest.mark.parametrize("text", ["검색했습니다", "검색을", "검색이", "검색하고 싶어요", "검색은"])
-def test_inflections_share_the_stem(kiwi, text):
+def test_inflections_share_the_stem(kiwi, default_kiwi, text):
     assert "검색" in kiwi.tokenize(text)
+    assert "검색" in default_kiwi.tokenize(text)
 
 
 def test_particles_and_endings_are_dropped(kiwi):
@@ -83,7 +93,7 @@ def test_batch_equals_one_by_one(kiwi):
 
 
 def test_stopwords_are_dropped_after_analysis():
-    tok = KiwiTokenizer(stopwords=["검색", "GPU"])
+    tok = KiwiTokenizer(stopwords=["검색", "GPU"], mixed=False)
     assert tok.tokenize("GPU로 검색한 결과") == ["결과"]
 
 
@@ -96,9 +106,9 @@ def test_user_words_join_a_compound():
 
 
 def test_pos_choice_and_all_mode():
-    nouns = KiwiTokenizer(pos=["NNG"])
+    nouns = KiwiTokenizer(pos=["NNG"], mixed=False)
     assert nouns.tokenize("학교에서 빨리 달렸다") == ["학교"]
-    everything = KiwiTokenizer(pos="all")
+    everything = KiwiTokenizer(pos="all", mixed=False)
     terms = everything.tokenize("학교에서 공부했습니다.")
     assert terms[:2] == ["학교", "에서"] and "." not in terms and len(terms) > 3
     assert KiwiTokenizer(pos=["VV-I"]).pos == frozenset({"VV"})
@@ -166,7 +176,8 @@ def test_resolve_and_rebuild_builtins():
         assert desc["kind"] == spec
         assert isinstance(tokenizer_from_config(desc), cls)
 
-    custom_kiwi = KiwiTokenizer(pos=["NNG", "NNP", "SL"], user_words=["겨울왕국3", ("개봉작", "NNG")], stopwords=["GPU"])
+    custom_kiwi = KiwiTokenizer(pos=["NNG", "NNP", "SL"], user_words=["겨울왕국3", ("개봉작", "NNG")], stopwords=["GPU"],
+                                mixed=False)
     tok, desc = resolve_tokenizer(custom_kiwi)
     assert tok is custom_kiwi
     rebuilt = tokenizer_from_config(json.loads(json.dumps(desc)))
@@ -264,14 +275,14 @@ def test_kiwi_english_options_off_restore_the_old_terms():
 
 
 def test_english_handling_leaves_korean_numbers_and_codes_alone(kiwi):
-    off = KiwiTokenizer(english_stopwords=False, english_stemming=False)
+    off = KiwiTokenizer(english_stopwords=False, english_stemming=False, mixed=False)
     texts = ["학교에서 공부했습니다", "밥을 먹었다", "서울은 한국의 수도이다.", "GPU 2개로 검색했다",
              "CVE-2021-44228 패치, 6204-2RS 베어링", "버스들이 지나간다 3s 10s"]
     assert kiwi.tokenize_batch(texts) == off.tokenize_batch(texts)
 
 
 def test_user_stopwords_still_work_with_english_handling():
-    tok = KiwiTokenizer(stopwords=["검색", "GPU"])
+    tok = KiwiTokenizer(stopwords=["검색", "GPU"], mixed=False)
     assert tok.tokenize("GPU로 검색한 결과") == ["결과"]
     # a user stopword also catches the words that stem onto it, with either stemmer
     assert KiwiTokenizer(stopwords=["vaccine"]).tokenize("vaccines and boosters") == ["booster"]
@@ -328,3 +339,92 @@ def test_dots_inside_codes_and_numbers(kiwi):
     assert kiwi.tokenize("version 2.5. Next") == ["version", "2.5", "next"]
     assert not [t for t in kiwi.tokenize("서울에 갔다. GPU. 1. 서론 2.5. 끝") if t.endswith(".")]
     assert kiwi.tokenize("codecs.Codec") == ["codecs.codec"]
+
+
+# --------------------------------------------------------------------------- mixed terms (the default)
+
+FILLER = ["날씨가 맑습니다.", "밥을 먹었다.", "버스를 타고 갔다.", "책을 읽었습니다.", "음악을 들었다.", "공원을 걸었다."]
+
+
+def scores(tokenizer: KiwiTokenizer, docs: list[str], query: str) -> list[float]:
+    """BM25 scores (gyeol's defaults) of docs + FILLER for query, in docs order."""
+    index = BM25Index(BM25())
+    index.add(tokenizer.tokenize_batch(docs + FILLER))
+    return index.get_scores(tokenizer.tokenize(query))[: len(docs)].tolist()
+
+
+def test_mixed_is_the_default_and_adds_pairs_and_bigrams_to_the_morphemes(default_kiwi, kiwi):
+    assert default_kiwi.mixed and not kiwi.mixed
+    text = "파일 관리자 표시 기본 설정"
+    morphemes = kiwi.tokenize(text)
+    assert morphemes == ["파일", "관리", "표시", "기본", "설정"]
+    terms = default_kiwi.tokenize(text)
+    assert terms[: MORPHEME_WEIGHT * len(morphemes)] == morphemes * MORPHEME_WEIGHT
+    pairs = [t for t in terms if t.startswith(PAIR_PREFIX)]
+    assert pairs == [PAIR_PREFIX + p for p in ["파일 관리", "관리 표시", "표시 기본", "기본 설정"]]
+    bigrams = [t for t in terms if t.startswith(BIGRAM_PREFIX)]
+    assert bigrams == [BIGRAM_PREFIX + b for b in ["파일", "관리", "리자", "표시", "기본", "설정"]]
+    assert len(terms) == MORPHEME_WEIGHT * len(morphemes) + len(pairs) + len(bigrams)
+
+
+def test_a_query_matches_the_parts_of_a_compound(default_kiwi, kiwi):
+    # Kiwi keeps 소수점 and 자릿수 whole: their morphemes do not meet the query's 소수 and 자리
+    docs = ["소수점 아래 자릿수를 정합니다.", "정수 부분만 표시합니다."]
+    assert scores(kiwi, docs, "소수 자리") == [0.0, 0.0]
+    mixed = scores(default_kiwi, docs, "소수 자리")
+    assert mixed[0] > 0 and mixed[1] == 0.0
+
+
+def test_a_word_kiwi_analyses_two_ways_still_matches(default_kiwi, kiwi):
+    # 들여쓰기 is one noun in the document but 들이다 + 쓰다 in the query
+    assert "들여쓰기" in kiwi.tokenize("단락의 들여쓰기를 변경합니다.")
+    assert "들여쓰기" not in kiwi.tokenize("단락 들여쓰기")
+    docs = ["단락의 들여쓰기를 변경합니다.", "단락의 간격을 변경합니다."]
+    old = scores(kiwi, docs, "단락 들여쓰기")
+    assert old[0] == pytest.approx(old[1])  # only 단락 matches, in both (of the same length)
+    mixed = scores(default_kiwi, docs, "단락 들여쓰기")
+    assert mixed[0] > mixed[1]
+
+
+def test_pairs_reward_the_query_words_in_their_order(default_kiwi, kiwi):
+    docs = ["이메일 주소를 입력합니다.", "주소로 이메일을 보냅니다."]
+    old = scores(kiwi, docs, "이메일 주소")
+    assert old[0] == pytest.approx(old[1])  # both hold 이메일 and 주소 once, in three terms
+    mixed = scores(default_kiwi, docs, "이메일 주소")
+    assert mixed[0] > mixed[1]
+
+
+def test_a_compound_written_joined_or_spaced_shares_its_morphemes_and_pair(default_kiwi):
+    joined, spaced = default_kiwi.tokenize("저장장치"), default_kiwi.tokenize("저장 장치")
+    assert set(spaced) <= set(joined)  # joined adds only the bigram across the seam, "장장"
+    assert set(joined) - set(spaced) == {BIGRAM_PREFIX + "장장"}
+
+
+def test_pairs_do_not_cross_punctuation(default_kiwi):
+    terms = default_kiwi.tokenize("파일. 관리")
+    assert not [t for t in terms if t.startswith(PAIR_PREFIX)]
+    assert PAIR_PREFIX + "파일 관리" in default_kiwi.tokenize("파일을 관리")  # particles do not cut
+
+
+def test_pair_and_bigram_terms_never_equal_a_morpheme(default_kiwi):
+    for terms in default_kiwi.tokenize_batch(["검색했습니다", "GPU 2개로 검색했다", "관리 관리자"]):
+        plain = {t for t in terms if not t.startswith((PAIR_PREFIX, BIGRAM_PREFIX))}
+        extra = {t for t in terms if t.startswith((PAIR_PREFIX, BIGRAM_PREFIX))}
+        assert extra and not plain & extra
+        assert all(t[1:] and "\x01" not in t[1:] and "\x02" not in t[1:] for t in extra)
+
+
+def test_text_without_hangul_gets_the_morpheme_terms_alone(default_kiwi, kiwi):
+    texts = ["How do vaccines train the body to fight viruses?", "FAISS Index 2.5", "CVE-2021-44228", "ㅋㅋㅋ", ""]
+    assert default_kiwi.tokenize_batch(texts) == kiwi.tokenize_batch(texts)
+
+
+def test_mixed_is_checked_and_survives_the_config_round_trip():
+    with pytest.raises(InvalidInputError, match="mixed must be True or False, got 'yes'"):
+        KiwiTokenizer(mixed="yes")  # type: ignore[arg-type]
+    for mixed in (True, False):
+        tok, desc = resolve_tokenizer(KiwiTokenizer(mixed=mixed))
+        rebuilt = tokenizer_from_config(json.loads(json.dumps(desc)))
+        assert rebuilt.mixed is mixed and rebuilt.describe() == desc
+        assert rebuilt.tokenize("파일 관리자") == tok.tokenize("파일 관리자")
+    assert "mixed" not in KiwiTokenizer(mixed=False).describe()  # as gyeol wrote it before the option

@@ -1,5 +1,7 @@
 """KiwiTokenizer: Korean morphological analysis with kiwipiepy, content morphemes as terms.
 
+By default (mixed=True) a text with Hangul also gets character bigrams of its Hangul words
+and pairs of adjacent content morphemes, in the same bag of terms: see KiwiTokenizer.
 kiwipiepy is imported, and its model loaded (seconds, hundreds of MB), only when a
 KiwiTokenizer first tokenizes; one Kiwi per settings is shared by the whole process.
 """
@@ -8,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..._validation import check_flag
 from ...errors import BackendUnavailableError, InvalidInputError
 from .base import check_text, check_texts, checked_arguments
 from .english import EnglishFilter
@@ -19,7 +23,10 @@ from .english import EnglishFilter
 if TYPE_CHECKING:  # kiwipiepy is imported lazily: its model costs seconds and hundreds of MB
     from kiwipiepy import Kiwi
 
-__all__ = ["KiwiTokenizer", "DEFAULT_POS", "KIWI_TAGS", "ALL_POS", "get_kiwi"]
+__all__ = [
+    "KiwiTokenizer", "DEFAULT_POS", "KIWI_TAGS", "ALL_POS", "get_kiwi",
+    "MORPHEME_WEIGHT", "BIGRAM_PREFIX", "PAIR_PREFIX",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,19 @@ _PUNCT_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO", "SW", "SB",
 _NUMBER_TAGS = frozenset({"SN", "W_SERIAL"})
 # Stems emitted as their dictionary form (stem + 다) so 감다 (verb) and 감 (noun) stay apart.
 _PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "VCP", "VCN"})
+
+#: mixed=True: how many times each morpheme term of a Korean text is counted, so that its
+#: exact matches outweigh the bigrams and pairs that come with it (BM25 counts repeats).
+#: Chosen on the tune queries of gnome_help_ko and libreoffice_help_ko (MRR@10 gain over
+#: morphemes alone, benchmarks/korean_keyword_study.py): weight 1 +0.016 / +0.018,
+#: 2 +0.020 / +0.027, 3 +0.017 / +0.032, 4 +0.008 / +0.031; ko_retrieval -0.021, -0.006,
+#: +0.000, +0.006.
+MORPHEME_WEIGHT = 3
+#: mixed=True: character bigrams of Hangul words are "\x01" + the two syllables, and pairs of
+#: adjacent content terms "\x02" + first + " " + second, so neither can equal a morpheme term.
+BIGRAM_PREFIX = "\x01"
+PAIR_PREFIX = "\x02"
+_HANGUL_RUN = re.compile("[\uac00-\ud7a3]+")  # Hangul syllables; spaces and punctuation end a run
 
 #: Every tag Kiwi emits (irregular forms such as VV-I are checked by their base tag).
 KIWI_TAGS: frozenset[str] = frozenset(
@@ -163,6 +183,16 @@ class KiwiTokenizer:
     English stemmer ("vaccines" -> "vaccin", "running" -> "run"), "minimal" with Lucene's
     plural-only stemmer ("vaccines" -> "vaccine"), False not at all.
     num_workers: Kiwi's analysis threads (None = every core).
+    mixed: in a text that contains Hangul, add to the morpheme terms (each counted
+    MORPHEME_WEIGHT times) the pairs of adjacent content terms not separated by punctuation
+    (PAIR_PREFIX + "파일 관리자"; particles and endings in between are skipped) and the
+    character bigrams of every Hangul word (BIGRAM_PREFIX + "관리", one-syllable words whole):
+    a morpheme field, a phrase field and a bigram field fused in one bag of terms. Bigrams
+    match the parts of compounds and of words Kiwi analyses differently in different
+    contexts (들여쓰기 / 들이다 + 쓰다); pairs reward a query's words in the same order.
+    A text without Hangul gets exactly the terms of mixed=False. Default True; False gives
+    the morpheme terms alone, as gyeol wrote them before (stored descriptions without the
+    key mean False, so saved BM25 terms stay valid).
 
     Latin text is lowercased; verb and adjective stems are emitted in dictionary form
     (검색했다 -> 검색, 먹었다 -> 먹다), the same way for documents and queries. The two
@@ -179,8 +209,10 @@ class KiwiTokenizer:
         num_workers: int | None = None,
         english_stopwords: bool = True,
         english_stemming: bool | str = True,
+        mixed: bool = True,
     ) -> None:
         self._pos = _normalize_pos(pos)
+        self._mixed = check_flag("mixed", mixed)
         self._user_words = _normalize_user_words(user_words)
         self._english = EnglishFilter(english_stopwords, english_stemming, stopwords)
         self._stopwords = self._english.user_stopwords
@@ -198,8 +230,12 @@ class KiwiTokenizer:
         return ALL_POS if self._pos is None else self._pos
 
     def describe(self) -> dict[str, Any]:
-        """Give back a JSON-able description that tokenizer_from_config rebuilds."""
-        return {
+        """Give back a JSON-able description that tokenizer_from_config rebuilds.
+
+        "mixed" is written only when True: with mixed=False the description is the one gyeol
+        wrote before the option existed, so collections built then keep their saved terms.
+        """
+        desc: dict[str, Any] = {
             "kind": "kiwi",
             "pos": ALL_POS if self._pos is None else sorted(self._pos),
             "user_words": [list(w) for w in self._user_words],
@@ -207,15 +243,24 @@ class KiwiTokenizer:
             "english_stopwords": self._english.stopwords,
             "english_stemming": self._english.stemming,
         }
+        if self._mixed:
+            desc["mixed"] = True
+        return desc
 
     def _kiwi(self) -> "Kiwi":
         return get_kiwi(self._num_workers, self._user_words)
 
-    def _terms(self, tokens: Iterable[Any]) -> list[str]:
+    @property
+    def mixed(self) -> bool:
+        return self._mixed
+
+    def _terms(self, tokens: Iterable[Any], text: str) -> list[str]:
         # the hot loop of indexing: plain set lookups, no string splitting per token
         keep, drop, lemma_tags, stop = self._keep_tags, self._drop_tags, self._lemma_tags, self._stopwords
         keep_latin = "SL" in keep if keep is not None else "SL" not in drop
         out: list[str] = []
+        # mixed: positions in out before which a punctuation mark stood (no pair crosses one)
+        cuts: list[int] | None = [] if self._mixed else None
         latin, latin_end = "", -1  # the Latin word being put back together (see _latin_term)
         for tok in tokens:
             tag = tok.tag
@@ -232,6 +277,8 @@ class KiwiTokenizer:
                 self._latin_term(latin, keep_latin, out)
                 latin, latin_end = "", -1
             if (tag in drop) if keep is None else (tag not in keep):
+                if cuts is not None and tag in _PUNCT_TAGS:
+                    cuts.append(len(out))
                 continue
             term = (tok.lemma if tag in lemma_tags else tok.form).lower()
             if tag in _NUMBER_TAGS:  # "1." of a numbered list, "2.5." ending a sentence
@@ -240,7 +287,9 @@ class KiwiTokenizer:
                 out.append(term)
         if latin:
             self._latin_term(latin, keep_latin, out)
-        return out
+        if cuts is None or _HANGUL_RUN.search(text) is None:
+            return out
+        return _mixed_terms(out, cuts, text)
 
     def _latin_term(self, word: str, keep: bool, out: list[str]) -> None:
         """Append the term of one Latin word, put back together from Kiwi's pieces.
@@ -261,7 +310,7 @@ class KiwiTokenizer:
         text = check_text(text)
         if not text.strip():
             return []
-        return self._terms(self._kiwi().tokenize(text))
+        return self._terms(self._kiwi().tokenize(text), text)
 
     def tokenize_batch(self, texts: list[str]) -> list[list[str]]:
         """Give back the terms of each text, analysed with Kiwi's multi-threaded batch call."""
@@ -270,11 +319,33 @@ class KiwiTokenizer:
             return []
         if len(texts) < _SMALL_BATCH:  # a query or two: skip the thread pool's hand-off
             return [self.tokenize(text) for text in texts]
-        return [self._terms(tokens) for tokens in self._kiwi().tokenize(texts)]
+        return [self._terms(tokens, text) for tokens, text in zip(self._kiwi().tokenize(texts), texts)]
 
     def __repr__(self) -> str:
         pos = "'all'" if self._pos is None else f"{sorted(self._pos)}"
         return (
             f"KiwiTokenizer(pos={pos}, user_words={len(self._user_words)}, stopwords={len(self._stopwords)}, "
-            f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming!r})"
+            f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming!r}, "
+            f"mixed={self._mixed})"
         )
+
+
+def _mixed_terms(morphemes: list[str], cuts: list[int], text: str) -> list[str]:
+    """Give back the terms of a Korean text under mixed=True (see KiwiTokenizer).
+
+    morphemes: its morpheme terms in text order; cuts: the positions in morphemes that a
+    punctuation mark precedes.
+    """
+    out = morphemes * MORPHEME_WEIGHT
+    cut = set(cuts)
+    out.extend(
+        f"{PAIR_PREFIX}{first} {second}"
+        for i, (first, second) in enumerate(zip(morphemes, morphemes[1:]), 1)
+        if i not in cut
+    )
+    for run in _HANGUL_RUN.findall(text):
+        if len(run) == 1:
+            out.append(BIGRAM_PREFIX + run)
+        else:
+            out.extend(BIGRAM_PREFIX + run[i : i + 2] for i in range(len(run) - 1))
+    return out

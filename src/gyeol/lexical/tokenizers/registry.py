@@ -88,6 +88,8 @@ _KINDS: dict[str, _Kind] = {
         "user_words": _Key(_is_word_pairs, "a list of [word, tag] pairs"),
         "stopwords": _Key(_is_str_list, "a list of str"),
         **_ENGLISH_KEYS,
+        # added with the bigrams and pairs of Korean text; older descriptions mean morphemes alone
+        "mixed": _Key(_is_bool, "true or false", default=False),
     }),
     "whitespace": _Kind(WhitespaceTokenizer, {
         "stopwords": _Key(_is_str_list, "a list of str", default=[]),
