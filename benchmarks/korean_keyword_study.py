@@ -139,7 +139,7 @@ def raw_tokens(texts: list[str], options: dict[str, Any]) -> list[list[Any]]:
 def search(doc_terms: Terms, query_terms: Terms, params: BM25) -> list[np.ndarray]:
     index = BM25Index(params)
     index.add(doc_terms)
-    return [index.search(q, K)[1] for q in query_terms]
+    return [index.search(q, K).labels for q in query_terms]
 
 
 def fused_search(fields: list[tuple[Terms, Terms, float]], n_docs: int) -> list[np.ndarray]:

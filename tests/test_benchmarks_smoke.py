@@ -46,6 +46,10 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "compare_tiers_2000_smoke.md": [],
         "compare_tiers_2000_smoke.png": [],
     }),
+    "embedders.py": (["--smoke", "--out", "{out}"], {"embedders.json": ["models", "speed", "table"]}),
+    "korean_keyword_study.py": (["--smoke", "--out", "{out}"], {
+        "korean_keyword_study.json": ["rows", "cost", "sets"],
+    }),
     "hybrid_quality.py": (["--smoke", "--out", "{out}"], {
         "hybrid_quality_smoke.json": [
             *(f"cases.{case}.{key}" for case in ("en_hybrid", "pydoc_en", "ko_retrieval") for key in (
