@@ -23,13 +23,14 @@ from .embedders import embedder_dim, resolve_embedder
 from .errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    CorruptionError,
     GyeolError,
     InvalidInputError,
     ReadOnlyError,
 )
 from ._fileset import sweep_temp_files
 from .storage.lock import DirectoryLock
-from .storage.manifest import Catalog, read_catalog, write_catalog
+from .storage.manifest import CATALOG_NAME, COLLECTION_FOLDER, Catalog, read_catalog, write_catalog
 from .storage.store import SegmentStore
 
 __all__ = ["connect", "Database"]
@@ -73,7 +74,7 @@ class Database:
             self._dir_lock = DirectoryLock(self.path)
             self._dir_lock.acquire()
             sweep_temp_files(self.path)
-        self._catalog = read_catalog(self.path)
+        self._catalog = self._read_catalog()
         if not read_only:
             self._sweep_orphans()
 
@@ -123,18 +124,43 @@ class Database:
 
     def _refresh_catalog(self) -> None:
         if self.path is not None and self.read_only:
-            self._catalog = read_catalog(self.path)
+            self._catalog = self._read_catalog()
+
+    def _read_catalog(self) -> Catalog:
+        """The committed catalog; a new writer commits an empty one, so a missing one later is damage.
+
+        Raises CorruptionError when catalog.json is missing while collection folders exist:
+        treating them as orphans would delete every collection.
+        """
+        catalog = read_catalog(self.path)
+        if catalog is not None:
+            return catalog
+        root = self.path / COLLECTIONS_DIR
+        folders = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        if folders:
+            raise CorruptionError(
+                f"{self.path / CATALOG_NAME} is missing but {root} holds {len(folders)} collection "
+                f"folder(s) ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}); "
+                "restore the catalog from a backup; nothing was changed"
+            )
+        catalog = Catalog()
+        if not self.read_only:
+            write_catalog(self.path, catalog)
+        return catalog
 
     def _sweep_orphans(self) -> None:
-        """Remove collection folders no catalog names (a create or drop cut short)."""
+        """Remove collection folders of gyeol's naming that no catalog names (a create or drop cut short)."""
         root = self.path / COLLECTIONS_DIR
         if not root.is_dir():
             return
         named = set(self._catalog.collections.values())
         for folder in root.iterdir():
-            if folder.is_dir() and folder.name not in named:
-                log.info("removing %s, left by an interrupted create or drop", folder)
-                shutil.rmtree(folder, ignore_errors=True)
+            if folder.name in named or not COLLECTION_FOLDER.fullmatch(folder.name):
+                continue
+            if folder.is_symlink() or not folder.is_dir():
+                continue  # not a folder gyeol made: leave it (and whatever it points at) alone
+            log.info("removing %s, left by an interrupted create or drop", folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ collections
 

@@ -14,7 +14,9 @@ from .._fileset import FileSet
 from ..errors import CorruptionError
 
 META_NAME = "vector.json"
-VECTOR_FILES = FileSet(META_NAME, format=1, patterns=("index-*.faiss", "vectors-*.f32", "delta-*.f32"))
+FAISS_NAME = r"index-[0-9a-f]{12}\.faiss"
+ROWS_NAME = r"(?:vectors|delta)-[0-9a-f]{12}\.f32"
+VECTOR_FILES = FileSet(META_NAME, format=1, names=f"{FAISS_NAME}|{ROWS_NAME}")
 
 
 def read_meta(directory: Path) -> dict[str, Any] | None:

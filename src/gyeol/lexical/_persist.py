@@ -18,7 +18,8 @@ import numpy as np
 from .._fileset import FileSet, fresh_token
 from ..errors import CorruptionError
 
-ARRAY_FILES = FileSet("bm25.json", format=1, patterns=("bm25.*.npy",))
+ARRAY_NAME = r"bm25\.[0-9a-f]{12}\.[a-z][a-z0-9_]*\.npy"
+ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME)
 META_NAME = ARRAY_FILES.meta_name
 _RESERVED = ("format", "files")  # keys of the JSON that are not the header's
 

@@ -8,6 +8,7 @@ swept by the next writer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,14 @@ from .._fileset import FileSet
 from ..errors import CorruptionError
 
 DATA_DIR = "data"
+# The names gyeol gives its files and folders; a name read from a manifest or the catalog must
+# match one in whole, and a sweep deletes nothing else.
+SEGMENT_NAME = r"seg-\d{4,}-\d{12,}-[0-9a-f]{8}\.parquet"
+TOMBSTONE_NAME = r"tomb-\d{4,}-[0-9a-f]{12}\.parquet"
+COLLECTION_FOLDER = re.compile(r"c-[0-9a-f]{16}")
 # A collection's manifest names the Parquet segments and tombstones under data/.
-MANIFEST = FileSet("manifest.json", format=1, patterns=("*.parquet",), folder=DATA_DIR)
-# The database's catalog names the collection folders (swept by Database, not by pattern).
+MANIFEST = FileSet("manifest.json", format=1, names=f"{SEGMENT_NAME}|{TOMBSTONE_NAME}", folder=DATA_DIR)
+# The database's catalog names the collection folders (swept by Database, not by FileSet).
 CATALOG = FileSet("catalog.json", format=1)
 MANIFEST_NAME = MANIFEST.meta_name
 CATALOG_NAME = CATALOG.meta_name
@@ -98,10 +104,11 @@ class Catalog:
     collections: dict[str, str] = field(default_factory=dict)
 
 
-def read_catalog(root: Path) -> Catalog:
+def read_catalog(root: Path) -> Catalog | None:
+    """The committed catalog in root; None when there is none."""
     data = CATALOG.read(root)
     if data is None:
-        return Catalog()
+        return None
     try:
         return Catalog(version=int(data["version"]), collections=dict(data["collections"]))
     except (ValueError, KeyError, TypeError) as exc:

@@ -9,6 +9,7 @@ manifest that names them, so a crash leaves the old state or the new one.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,10 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .._fileset import fresh_token, fsync_dir, sweep_temp_files, write_atomic
+from .._fileset import fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
 from ..errors import CorruptionError
 from .idmap import IdMap, hash_ids
-from .manifest import DATA_DIR, MANIFEST, Manifest, SegmentRef, read_manifest, write_manifest
+from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, read_manifest, write_manifest
 from .segments import (
     arrow_to_vectors,
     build_segment,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
 DOCS_COLUMNS = ("id", "text", "metadata")
+_CACHE_NAME = re.compile(f"(?:{SEGMENT_NAME})\\.arrow")
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,7 @@ class SegmentStore:
                     sweep_temp_files(part)
         named = self.manifest.files()
         MANIFEST.sweep(self.directory, named)
-        cache = self.directory / INDEX_DIR / DOCS_CACHE
-        if cache.is_dir():
-            for path in cache.glob("*.arrow"):
-                if path.name[: -len(".arrow")] not in named:
-                    path.unlink(missing_ok=True)
+        sweep_unnamed(self.directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
 
     # ----------------------------------------------------------------- reading
 
