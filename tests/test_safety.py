@@ -3,10 +3,12 @@ and nothing outside the database directory is read, written or deleted whatever 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import gyeol
@@ -86,3 +88,136 @@ def test_sweeps_delete_only_what_gyeol_named_and_no_commit_names(db_path, tmp_pa
     assert [str(p) for p in gyeol_leftovers if p.exists()] == []
     assert [str(p) for p in not_gyeols if not p.exists()] == []
     assert link.is_symlink() and snapshot(outside) == canaries
+
+
+# --------------------------------------------------------------------------- confinement
+
+
+@pytest.fixture
+def full_db(db_path):
+    """A closed database whose collection has saved vector and BM25 indexes and a docs cache."""
+    make_db(db_path)
+    with gyeol.connect(db_path) as db:
+        db.get_collection("docs").search("doc", k=2, mode="keyword")
+    return db_path
+
+
+@pytest.fixture
+def victim(tmp_path):
+    """Someone else's files beside the database: they must never be read, changed or deleted."""
+    root = tmp_path / "victim"
+    (root / "data").mkdir(parents=True)
+    for name in ("victim.parquet", "data/seg-0001-000000000000-0badf00d.parquet", "index-0123456789ab.faiss",
+                 "vectors-0123456789ab.f32", "bm25.0123456789ab.df.npy", "notes.txt"):
+        (root / name).write_bytes(b"someone else's bytes " + name.encode())
+    return root
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def collection_folder(db_path: Path) -> Path:
+    (folder,) = folders(db_path)
+    return folder
+
+
+def craft(kind: str, db_path: Path, victim: Path) -> None:
+    folder = collection_folder(db_path)
+    manifest = folder / "manifest.json"
+    if kind == "catalog absolute":
+        edit_json(db_path / "catalog.json", lambda d: d["collections"].update(docs=str(victim)))
+    elif kind == "catalog ../..":
+        edit_json(db_path / "catalog.json", lambda d: d["collections"].update(docs="../../victim"))
+    elif kind == "catalog NUL":
+        edit_json(db_path / "catalog.json", lambda d: d["collections"].update(docs="c-0123456789abcde\x00"))
+    elif kind == "collection folder symlink":
+        shutil.copytree(folder, victim / "col")  # a whole, valid collection, but outside the database
+        shutil.rmtree(folder)
+        folder.symlink_to(victim / "col", target_is_directory=True)
+    elif kind == "segment absolute":
+        edit_json(manifest, lambda d: d["segments"][0].update(file=str(victim / "victim.parquet")))
+    elif kind == "segment ../..":
+        edit_json(manifest, lambda d: d["segments"][0].update(file="../../../../victim/victim.parquet"))
+    elif kind == "tombstone absolute":
+        edit_json(manifest, lambda d: d.update(tombstones=[str(victim / "victim.parquet")]))
+    elif kind == "segment symlink":
+        seg = next((folder / "data").glob("seg-*.parquet"))
+        seg.unlink()
+        seg.symlink_to(victim / "data" / "seg-0001-000000000000-0badf00d.parquet")
+    elif kind == "data folder symlink":
+        shutil.copytree(folder / "data", victim / "data2")
+        shutil.rmtree(folder / "data")
+        (folder / "data").symlink_to(victim / "data2", target_is_directory=True)
+    elif kind == "index folder symlink":
+        shutil.rmtree(folder / "index" / "memory")
+        (folder / "index" / "memory").symlink_to(victim, target_is_directory=True)
+    else:
+        raise AssertionError(kind)
+
+
+SOURCE_CRAFTS = ["catalog absolute", "catalog ../..", "catalog NUL", "collection folder symlink", "segment absolute",
+                 "segment ../..", "tombstone absolute", "segment symlink", "data folder symlink",
+                 "index folder symlink"]
+
+
+@pytest.mark.parametrize("kind", SOURCE_CRAFTS)
+def test_crafted_names_are_corruption_at_open_and_nothing_outside_is_touched(kind, full_db, victim, monkeypatch):
+    craft(kind, full_db, victim)
+    before = snapshot(victim)
+    opened: list[str] = []
+    real_open = pa.memory_map
+    monkeypatch.setattr(pa, "memory_map", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    named = ("catalog.json" if kind.startswith("catalog") else "leads outside" if "folder" in kind
+             else "manifest.json")
+    for read_only in (True, False):
+        with pytest.raises(CorruptionError, match=named):
+            with gyeol.connect(full_db, read_only=read_only) as db:
+                db.get_collection("docs")
+    assert not [p for p in opened if str(victim) in str(Path(p).resolve())]
+    if not kind.startswith("catalog"):  # drop and a writer's sweeps still never reach outside
+        with gyeol.connect(full_db) as db:
+            db.drop_collection("docs")
+            assert db.list_collections() == []
+    assert snapshot(victim) == before
+    assert (victim / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("meta", ["vector.json", "bm25.json"])
+@pytest.mark.parametrize("where", ["absolute", "../..", "symlink"])
+def test_crafted_index_meta_names_are_never_followed_and_the_index_is_rebuilt(meta, where, full_db, victim,
+                                                                             monkeypatch, caplog):
+    import faiss
+
+    part = "memory" if meta == "vector.json" else "bm25"
+    index_dir = collection_folder(full_db) / "index" / part
+    target = victim / ("index-0123456789ab.faiss" if meta == "vector.json" else "bm25.0123456789ab.df.npy")
+    if where == "symlink":
+        name = target.name
+        (index_dir / name).symlink_to(target)
+    else:
+        name = str(target) if where == "absolute" else f"../../../../../victim/{target.name}"
+
+    def point(data):
+        if meta == "vector.json":
+            data["index"].update(file=name, bytes=target.stat().st_size)  # the size check alone would pass
+        else:
+            data["files"]["df"]["file"] = name
+
+    edit_json(index_dir / meta, point)
+    before = snapshot(victim)
+    read: list[str] = []
+    real_read = faiss.read_index
+    monkeypatch.setattr(faiss, "read_index", lambda p, *a: read.append(str(p)) or real_read(p, *a))
+    real_load = np.load
+    monkeypatch.setattr(np, "load", lambda p, *a, **k: read.append(str(p)) or real_load(p, *a, **k))
+    with caplog.at_level("WARNING"):
+        with gyeol.connect(full_db) as db:
+            col = db.get_collection("docs")
+            hits = col.search("doc", vector=np.ones(DIM, np.float32), k=3, mode="keyword" if part == "bm25" else "vector")
+            assert len(hits.ids) == 3
+    assert any(meta in r.getMessage() and "rebuil" in r.getMessage() for r in caplog.records)
+    assert not [p for p in read if str(victim) in str(Path(p).resolve())]
+    assert snapshot(victim) == before

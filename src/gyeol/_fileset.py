@@ -106,6 +106,42 @@ def sweep_temp_files(directory: Path) -> None:
             pass
 
 
+# --------------------------------------------------------------------------- names read from files
+
+
+def checked_name(name: Any, pattern: str | re.Pattern[str], where: Path) -> str:
+    """name, when it is a bare name matching pattern in whole; CorruptionError naming where otherwise.
+
+    where: the file that holds the name. A name with a separator, "..", NUL or a drive is
+    never followed, whatever the pattern allows.
+    """
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or any(c in name for c in "/\\\x00:")
+        or not re.fullmatch(pattern, name)
+    ):
+        raise CorruptionError(f"{where} names {name!r}, which is not a file name gyeol writes; "
+                              "it is not followed")
+    return name
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether path, symlinks followed, stays inside root (root itself included)."""
+    try:
+        resolved, base = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+    return resolved == base or base in resolved.parents
+
+
+def confined(path: Path, root: Path, where: Path) -> Path:
+    """path when it resolves inside root; CorruptionError naming where (the file or folder at fault) otherwise."""
+    if not is_inside(path, root):
+        raise CorruptionError(f"{where} leads outside {root} (to {path.resolve()}); it is not followed")
+    return path
+
+
 # --------------------------------------------------------------------------- fresh names, open files
 
 

@@ -28,7 +28,7 @@ from .errors import (
     InvalidInputError,
     ReadOnlyError,
 )
-from ._fileset import sweep_temp_files
+from ._fileset import confined, is_inside, sweep_temp_files
 from .storage.lock import DirectoryLock
 from .storage.manifest import CATALOG_NAME, COLLECTION_FOLDER, Catalog, read_catalog, write_catalog
 from .storage.store import SegmentStore
@@ -151,7 +151,7 @@ class Database:
     def _sweep_orphans(self) -> None:
         """Remove collection folders of gyeol's naming that no catalog names (a create or drop cut short)."""
         root = self.path / COLLECTIONS_DIR
-        if not root.is_dir():
+        if not root.is_dir() or not is_inside(root, self.path):
             return
         named = set(self._catalog.collections.values())
         for folder in root.iterdir():
@@ -308,7 +308,8 @@ class Database:
     def _load_store(self, name: str) -> SegmentStore:
         if self.path is None:
             return self._memory[name]
-        folder = self.path / COLLECTIONS_DIR / self._catalog.collections[name]
+        root = confined(self.path / COLLECTIONS_DIR, self.path, self.path / COLLECTIONS_DIR)
+        folder = confined(root / self._catalog.collections[name], root, root / self._catalog.collections[name])
         return SegmentStore.open(folder, writable=not self.read_only)
 
     def drop_collection(self, name: str) -> None:
@@ -328,7 +329,20 @@ class Database:
                 col._closed = True
             self._memory.pop(name, None)
             if self.path is not None:
-                shutil.rmtree(self.path / COLLECTIONS_DIR / folder_name, ignore_errors=True)
+                _remove_folder(self.path / COLLECTIONS_DIR / folder_name, self.path)
+
+
+def _remove_folder(folder: Path, root: Path) -> None:
+    """Delete a collection folder; a symlink in its place is removed as a link, its target left alone.
+
+    Nothing is deleted when the folder above leads outside root.
+    """
+    if not is_inside(folder.parent, root):
+        log.warning("not removing %s: %s leads outside %s", folder, folder.parent, root)
+    elif folder.is_symlink():
+        folder.unlink(missing_ok=True)
+    elif folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_name(name: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._fileset import FileSet
+from .._fileset import FileSet, checked_name, confined
 from ..errors import CorruptionError
 
 META_NAME = "vector.json"
@@ -25,3 +25,9 @@ def read_meta(directory: Path) -> dict[str, Any] | None:
         return VECTOR_FILES.read(directory)
     except CorruptionError:
         return None
+
+
+def rows_file(directory: Path, name: object) -> Path:
+    """The path of a vectors/delta file the meta names; CorruptionError when the name is not one gyeol writes."""
+    where = directory / META_NAME
+    return confined(directory / checked_name(name, ROWS_NAME, where), directory, where)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._fileset import FileSet
+from .._fileset import FileSet, checked_name
 from ..errors import CorruptionError
 
 DATA_DIR = "data"
@@ -64,8 +64,9 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: Path) -> "Manifest":
+        """The manifest in data; CorruptionError naming where when it is malformed or names a file badly."""
         try:
-            return cls(
+            manifest = cls(
                 version=int(data["version"]),
                 generation=int(data["generation"]),
                 next_label=int(data["next_label"]),
@@ -76,6 +77,11 @@ class Manifest:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptionError(f"{where}: unreadable manifest ({exc})") from exc
+        for seg in manifest.segments:
+            checked_name(seg.file, SEGMENT_NAME, where)
+        for name in manifest.tombstones:
+            checked_name(name, TOMBSTONE_NAME, where)
+        return manifest
 
     def next(self, **changes: Any) -> "Manifest":
         return replace(self, version=self.version + 1, **changes)
@@ -109,10 +115,18 @@ def read_catalog(root: Path) -> Catalog | None:
     data = CATALOG.read(root)
     if data is None:
         return None
+    where = root / CATALOG_NAME
     try:
-        return Catalog(version=int(data["version"]), collections=dict(data["collections"]))
+        catalog = Catalog(version=int(data["version"]), collections=dict(data["collections"]))
     except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptionError(f"{root / CATALOG_NAME}: unreadable catalog ({exc})") from exc
+        raise CorruptionError(f"{where}: unreadable catalog ({exc})") from exc
+    for name, folder in catalog.collections.items():
+        if not isinstance(name, str):
+            raise CorruptionError(f"{where}: collection name {name!r} is not a string")
+        checked_name(folder, COLLECTION_FOLDER, where)
+    if len(set(catalog.collections.values())) != len(catalog.collections):
+        raise CorruptionError(f"{where} names one folder for two collections")
+    return catalog
 
 
 def write_catalog(root: Path, catalog: Catalog) -> None:

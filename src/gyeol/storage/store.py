@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .._fileset import fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
+from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
 from ..errors import CorruptionError
 from .idmap import IdMap, hash_ids
 from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, read_manifest, write_manifest
@@ -82,6 +82,7 @@ class SegmentStore:
 
     @classmethod
     def open(cls, directory: Path, *, writable: bool) -> "SegmentStore":
+        _check_folders(directory)
         for attempt in range(3):
             manifest = read_manifest(directory)
             store = cls(directory, manifest)
@@ -98,6 +99,9 @@ class SegmentStore:
         raise AssertionError("unreachable")
 
     def _load(self, writable: bool) -> None:
+        data = self.directory / DATA_DIR
+        for name in self.manifest.files():  # a file symlinked elsewhere is never read
+            confined(data / name, data, self.directory / MANIFEST.meta_name)
         hashes = []
         for seg in self.manifest.segments:
             table = self._docs_table(seg, writable)
@@ -106,7 +110,6 @@ class SegmentStore:
                 self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
                 hashes.append(hash_ids(ids))
-        data = self.directory / DATA_DIR
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for name in self.manifest.tombstones:
             self._live[read_tombstones(data / name)] = False
@@ -127,6 +130,8 @@ class SegmentStore:
         """
         cache = self.directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
         try:
+            if cache.is_symlink():  # derived data is never read through a link: rebuild it
+                raise OSError(f"{cache} is a symlink")
             table = pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
             if table.num_rows == seg.rows and table.schema.names == list(DOCS_COLUMNS):
                 return table
@@ -367,6 +372,16 @@ class SegmentStore:
     def destroy(self) -> None:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _check_folders(directory: Path) -> None:
+    """CorruptionError when data/, index/ or a folder in index/ leads outside the collection folder."""
+    for sub in (directory / DATA_DIR, directory / INDEX_DIR):
+        confined(sub, directory, sub)
+    index_root = directory / INDEX_DIR
+    if index_root.is_dir():
+        for part in index_root.iterdir():
+            confined(part, index_root, part)
 
 
 def _segment_name(generation: int, first_label: int) -> str:
