@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 import gyeol
-from gyeol.errors import CorruptionError
+from gyeol.errors import CorruptionError, FilterError, InvalidInputError
+from gyeol.filters import MAX_FILTER_DEPTH
 
 from conftest import DIM, new_collection, random_vectors, snapshot
 
@@ -221,3 +222,69 @@ def test_crafted_index_meta_names_are_never_followed_and_the_index_is_rebuilt(me
     assert any(meta in r.getMessage() and "rebuil" in r.getMessage() for r in caplog.records)
     assert not [p for p in read if str(victim) in str(Path(p).resolve())]
     assert snapshot(victim) == before
+
+
+# --------------------------------------------------------------------------- errors that escaped the tree
+
+
+def nested(depth: int, leaf):
+    where = leaf
+    for _ in range(depth):
+        where = {"$and": [where]}
+    return where
+
+
+def deep_list(depth: int):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.fixture
+def opened(full_db):
+    db = gyeol.connect(full_db)
+    yield db, db.get_collection("docs")
+    db.close()
+
+
+def test_connect_to_a_path_with_nul_is_invalid_input(tmp_path):
+    for read_only in (False, True):
+        with pytest.raises(InvalidInputError, match="NUL"):
+            gyeol.connect(f"{tmp_path}/a\x00b", read_only=read_only)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["\ud800", "a\udfffb", "docs\udc80"])
+def test_a_collection_name_with_a_lone_surrogate_is_invalid_and_creates_nothing(name, opened, full_db):
+    db, _ = opened
+    before = snapshot(full_db)
+    with pytest.raises(InvalidInputError, match="not valid Unicode"):
+        new_collection(db, name)
+    assert snapshot(full_db) == before and db.list_collections() == ["docs"]
+
+
+@pytest.mark.parametrize("vector", [["a"] * DIM, [object()] * DIM, "text", {"x": 1}, [[1.0, 2.0], [1.0]],
+                                    [1e300] * DIM, [None] * DIM, b"\x00" * DIM])
+def test_a_non_numeric_query_vector_is_invalid_input(vector, opened, full_db):
+    _, col = opened
+    before = snapshot(full_db)
+    with pytest.raises(InvalidInputError):
+        col.search(vector=vector, k=3, mode="vector")
+    assert snapshot(full_db) == before
+
+
+@pytest.mark.parametrize("where", [nested(5_000, {"i": 1}), nested(MAX_FILTER_DEPTH + 1, {"i": 1}),
+                                   {"$or": [nested(40, {"i": 1}), {"i": 2}]}, {"i": deep_list(5_000)},
+                                   {"i": {"$in": deep_list(5_000)}}, {"$or": [deep_list(5_000)]}])
+def test_deep_filters_are_a_filter_error(where, opened, full_db):
+    _, col = opened
+    with pytest.raises(FilterError):
+        col.search(vector=np.ones(DIM, np.float32), k=3, mode="vector", where=where)
+
+
+def test_filters_nest_up_to_the_documented_depth(opened):
+    _, col = opened
+    hits = col.search(vector=np.ones(DIM, np.float32), k=10, mode="vector",
+                      where=nested(MAX_FILTER_DEPTH - 1, {"$or": [{"i": 1}, {"i": {"$exists": False}}]}))
+    assert len(hits.ids) == 7

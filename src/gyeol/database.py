@@ -52,6 +52,8 @@ class Database:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         if path is not None and not isinstance(path, (str, Path)):
             raise InvalidInputError(f"path must be a str, a Path or None, got {type(path).__name__}")
+        if path is not None and "\x00" in str(path):
+            raise InvalidInputError(f"path {str(path)!r} holds a NUL character, which no file system accepts")
         self.path = None if path is None else Path(path)
         self.read_only = bool(read_only)
         self._lock = threading.RLock()
@@ -348,6 +350,10 @@ def _remove_folder(folder: Path, root: Path) -> None:
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError(f"collection name must be a non-empty str, got {name!r}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"collection name {name!r} is not valid Unicode text ({exc.reason})") from None
     if len(name) > 256:
         raise InvalidInputError(f"collection name is {len(name)} characters long; at most 256 are allowed")
 
