@@ -288,3 +288,43 @@ def test_filters_nest_up_to_the_documented_depth(opened):
     hits = col.search(vector=np.ones(DIM, np.float32), k=10, mode="vector",
                       where=nested(MAX_FILTER_DEPTH - 1, {"$or": [{"i": 1}, {"i": {"$exists": False}}]}))
     assert len(hits.ids) == 7
+
+
+# --------------------------------------------------------------------------- the manifest against the data
+
+
+def write_tombstone_labels(folder: Path, labels: list[int]) -> None:
+    from gyeol.storage.segments import write_tombstones
+
+    (tomb,) = (folder / "data").glob("tomb-*.parquet")
+    write_tombstones(tomb, np.asarray(labels, np.int64))
+
+
+def change_dim(folder: Path) -> None:
+    edit_json(folder / "manifest.json", lambda d: d["config"].update(dim=DIM + 1))
+
+
+MANIFEST_DAMAGE = {
+    "negative tombstone": (lambda f: write_tombstone_labels(f, [-1]), "tomb-.* holds label -1"),
+    "tombstone past next_label": (lambda f: write_tombstone_labels(f, [8]), "tomb-.* holds label 8"),
+    "segment listed twice": (lambda f: edit_json(f / "manifest.json", lambda d: d.update(
+        segments=[d["segments"][0], {**d["segments"][0], "first_label": 8}], next_label=16)), "more than once"),
+    "tombstone listed twice": (lambda f: edit_json(f / "manifest.json", lambda d: d.update(
+        tombstones=d["tombstones"] * 2)), "more than once"),
+    "labels not contiguous": (lambda f: edit_json(f / "manifest.json", lambda d: d["segments"][0].update(
+        first_label=3)), "expected the next label 0"),
+    "dim changed": (change_dim, f"says dim {DIM + 1}"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(MANIFEST_DAMAGE))
+def test_a_manifest_at_odds_with_its_data_is_corruption_at_open(damage, full_db):
+    do, message = MANIFEST_DAMAGE[damage]
+    folder = collection_folder(full_db)
+    do(folder)
+    before = snapshot(full_db)
+    for read_only in (True, False):
+        with pytest.raises(CorruptionError, match=message):
+            with gyeol.connect(full_db, read_only=read_only) as db:
+                db.get_collection("docs")
+    assert snapshot(full_db) == before

@@ -77,10 +77,21 @@ class Manifest:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptionError(f"{where}: unreadable manifest ({exc})") from exc
+        first = 0
         for seg in manifest.segments:
             checked_name(seg.file, SEGMENT_NAME, where)
+            if type(seg.first_label) is not int or type(seg.rows) is not int or seg.rows < 0 or seg.first_label != first:
+                raise CorruptionError(f"{where}: segment {seg.file} holds labels from {seg.first_label} "
+                                      f"({seg.rows} rows), expected the next label {first}")
+            first += seg.rows
+        if first != manifest.next_label:
+            raise CorruptionError(f"{where}: segments hold {first} labels, next_label says {manifest.next_label}")
         for name in manifest.tombstones:
             checked_name(name, TOMBSTONE_NAME, where)
+        names = [s.file for s in manifest.segments] + list(manifest.tombstones)
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise CorruptionError(f"{where} lists {', '.join(twice)} more than once")
         return manifest
 
     def next(self, **changes: Any) -> "Manifest":

@@ -25,6 +25,7 @@ from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, re
 from .segments import (
     arrow_to_vectors,
     build_segment,
+    check_segment_dim,
     read_segment,
     read_tombstones,
     segment_schema,
@@ -100,8 +101,11 @@ class SegmentStore:
 
     def _load(self, writable: bool) -> None:
         data = self.directory / DATA_DIR
+        where = self.directory / MANIFEST.meta_name
         for name in self.manifest.files():  # a file symlinked elsewhere is never read
-            confined(data / name, data, self.directory / MANIFEST.meta_name)
+            confined(data / name, data, where)
+        for seg in self.manifest.segments:  # the footer only: the dim the manifest says must be the data's
+            check_segment_dim(data / seg.file, self.dim, where)
         hashes = []
         for seg in self.manifest.segments:
             table = self._docs_table(seg, writable)
@@ -112,7 +116,12 @@ class SegmentStore:
                 hashes.append(hash_ids(ids))
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for name in self.manifest.tombstones:
-            self._live[read_tombstones(data / name)] = False
+            labels = read_tombstones(data / name)
+            bad = labels[(labels < 0) | (labels >= self.manifest.next_label)]
+            if len(bad):
+                raise CorruptionError(f"tombstone {data / name} holds label {int(bad[0])}, outside "
+                                      f"0..{self.manifest.next_label - 1} that {where} names")
+            self._live[labels] = False
         if self.n_labels != self.manifest.next_label:
             raise CorruptionError(
                 f"segments hold {self.n_labels} rows but the manifest expects {self.manifest.next_label}"
