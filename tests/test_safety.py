@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import gyeol
-from gyeol.errors import CorruptionError, FilterError, InvalidInputError
+from gyeol.errors import CorruptionError, FilterError, InvalidInputError, StorageLockedError
 from gyeol.filters import MAX_FILTER_DEPTH
 
 from conftest import DIM, new_collection, random_vectors, snapshot
@@ -328,3 +328,19 @@ def test_a_manifest_at_odds_with_its_data_is_corruption_at_open(damage, full_db)
             with gyeol.connect(full_db, read_only=read_only) as db:
                 db.get_collection("docs")
     assert snapshot(full_db) == before
+
+
+# --------------------------------------------------------------------------- one process, two opens
+
+
+def test_a_second_writer_open_in_the_same_process_says_so_and_how_to_close_it(db_path):
+    first = gyeol.connect(db_path)
+    new_collection(first)
+    with pytest.raises(StorageLockedError, match="already open for writing in this process") as info:
+        gyeol.connect(db_path / ".." / db_path.name)  # the same folder by another spelling
+    assert "another process" not in str(info.value) and "close()" in str(info.value)
+    with gyeol.connect(db_path, read_only=True) as reader:  # reading beside it is fine
+        assert reader.list_collections() == ["docs"]
+    first.close()
+    with gyeol.connect(db_path) as again:
+        assert again.list_collections() == ["docs"]
