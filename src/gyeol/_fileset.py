@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import uuid
 import weakref
 from collections import Counter
@@ -59,8 +60,11 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+TEMP_NAME = re.compile(r"\.[^/\\\x00]+\.[0-9a-f]{8}\.tmp")  # what temp_path makes
+
+
 def temp_path(path: Path) -> Path:
-    """A unique sibling temp name; leftovers end with .tmp and are swept on open."""
+    """A unique sibling temp name; leftovers match TEMP_NAME and are swept on open."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
@@ -90,14 +94,52 @@ def write_bytes_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> Non
 
 
 def sweep_temp_files(directory: Path) -> None:
-    """Remove temp files a crashed writer left behind."""
+    """Remove temp files a crashed writer left behind (only names temp_path makes)."""
     if not directory.is_dir():
         return
     for leftover in directory.glob(".*.tmp"):
+        if not TEMP_NAME.fullmatch(leftover.name):
+            continue
         try:
             leftover.unlink()
         except OSError:
             pass
+
+
+# --------------------------------------------------------------------------- names read from files
+
+
+def checked_name(name: Any, pattern: str | re.Pattern[str], where: Path) -> str:
+    """name, when it is a bare name matching pattern in whole; CorruptionError naming where otherwise.
+
+    where: the file that holds the name. A name with a separator, "..", NUL or a drive is
+    never followed, whatever the pattern allows.
+    """
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or any(c in name for c in "/\\\x00:")
+        or not re.fullmatch(pattern, name)
+    ):
+        raise CorruptionError(f"{where} names {name!r}, which is not a file name gyeol writes; "
+                              "it is not followed")
+    return name
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether path, symlinks followed, stays inside root (root itself included)."""
+    try:
+        resolved, base = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+    return resolved == base or base in resolved.parents
+
+
+def confined(path: Path, root: Path, where: Path) -> Path:
+    """path when it resolves inside root; CorruptionError naming where (the file or folder at fault) otherwise."""
+    if not is_inside(path, root):
+        raise CorruptionError(f"{where} leads outside {root} (to {path.resolve()}); it is not followed")
+    return path
 
 
 # --------------------------------------------------------------------------- fresh names, open files
@@ -132,17 +174,25 @@ def _release(key: str) -> None:
         del _open_files[key]
 
 
-def sweep_unnamed(directory: Path, patterns: Iterable[str], keep: Iterable[str]) -> None:
-    """Delete the files in directory matching patterns that are neither in keep nor open in this process."""
+def sweep_unnamed(directory: Path, names: re.Pattern[str], keep: Iterable[str]) -> None:
+    """Delete the files in directory whose whole name matches names, neither in keep nor open in this process.
+
+    A symlink is removed as a link; what it points at is never touched.
+    """
     keep = set(keep)
-    for pattern in patterns:
-        for path in directory.glob(pattern):
-            if path.name in keep or str(path.resolve()) in _open_files:
-                continue
-            try:
-                path.unlink()
-            except OSError as exc:  # another process may have removed it first
-                log.debug("could not remove stale file %s: %s", path, exc)
+    try:
+        entries = list(directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for path in entries:
+        if not names.fullmatch(path.name) or path.name in keep:
+            continue
+        if not path.is_symlink() and (path.is_dir() or str(path.resolve()) in _open_files):
+            continue
+        try:
+            path.unlink()
+        except OSError as exc:  # another process may have removed it first
+            log.debug("could not remove stale file %s: %s", path, exc)
 
 
 # --------------------------------------------------------------------------- committed sets
@@ -153,14 +203,19 @@ class FileSet:
     """A kind of committed set: its JSON's name and format, and the names of the files it owns.
 
     meta_name: the JSON file, in the set's directory; format: the layout version written into
-    it and required on read; patterns: globs (in folder, a subfolder of the directory, or the
-    directory itself) of the data files the JSON names, swept when no longer named.
+    it and required on read; names: a regular expression that the whole name of each data file
+    the JSON names matches (they live in folder, a subfolder of the directory, or the directory
+    itself); only such files are swept when no longer named.
     """
 
     meta_name: str
     format: int
-    patterns: tuple[str, ...] = ()
+    names: str = r"(?!)"  # matches nothing: a set without data files sweeps nothing
     folder: str = ""
+
+    @property
+    def name_pattern(self) -> re.Pattern[str]:
+        return re.compile(self.names)
 
     def files_dir(self, directory: Path) -> Path:
         """Where the set's data files live."""
@@ -207,4 +262,4 @@ class FileSet:
 
     def sweep(self, directory: Path, keep: Iterable[str]) -> None:
         """Delete the set's data files not in keep (and not open in this process)."""
-        sweep_unnamed(self.files_dir(directory), self.patterns, keep)
+        sweep_unnamed(self.files_dir(directory), self.name_pattern, keep)

@@ -133,7 +133,7 @@ def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors
         return vectors
     try:
         arr = np.asarray(vectors, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"{name} must be a numeric array of shape (n, {dim}): {exc}") from None
     if arr.ndim != 2:
         raise InvalidInputError(f"{name} must be 2-dimensional (n, {dim}), got shape {arr.shape}")
@@ -147,7 +147,12 @@ def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors
 
 
 def check_query_vector(vector: Any, dim: int) -> np.ndarray:
-    arr = np.asarray(vector, dtype=np.float32) if vector is not None else None
+    """Give back the query vector as a (1, dim) float32 array of finite values."""
+    try:
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+            arr = np.asarray(vector, dtype=np.float32) if vector is not None else None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(f"vector must be a numeric array of shape ({dim},): {exc}") from None
     if arr is not None and arr.ndim == 1:
         arr = arr[None, :]
     return check_vectors(arr, 1, dim, name="vector")

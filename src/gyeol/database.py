@@ -25,13 +25,14 @@ from .embedders import check_identity, describe_embedder, embedder_dim, embedder
 from .errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    CorruptionError,
     GyeolError,
     InvalidInputError,
     ReadOnlyError,
 )
-from ._fileset import sweep_temp_files
+from ._fileset import confined, is_inside, sweep_temp_files
 from .storage.lock import DirectoryLock
-from .storage.manifest import Catalog, read_catalog, write_catalog
+from .storage.manifest import CATALOG_NAME, COLLECTION_FOLDER, Catalog, read_catalog, write_catalog
 from .storage.store import SegmentStore
 
 __all__ = ["connect", "Database"]
@@ -53,6 +54,8 @@ class Database:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         if path is not None and not isinstance(path, (str, Path)):
             raise InvalidInputError(f"path must be a str, a Path or None, got {type(path).__name__}")
+        if path is not None and "\x00" in str(path):
+            raise InvalidInputError(f"path {str(path)!r} holds a NUL character, which no file system accepts")
         self.path = None if path is None else Path(path)
         self.read_only = bool(read_only)
         self._lock = threading.RLock()
@@ -75,7 +78,7 @@ class Database:
             self._dir_lock = DirectoryLock(self.path)
             self._dir_lock.acquire()
             sweep_temp_files(self.path)
-        self._catalog = read_catalog(self.path)
+        self._catalog = self._read_catalog()
         if not read_only:
             self._sweep_orphans()
 
@@ -125,18 +128,43 @@ class Database:
 
     def _refresh_catalog(self) -> None:
         if self.path is not None and self.read_only:
-            self._catalog = read_catalog(self.path)
+            self._catalog = self._read_catalog()
+
+    def _read_catalog(self) -> Catalog:
+        """The committed catalog; a new writer commits an empty one, so a missing one later is damage.
+
+        Raises CorruptionError when catalog.json is missing while collection folders exist:
+        treating them as orphans would delete every collection.
+        """
+        catalog = read_catalog(self.path)
+        if catalog is not None:
+            return catalog
+        root = self.path / COLLECTIONS_DIR
+        folders = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        if folders:
+            raise CorruptionError(
+                f"{self.path / CATALOG_NAME} is missing but {root} holds {len(folders)} collection "
+                f"folder(s) ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}); "
+                "restore the catalog from a backup; nothing was changed"
+            )
+        catalog = Catalog()
+        if not self.read_only:
+            write_catalog(self.path, catalog)
+        return catalog
 
     def _sweep_orphans(self) -> None:
-        """Remove collection folders no catalog names (a create or drop cut short)."""
+        """Remove collection folders of gyeol's naming that no catalog names (a create or drop cut short)."""
         root = self.path / COLLECTIONS_DIR
-        if not root.is_dir():
+        if not root.is_dir() or not is_inside(root, self.path):
             return
         named = set(self._catalog.collections.values())
         for folder in root.iterdir():
-            if folder.is_dir() and folder.name not in named:
-                log.info("removing %s, left by an interrupted create or drop", folder)
-                shutil.rmtree(folder, ignore_errors=True)
+            if folder.name in named or not COLLECTION_FOLDER.fullmatch(folder.name):
+                continue
+            if folder.is_symlink() or not folder.is_dir():
+                continue  # not a folder gyeol made: leave it (and whatever it points at) alone
+            log.info("removing %s, left by an interrupted create or drop", folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ collections
 
@@ -280,7 +308,8 @@ class Database:
     def _load_store(self, name: str) -> SegmentStore:
         if self.path is None:
             return self._memory[name]
-        folder = self.path / COLLECTIONS_DIR / self._catalog.collections[name]
+        root = confined(self.path / COLLECTIONS_DIR, self.path, self.path / COLLECTIONS_DIR)
+        folder = confined(root / self._catalog.collections[name], root, root / self._catalog.collections[name])
         return SegmentStore.open(folder, writable=not self.read_only)
 
     def drop_collection(self, name: str) -> None:
@@ -300,12 +329,29 @@ class Database:
                 col.release(save=False)  # its files go next
             self._memory.pop(name, None)
             if self.path is not None:
-                shutil.rmtree(self.path / COLLECTIONS_DIR / folder_name, ignore_errors=True)
+                _remove_folder(self.path / COLLECTIONS_DIR / folder_name, self.path)
+
+
+def _remove_folder(folder: Path, root: Path) -> None:
+    """Delete a collection folder; a symlink in its place is removed as a link, its target left alone.
+
+    Nothing is deleted when the folder above leads outside root.
+    """
+    if not is_inside(folder.parent, root):
+        log.warning("not removing %s: %s leads outside %s", folder, folder.parent, root)
+    elif folder.is_symlink():
+        folder.unlink(missing_ok=True)
+    elif folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError(f"collection name must be a non-empty str, got {name!r}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"collection name {name!r} is not valid Unicode text ({exc.reason})") from None
     if len(name) > 256:
         raise InvalidInputError(f"collection name is {len(name)} characters long; at most 256 are allowed")
 

@@ -30,7 +30,8 @@ Semantics, chosen to match what a Chroma or MongoDB user expects:
   False on a scalar field.
 - ``$in`` / ``$nin`` take a non-empty list of scalars, which may mix types.
 
-Field names are non-empty strings that do not start with ``$``. Anything malformed raises
+Field names are non-empty strings that do not start with ``$``. ``$and`` / ``$or`` nest at
+most ``MAX_FILTER_DEPTH`` (32) deep. Anything malformed raises
 :class:`~gyeol.errors.FilterError` saying what was expected and what was found.
 
 :class:`MetadataColumns` keeps every label's metadata as typed, append-only arrays per key
@@ -40,6 +41,6 @@ evaluates a filter with numpy and pyarrow.compute, never a Python loop per docum
 """
 
 from .columns import MetadataColumns
-from .expr import And, Compare, Expr, MatchAll, Or, compile_where
+from .expr import MAX_FILTER_DEPTH, And, Compare, Expr, MatchAll, Or, compile_where
 
-__all__ = ["Compare", "And", "Or", "MatchAll", "Expr", "compile_where", "MetadataColumns"]
+__all__ = ["Compare", "And", "Or", "MatchAll", "Expr", "compile_where", "MetadataColumns", "MAX_FILTER_DEPTH"]

@@ -12,7 +12,9 @@ import numpy as np
 
 from ..errors import FilterError
 
-__all__ = ["Compare", "And", "Or", "MatchAll", "Expr", "compile_where"]
+__all__ = ["Compare", "And", "Or", "MatchAll", "Expr", "compile_where", "MAX_FILTER_DEPTH"]
+
+MAX_FILTER_DEPTH = 32  # $and / $or nesting; deeper is refused, not left to Python's recursion limit
 
 Scalar: TypeAlias = Union[str, int, float, bool, None]
 
@@ -61,7 +63,10 @@ Expr: TypeAlias = Union[Compare, And, Or, MatchAll]
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deep to show"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -173,9 +178,11 @@ def _compile_field(key: str, value: Any, where: str) -> Expr:
     return Compare(key, "$eq", scalar)
 
 
-def _compile(where: Any, path: str) -> Expr:
+def _compile(where: Any, path: str, depth: int = 0) -> Expr:
     if not isinstance(where, dict):
         raise FilterError(f"Expected a dict at {path}, {_found(where)}")
+    if depth > MAX_FILTER_DEPTH:
+        raise FilterError(f"where nests $and / $or more than {MAX_FILTER_DEPTH} deep; flatten it")
     parts: list[Expr] = []
     for key, value in where.items():
         at = f"{path}[{key!r}]"
@@ -194,7 +201,7 @@ def _compile(where: Any, path: str) -> Expr:
             for i, child in enumerate(value):
                 if not isinstance(child, dict):
                     raise FilterError(f"Expected a dict at {at}[{i}], {_found(child)}")
-                children.append(_compile(child, f"{at}[{i}]"))
+                children.append(_compile(child, f"{at}[{i}]", depth + 1))
             parts.append(And(tuple(children)) if key == "$and" else Or(tuple(children)))
         else:
             parts.append(_compile_field(key, value, at))

@@ -24,7 +24,7 @@ from .base import VectorIndex, faiss_metric
 from .device import resolve_device
 from .disk import build_disk, load_disk
 from .faiss_index import FaissIndex, load_faiss
-from .files import VECTOR_FILES
+from .files import VECTOR_FILES, rows_file
 from .rescore import RescoredIndex
 from .specs import IndexPlan, plan_index, validate_spec
 from .vectors import VectorStore
@@ -181,7 +181,7 @@ def load_index(
     placed = resolve_device(device)
     try:
         index = _load_state(directory, meta["index"], metric=metric, dim=dim, read_only=read_only)
-    except (RuntimeError, OSError, KeyError, ValueError, TypeError) as exc:
+    except (CorruptionError, RuntimeError, OSError, KeyError, ValueError, TypeError) as exc:
         log.warning("vector index in %s is unreadable (%s); rebuilding", directory / VECTOR_FILES.meta_name, exc)
         return None
     if index.ntotal != meta.get("ntotal") or index.dim != dim:
@@ -201,7 +201,7 @@ def _load_state(directory: Path, state: dict[str, Any], *, metric: str, dim: int
         return load_disk(directory, state, metric=metric, dim=dim, read_only=read_only)
     if kind == "rescored":
         inner = state["inner"] and _load_state(directory, state["inner"], metric=metric, dim=dim, read_only=read_only)
-        path, n = directory / state["vectors"], int(state["ntotal"])
+        path, n = rows_file(directory, state["vectors"]), int(state["ntotal"])
         if state["vectors_in_ram"]:
             store = VectorStore.load_ram(path, dim, n)
         else:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..ranked import Ranked
 from .._fileset import fresh_name, write_atomic
+from .files import rows_file
 from .base import VectorIndex, as_queries, empty_result, exact_search, merge_results, normalise_mask
 from .faiss_index import FaissIndex, family_of, load_faiss
 from .vectors import VectorStore
@@ -146,5 +147,6 @@ def build_disk(index, vectors: np.ndarray, directory: Path, *, metric: str, npro
 
 def load_disk(directory: Path, state: dict[str, Any], *, metric: str, dim: int, read_only: bool = False) -> DiskIndex:
     base = load_faiss(directory, state["base"], metric=metric, mmap=True)
-    delta = VectorStore.open_file(directory / state["delta"], dim, int(state["delta_n"]), writable=not read_only)
+    delta = VectorStore.open_file(rows_file(directory, state["delta"]), dim, int(state["delta_n"]),
+                                  writable=not read_only)
     return DiskIndex(base, delta, metric=metric, directory=directory)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..ranked import Ranked
-from .._fileset import fresh_name, register_open_file, write_atomic
+from .._fileset import checked_name, confined, fresh_name, register_open_file, write_atomic
+from .files import FAISS_NAME, META_NAME
 from .base import (
     EXACT_SUBSET_MAX,
     VectorIndex,
@@ -344,7 +345,8 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
     """Read a FaissIndex saved by FaissIndex.save, memory-mapped when mmap (IVF lists, Flat codes)."""
     import faiss
 
-    path = directory / state["file"]
+    where = directory / META_NAME
+    path = confined(directory / checked_name(state["file"], FAISS_NAME, where), directory, where)
     size = path.stat().st_size
     if state.get("bytes") is not None and size != state["bytes"]:
         # a memory-mapped read of a short file would fault at search time: refuse it here

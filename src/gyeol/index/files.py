@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._fileset import FileSet
+from .._fileset import FileSet, checked_name, confined
 from ..errors import CorruptionError
 
 META_NAME = "vector.json"
-VECTOR_FILES = FileSet(META_NAME, format=1, patterns=("index-*.faiss", "vectors-*.f32", "delta-*.f32"))
+FAISS_NAME = r"index-[0-9a-f]{12}\.faiss"
+ROWS_NAME = r"(?:vectors|delta)-[0-9a-f]{12}\.f32"
+VECTOR_FILES = FileSet(META_NAME, format=1, names=f"{FAISS_NAME}|{ROWS_NAME}")
 
 
 def read_meta(directory: Path) -> dict[str, Any] | None:
@@ -23,3 +25,9 @@ def read_meta(directory: Path) -> dict[str, Any] | None:
         return VECTOR_FILES.read(directory)
     except CorruptionError:
         return None
+
+
+def rows_file(directory: Path, name: object) -> Path:
+    """The path of a vectors/delta file the meta names; CorruptionError when the name is not one gyeol writes."""
+    where = directory / META_NAME
+    return confined(directory / checked_name(name, ROWS_NAME, where), directory, where)

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .._fileset import FileSet, fresh_token
+from .._fileset import FileSet, checked_name, confined, fresh_token
 from ..errors import CorruptionError
 
-ARRAY_FILES = FileSet("bm25.json", format=1, patterns=("bm25.*.npy",))
+ARRAY_NAME = r"bm25\.[0-9a-f]{12}\.[a-z][a-z0-9_]*\.npy"
+ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME)
 META_NAME = ARRAY_FILES.meta_name
 _RESERVED = ("format", "files")  # keys of the JSON that are not the header's
 
@@ -65,7 +66,9 @@ class SavedArrays:
         for name, dtype in dtypes.items():
             try:
                 entry = self.files[name]
-                arr = np.load(self.directory / entry["file"], mmap_mode="r", allow_pickle=False)
+                where = self.directory / META_NAME
+                path = confined(self.directory / checked_name(entry["file"], ARRAY_NAME, where), self.directory, where)
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
                 length, crc = int(entry["length"]), int(entry["crc32"])
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise CorruptionError(f"array {name!r} is unreadable ({exc!r})") from None

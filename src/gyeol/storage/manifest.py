@@ -8,17 +8,23 @@ swept by the next writer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._fileset import FileSet
+from .._fileset import FileSet, checked_name
 from ..errors import CorruptionError
 
 DATA_DIR = "data"
+# The names gyeol gives its files and folders; a name read from a manifest or the catalog must
+# match one in whole, and a sweep deletes nothing else.
+SEGMENT_NAME = r"seg-\d{4,}-\d{12,}-[0-9a-f]{8}\.parquet"
+TOMBSTONE_NAME = r"tomb-\d{4,}-[0-9a-f]{12}\.parquet"
+COLLECTION_FOLDER = re.compile(r"c-[0-9a-f]{16}")
 # A collection's manifest names the Parquet segments and tombstones under data/.
-MANIFEST = FileSet("manifest.json", format=1, patterns=("*.parquet",), folder=DATA_DIR)
-# The database's catalog names the collection folders (swept by Database, not by pattern).
+MANIFEST = FileSet("manifest.json", format=1, names=f"{SEGMENT_NAME}|{TOMBSTONE_NAME}", folder=DATA_DIR)
+# The database's catalog names the collection folders (swept by Database, not by FileSet).
 CATALOG = FileSet("catalog.json", format=1)
 MANIFEST_NAME = MANIFEST.meta_name
 CATALOG_NAME = CATALOG.meta_name
@@ -58,8 +64,9 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: Path) -> "Manifest":
+        """The manifest in data; CorruptionError naming where when it is malformed or names a file badly."""
         try:
-            return cls(
+            manifest = cls(
                 version=int(data["version"]),
                 generation=int(data["generation"]),
                 next_label=int(data["next_label"]),
@@ -70,6 +77,22 @@ class Manifest:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptionError(f"{where}: unreadable manifest ({exc})") from exc
+        first = 0
+        for seg in manifest.segments:
+            checked_name(seg.file, SEGMENT_NAME, where)
+            if type(seg.first_label) is not int or type(seg.rows) is not int or seg.rows < 0 or seg.first_label != first:
+                raise CorruptionError(f"{where}: segment {seg.file} holds labels from {seg.first_label} "
+                                      f"({seg.rows} rows), expected the next label {first}")
+            first += seg.rows
+        if first != manifest.next_label:
+            raise CorruptionError(f"{where}: segments hold {first} labels, next_label says {manifest.next_label}")
+        for name in manifest.tombstones:
+            checked_name(name, TOMBSTONE_NAME, where)
+        names = [s.file for s in manifest.segments] + list(manifest.tombstones)
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise CorruptionError(f"{where} lists {', '.join(twice)} more than once")
+        return manifest
 
     def next(self, **changes: Any) -> "Manifest":
         return replace(self, version=self.version + 1, **changes)
@@ -98,14 +121,23 @@ class Catalog:
     collections: dict[str, str] = field(default_factory=dict)
 
 
-def read_catalog(root: Path) -> Catalog:
+def read_catalog(root: Path) -> Catalog | None:
+    """The committed catalog in root; None when there is none."""
     data = CATALOG.read(root)
     if data is None:
-        return Catalog()
+        return None
+    where = root / CATALOG_NAME
     try:
-        return Catalog(version=int(data["version"]), collections=dict(data["collections"]))
+        catalog = Catalog(version=int(data["version"]), collections=dict(data["collections"]))
     except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptionError(f"{root / CATALOG_NAME}: unreadable catalog ({exc})") from exc
+        raise CorruptionError(f"{where}: unreadable catalog ({exc})") from exc
+    for name, folder in catalog.collections.items():
+        if not isinstance(name, str):
+            raise CorruptionError(f"{where}: collection name {name!r} is not a string")
+        checked_name(folder, COLLECTION_FOLDER, where)
+    if len(set(catalog.collections.values())) != len(catalog.collections):
+        raise CorruptionError(f"{where} names one folder for two collections")
+    return catalog
 
 
 def write_catalog(root: Path, catalog: Catalog) -> None:

@@ -84,6 +84,20 @@ def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
 
 
+def check_segment_dim(path: Path, dim: int, where: Path) -> None:
+    """CorruptionError unless the segment's vector column holds vectors of dim floats (reads the footer only)."""
+    try:
+        schema = pq.read_schema(path, memory_map=True)
+    except FileNotFoundError:
+        raise CorruptionError(f"segment {path} named by {where} is missing") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+    field = schema.field("vector") if "vector" in schema.names else None
+    if field is None or not pa.types.is_fixed_size_list(field.type) or field.type.list_size != dim:
+        found = "no vector column" if field is None else f"vector column {field.type}"
+        raise CorruptionError(f"{where} says dim {dim}, but segment {path.name} has {found}")
+
+
 def write_tombstones(path: Path, labels: np.ndarray) -> None:
     table = pa.table({"label": pa.array(np.asarray(labels, dtype=np.int64))})
     write_parquet(path, table)

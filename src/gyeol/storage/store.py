@@ -9,6 +9,7 @@ manifest that names them, so a crash leaves the old state or the new one.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +18,14 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .._fileset import fresh_token, fsync_dir, sweep_temp_files, write_atomic
+from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
 from ..errors import CorruptionError
 from .idmap import IdMap, hash_ids
-from .manifest import DATA_DIR, MANIFEST, Manifest, SegmentRef, read_manifest, write_manifest
+from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, read_manifest, write_manifest
 from .segments import (
     arrow_to_vectors,
     build_segment,
+    check_segment_dim,
     read_segment,
     read_tombstones,
     segment_schema,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
 DOCS_COLUMNS = ("id", "text", "metadata")
+_CACHE_NAME = re.compile(f"(?:{SEGMENT_NAME})\\.arrow")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class SegmentStore:
 
     @classmethod
     def open(cls, directory: Path, *, writable: bool) -> "SegmentStore":
+        _check_folders(directory)
         for attempt in range(3):
             manifest = read_manifest(directory)
             store = cls(directory, manifest)
@@ -96,6 +100,12 @@ class SegmentStore:
         raise AssertionError("unreachable")
 
     def _load(self, writable: bool) -> None:
+        data = self.directory / DATA_DIR
+        where = self.directory / MANIFEST.meta_name
+        for name in self.manifest.files():  # a file symlinked elsewhere is never read
+            confined(data / name, data, where)
+        for seg in self.manifest.segments:  # the footer only: the dim the manifest says must be the data's
+            check_segment_dim(data / seg.file, self.dim, where)
         hashes = []
         for seg in self.manifest.segments:
             table = self._docs_table(seg, writable)
@@ -104,10 +114,14 @@ class SegmentStore:
                 self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
                 hashes.append(hash_ids(ids))
-        data = self.directory / DATA_DIR
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for name in self.manifest.tombstones:
-            self._live[read_tombstones(data / name)] = False
+            labels = read_tombstones(data / name)
+            bad = labels[(labels < 0) | (labels >= self.manifest.next_label)]
+            if len(bad):
+                raise CorruptionError(f"tombstone {data / name} holds label {int(bad[0])}, outside "
+                                      f"0..{self.manifest.next_label - 1} that {where} names")
+            self._live[labels] = False
         if self.n_labels != self.manifest.next_label:
             raise CorruptionError(
                 f"segments hold {self.n_labels} rows but the manifest expects {self.manifest.next_label}"
@@ -125,6 +139,8 @@ class SegmentStore:
         """
         cache = self.directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
         try:
+            if cache.is_symlink():  # derived data is never read through a link: rebuild it
+                raise OSError(f"{cache} is a symlink")
             table = pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
             if table.num_rows == seg.rows and table.schema.names == list(DOCS_COLUMNS):
                 return table
@@ -155,11 +171,7 @@ class SegmentStore:
                     sweep_temp_files(part)
         named = self.manifest.files()
         MANIFEST.sweep(self.directory, named)
-        cache = self.directory / INDEX_DIR / DOCS_CACHE
-        if cache.is_dir():
-            for path in cache.glob("*.arrow"):
-                if path.name[: -len(".arrow")] not in named:
-                    path.unlink(missing_ok=True)
+        sweep_unnamed(self.directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
 
     # ----------------------------------------------------------------- reading
 
@@ -369,6 +381,16 @@ class SegmentStore:
     def destroy(self) -> None:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _check_folders(directory: Path) -> None:
+    """CorruptionError when data/, index/ or a folder in index/ leads outside the collection folder."""
+    for sub in (directory / DATA_DIR, directory / INDEX_DIR):
+        confined(sub, directory, sub)
+    index_root = directory / INDEX_DIR
+    if index_root.is_dir():
+        for part in index_root.iterdir():
+            confined(part, index_root, part)
 
 
 def _segment_name(generation: int, first_label: int) -> str:
