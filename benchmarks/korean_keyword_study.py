@@ -16,9 +16,9 @@ Also: queries with their spaces removed (with and without Kiwi.space), a Korean 
 collection in one index, tokenize docs/s, single-query tokenize latency and index size.
 Differences carry 95% paired-bootstrap intervals (gyeol.evaluation.paired_bootstrap).
 
-Usage (benchmarks/keyword.py shadows the stdlib module while it keeps that name, so run with -P):
-    PYTHONPATH=src python -P benchmarks/korean_keyword_study.py [--data DIR ...] [--kiwi-options]
-    PYTHONPATH=src python -P benchmarks/korean_keyword_study.py --smoke --out /tmp/kks
+Usage:
+    python benchmarks/korean_keyword_study.py [--data DIR ...] [--kiwi-options]
+    python benchmarks/korean_keyword_study.py --smoke --out /tmp/kks
 Writes OUT/korean_keyword_study.json (OUT = benchmarks/results by default) and prints tables.
 """
 
