@@ -24,6 +24,7 @@ from gyeol.calibration import (
 )
 from gyeol.errors import InvalidInputError
 from gyeol.fusion import relative_score, rrf
+from gyeol.ranked import Ranked
 
 
 def reference_fuse(vl, vs, kl, ks, k, alpha, sharpness):
@@ -116,8 +117,8 @@ def test_empty_keyword_side_ranks_as_vector_side_and_as_explicit_alpha(alpha):
     empty_l, empty_s = np.empty(0, np.int64), np.empty(0)
     out = fuse_auto(vl, vs, empty_l, empty_s, 10, AutoFusion(alpha=alpha))
     assert out.labels.tolist() == vl[:10].tolist()
-    assert out.labels.tolist() == relative_score([vl, empty_l], [vs, empty_s], [alpha, 1 - alpha])[0][:10].tolist()
-    assert out.labels.tolist() == rrf([vl, empty_l], [alpha, 1 - alpha])[0][:10].tolist()
+    assert out.labels.tolist() == relative_score([Ranked(vl, vs), Ranked(empty_l, empty_s)], [alpha, 1 - alpha]).labels[:10].tolist()
+    assert out.labels.tolist() == rrf([Ranked(vl, vs), Ranked(empty_l, empty_s)], [alpha, 1 - alpha]).labels[:10].tolist()
     assert (out.vector_weight, out.keyword_weight) == (1.0, 0.0)
 
 
@@ -128,8 +129,8 @@ def test_empty_vector_side_ranks_as_keyword_side_and_as_explicit_alpha(alpha):
     empty_l, empty_s = np.empty(0, np.int64), np.empty(0)
     out = fuse_auto(empty_l, empty_s, kl, ks, 10, AutoFusion(alpha=alpha))
     assert out.labels.tolist() == kl.tolist()
-    assert out.labels.tolist() == relative_score([empty_l, kl], [empty_s, ks], [alpha, 1 - alpha])[0][:10].tolist()
-    assert out.labels.tolist() == rrf([empty_l, kl], [alpha, 1 - alpha])[0][:10].tolist()
+    assert out.labels.tolist() == relative_score([Ranked(empty_l, empty_s), Ranked(kl, ks)], [alpha, 1 - alpha]).labels[:10].tolist()
+    assert out.labels.tolist() == rrf([Ranked(empty_l, empty_s), Ranked(kl, ks)], [alpha, 1 - alpha]).labels[:10].tolist()
     assert (out.vector_weight, out.keyword_weight) == (0.0, 1.0)
 
 

@@ -63,12 +63,21 @@ def test_bad_candidates_are_refused(deep, bad):
         deep.search_many(["w1"], candidates=bad)
 
 
-def test_default_alpha_and_fusion_are_todays(deep):
+def test_default_alpha_and_fusion_are_auto_fusion(deep):
+    from gyeol.calibration import auto_depth, fuse_auto
+
+    depth = auto_depth(8)
     for q in ["w1 w2 w3", "w7 w30"]:
-        explicit = deep.search(q, k=8, alpha=0.5, fusion="rrf")
-        for alpha in (None, "auto"):
-            got = deep.search(q, k=8, alpha=alpha)
-            assert got.ids == explicit.ids and got.scores == explicit.scores
+        got = deep.search(q, k=8)
+        assert deep.search(q, k=8, alpha="auto").ids == got.ids
+        params = deep._engine.auto_fusion.params  # measured by the first auto hybrid search
+        assert params is not None and params.samples >= 20
+        vec = deep.search(q, k=depth, mode="vector")
+        kw = deep.search(q, k=depth, mode="keyword")
+        labels = lambda ids: np.array([int(i[1:]) for i in ids])  # noqa: E731  (ids are d<label>)
+        want = fuse_auto(labels(vec.ids), np.array(vec.scores), labels(kw.ids), np.array(kw.scores), 8, params)
+        assert got.ids == [f"d{label}" for label in want.labels]
+        assert got.scores == pytest.approx(want.scores.tolist())
         relative = deep.search(q, k=8, alpha=0.5, fusion="relative_score")
         assert deep.search(q, k=8, fusion="relative_score").ids == relative.ids
         assert deep.search(q, k=8, alpha=0.2).scores == pytest.approx(

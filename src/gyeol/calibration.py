@@ -118,12 +118,14 @@ AUTO_DEFAULTS = AutoFusion()
 
 @dataclass(frozen=True)
 class Fused:
-    """One query's fused ranking (labels best first, their scores) and the side weights chosen."""
+    """One query's fused ranking (labels best first, their scores), the side weights chosen, and
+    each side's own score of each label (vector, keyword; NaN where that side did not rank it)."""
 
     labels: np.ndarray
     scores: np.ndarray
     vector_weight: float
     keyword_weight: float
+    side_scores: tuple[np.ndarray, np.ndarray]
 
 
 def auto_depth(k: int) -> int:
@@ -156,16 +158,22 @@ def fuse_auto(
     weights = ((v_lab, v_z, v_floor, w_vec), (k_lab, k_z, k_floor, 1.0 - w_vec))
     union = np.union1d(v_lab, k_lab)
     if len(union) == 0:
-        return Fused(np.empty(0, np.int64), np.empty(0, np.float64), w_vec, 1.0 - w_vec)
+        empty = np.empty(0, np.float64)
+        return Fused(np.empty(0, np.int64), empty, w_vec, 1.0 - w_vec, (empty, empty))
     fused = np.zeros(len(union), dtype=np.float64)
-    for labels, z, floor, weight in weights:
+    raw = []
+    for (labels, z, floor, weight), scores in zip(weights, (v_sc, k_sc)):
+        where = np.searchsorted(union, labels)
+        own = np.full(len(union), np.nan)
+        own[where] = scores
+        raw.append(own)
         if len(labels) == 0 or weight == 0.0:
             continue
         column = np.full(len(union), floor, dtype=np.float64)
-        column[np.searchsorted(union, labels)] = z
+        column[where] = z
         fused += weight * column
     order = np.lexsort((union, -fused))[:k]
-    return Fused(union[order], fused[order], w_vec, 1.0 - w_vec)
+    return Fused(union[order], fused[order], w_vec, 1.0 - w_vec, (raw[0][order], raw[1][order]))
 
 
 def side_weight(vector_z: np.ndarray, keyword_z: np.ndarray, params: AutoFusion = AUTO_DEFAULTS) -> float:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from . import _validation as v
 from .config import FUSIONS, MODES, check_choice
+from .calibration import AutoFusion, auto_depth, fuse_auto
 from .errors import InvalidInputError
 from .fusion import relative_score, rrf
 from .index import VectorIndex
@@ -32,7 +33,11 @@ from .types import Results
 # lists find more: max(2k, 20).
 RRF_CANDIDATES = 10
 RELATIVE_CANDIDATES = 20
-# What alpha=None / "auto" and fusion=None mean until calibration decides per collection and query.
+# alpha=None / "auto" with fusion=None is auto fusion (gyeol.calibration, docs/hybrid.md): each
+# query's two lists standardised and weighted by how far each side's best hit stands out, under a
+# per-collection prior. An explicit alpha with fusion=None fuses by DEFAULT_FUSION, as before auto
+# fusion existed; an explicit fusion with alpha=None weighs the sides DEFAULT_ALPHA each.
+AUTO_FUSION = "auto"
 DEFAULT_ALPHA = 0.5
 DEFAULT_FUSION = "rrf"
 
@@ -43,18 +48,22 @@ def hybrid_depth(k: int, fusion: str) -> int:
     """How many hits each side of a hybrid search ranks before fusing them into k."""
     if fusion == "rrf":
         return max(k, RRF_CANDIDATES)
+    if fusion == AUTO_FUSION:
+        return auto_depth(k)
     return max(2 * k, RELATIVE_CANDIDATES)
 
 
 def resolve_fusion(alpha: Any, fusion: Any) -> tuple[float, str]:
     """The (alpha, fusion) a hybrid search uses: explicit values exactly as given; alpha None or
-    "auto" and fusion None are resolved here, and only here (today: DEFAULT_ALPHA, DEFAULT_FUSION)."""
-    if alpha is None or (isinstance(alpha, str) and alpha == "auto"):
-        alpha = DEFAULT_ALPHA
+    "auto" and fusion None mean auto fusion (alpha is then only the 0.5 that says both sides run)."""
+    auto_alpha = alpha is None or (isinstance(alpha, str) and alpha == "auto")
+    if fusion is None:
+        if auto_alpha:
+            return DEFAULT_ALPHA, AUTO_FUSION
+        fusion = DEFAULT_FUSION
     else:
-        alpha = v.check_alpha(alpha)
-    fusion = DEFAULT_FUSION if fusion is None else check_choice("fusion", fusion, FUSIONS)
-    return alpha, fusion
+        fusion = check_choice("fusion", fusion, FUSIONS)
+    return (DEFAULT_ALPHA if auto_alpha else v.check_alpha(alpha)), fusion
 
 
 @dataclass(slots=True)  # a value, never changed once made (not frozen: made on every query)
@@ -148,11 +157,14 @@ def run_search(
     allowed: np.ndarray | None,
     embed_queries: Callable[[list[str]], np.ndarray],
     metric: str,
+    auto_params: Callable[[], AutoFusion] | None = None,
 ) -> list[Results]:
     """Results of each query of plan over the labels where allowed is True (None: all).
 
     keyword(queries, depth, allowed) ranks the keyword side; embed_queries(texts) gives the
     query vectors when the plan has none. Neither is called for an empty collection or mask.
+    auto_params() gives the collection's auto-fusion parameters (asked once per batch, and only
+    when an auto hybrid search has both sides to fuse).
     """
     nq = plan.n
     if nq == 0:
@@ -172,6 +184,9 @@ def run_search(
         kw_side = keyword(plan.queries, plan.depth, allowed)
 
     k, weights = plan.k, (plan.alpha, 1.0 - plan.alpha)
+    params = None
+    if plan.fusion == AUTO_FUSION and vec_side is not None and kw_side is not None:
+        params = auto_params() if auto_params is not None else AutoFusion()
     per_query: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
     for qi in range(nq):
         if kw_side is None:
@@ -182,6 +197,10 @@ def run_search(
             per_query.append((hits.labels, hits.scores, None, hits.scores))
         else:
             sides = (vec_side[qi], kw_side[qi])
+            if params is not None:
+                auto = fuse_auto(sides[0].labels, sides[0].scores, sides[1].labels, sides[1].scores, k, params)
+                per_query.append((auto.labels, auto.scores, *auto.side_scores))
+                continue
             if plan.fusion == "rrf":
                 fused = rrf(sides, weights, plan.rrf_k)
             else:

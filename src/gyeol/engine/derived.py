@@ -25,6 +25,7 @@ from ..storage.manifest import MANIFEST_NAME, read_manifest
 from ..storage.rows import read_rows
 from ..storage.store import Rows, SegmentStore
 from ..types import Document, Results
+from .auto_fusion import AutoFusionState
 from .keyword_side import KeywordSide
 from .vector_side import VectorSide
 
@@ -80,6 +81,7 @@ class DerivedIndexes:
         self._embed_queries = embed_queries
         self.vectors = VectorSide(config, tier=tier, device=device, read_only=read_only)
         self.keyword = KeywordSide(config, tokenizer, read_only=read_only)
+        self.auto_fusion = AutoFusionState()  # measured on the first auto hybrid search
         self._metadata: "MetadataColumns | None" = None
         directory = store.directory
         self._manifest_path = None if directory is None else str(directory / MANIFEST_NAME)
@@ -206,6 +208,7 @@ class DerivedIndexes:
 
     def set_tokenizer(self, tokenizer: Any) -> None:
         self.keyword.tokenizer = tokenizer
+        self.auto_fusion.reset()
 
     def save(self, *, keyword: bool = False) -> None:
         """Write the changed derived indexes (writers on disk only); keyword=True builds BM25 first."""
@@ -280,7 +283,21 @@ class DerivedIndexes:
             allowed=allowed,
             embed_queries=self._embed_queries,
             metric=self._config.metric,
+            auto_params=lambda: self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword),
         )
+
+    def _rank_vector(self, queries: list[str]) -> list[list[int]]:
+        """Each query's 10 best live labels by vector (auto-fusion calibration)."""
+        vectors = self._embed_queries(queries)
+        if self._config.metric == "cosine":
+            vectors = v.normalise(vectors, name="query vectors")
+        allowed = self.store.live if self.store.has_deletes else None
+        return [row.labels.tolist() for row in self.vectors.index.search(vectors, 10, allowed).rows()]
+
+    def _rank_keyword(self, queries: list[str]) -> list[list[int]]:
+        """Each query's 10 best live labels by BM25 (auto-fusion calibration)."""
+        allowed = self.store.live if self.store.has_deletes else None
+        return [row.labels.tolist() for row in self._keyword_search(queries, 10, allowed)]
 
     def _keyword_search(self, queries: list[str], depth: int, allowed: np.ndarray | None) -> list[Ranked]:
         return self.keyword.search(self.store, queries, depth, allowed)
