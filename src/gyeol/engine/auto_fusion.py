@@ -2,25 +2,40 @@
 
 gyeol.calibration holds the rule (pure functions); this module runs `calibrate` over the
 collection's own documents the first time an auto hybrid search needs its parameters, and again
-once the number of live documents has doubled or halved since. The parameters live with the
-process (a read-only handle calibrates on its own), never on disk: they are cheap to measure
-(about 100 short query embeddings and 200 searches) and derived from data that can change.
+once the number of live documents has doubled or halved since. A writer saves them with
+the other derived indexes (index/fusion/auto.json), so a fresh process, a read-only one too,
+loads them instead of embedding the pseudo-queries again on its first hybrid search. Like every
+derived file they are checked on load and measured again when missing or damaged.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .._fileset import write_bytes_atomic
 from ..calibration import AUTO_DEFAULTS, MIN_SAMPLES, AutoFusion, calibrate, calibration_sample
+from ..errors import InvalidInputError
 from ..storage.rows import read_rows
 from ..storage.store import SegmentStore
+from .vector_side import index_dir
+
+log = logging.getLogger(__name__)
 
 RankLabels = Callable[[list[str]], list[list[int]]]
 
 # Recalibrate once the live count has moved by this factor either way since the last calibration.
 RECALIBRATE_FACTOR = 2.0
+# Passages whose first sentence is searched: 64 gave the same decision as 100 on every set measured
+# (docs/hybrid.md); 48 keeps a first hybrid search of a fresh collection to a second or two of
+# query embedding with the default model.
+CALIBRATION_SAMPLES = 48
+PARAMS_FILE = "auto.json"
+PARAMS_FORMAT = 1
 
 
 class AutoFusionState:
@@ -29,6 +44,8 @@ class AutoFusionState:
     def __init__(self) -> None:
         self._params: AutoFusion | None = None
         self._measured_at = 0  # live documents when the parameters were measured
+        self._saved = True  # nothing measured that a save should write
+        self._loaded = False  # the saved file was looked for
 
     @property
     def params(self) -> AutoFusion | None:
@@ -43,15 +60,49 @@ class AutoFusionState:
     def get(self, store: SegmentStore, search_vector: RankLabels, search_keyword: RankLabels) -> AutoFusion:
         """The parameters for the store as it is now, calibrating when none fit its size."""
         n = store.n_live
+        if self._params is None and not self._loaded:
+            self._load(store)
         if self._params is not None and self._measured_at / RECALIBRATE_FACTOR <= n <= self._measured_at * RECALIBRATE_FACTOR:
             return self._params
         if n < MIN_SAMPLES:  # too few documents to measure anything: the defaults, measured again later
             return AUTO_DEFAULTS
         live = np.flatnonzero(store.live) if store.has_deletes else np.arange(store.n_labels)
-        labels = live[calibration_sample(len(live))]
+        labels = live[calibration_sample(len(live), CALIBRATION_SAMPLES)]
         texts, _ = read_rows(store.texts, store.metadata_json, labels)
         kept = [(int(label), text) for label, text in zip(labels, texts) if isinstance(text, str) and text.strip()]
         self._params = calibrate(search_vector, search_keyword, [label for label, _ in kept],
                                  [text for _, text in kept])
         self._measured_at = n
+        self._saved = False
         return self._params
+
+    def save(self, store: SegmentStore) -> None:
+        """Write the measured parameters beside the derived indexes (a writer's on-disk store only)."""
+        directory = _params_dir(store)
+        if self._saved or self._params is None or directory is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        record = {"format": PARAMS_FORMAT, "measured_at": self._measured_at, "params": self._params.to_json()}
+        write_bytes_atomic(directory / PARAMS_FILE, json.dumps(record, sort_keys=True).encode("utf-8"))
+        self._saved = True
+
+    def _load(self, store: SegmentStore) -> None:
+        self._loaded = True
+        directory = _params_dir(store)
+        if directory is None or not (directory / PARAMS_FILE).is_file():
+            return
+        path = directory / PARAMS_FILE
+        try:
+            record = json.loads(path.read_bytes())
+            if not isinstance(record, dict) or record.get("format") != PARAMS_FORMAT:
+                raise InvalidInputError("not an auto-fusion parameters file of format 1")
+            measured_at = record.get("measured_at")
+            if isinstance(measured_at, bool) or not isinstance(measured_at, int) or measured_at < 0:
+                raise InvalidInputError(f"measured_at must be a non-negative int, got {measured_at!r}")
+            self._params, self._measured_at = AutoFusion.from_json(record.get("params")), measured_at
+        except (OSError, ValueError) as exc:  # InvalidInputError and JSON errors are ValueErrors
+            log.warning("ignoring %s (%s); auto fusion is measured again", path, exc)
+
+
+def _params_dir(store: SegmentStore) -> Path | None:
+    return index_dir(store, "fusion")
