@@ -48,6 +48,7 @@ from gyeol.config import BM25
 from gyeol.evaluation import paired_bootstrap
 from gyeol.fusion import relative_score, rrf
 from gyeol.lexical import BM25Index, resolve_tokenizer
+from gyeol.ranked import Ranked
 
 log = logging.getLogger("fusion_calibration")
 
@@ -228,7 +229,8 @@ def keyword_lists(doc_texts: list[str], query_texts: list[str], depth: int) -> d
     labels = np.full((len(query_texts), depth), -1, dtype=np.int64)
     scores = np.full((len(query_texts), depth), np.nan)
     for row, tokens in enumerate(tokenizer.tokenize_batch(query_texts)):
-        sc, lab = index.search(tokens, depth)
+        ranked = index.search(tokens, depth)
+        sc, lab = ranked.scores, ranked.labels
         labels[row, : len(lab)], scores[row, : len(sc)] = lab, sc
     return {"labels": labels, "scores": scores}
 
@@ -295,12 +297,15 @@ def strategies(params: AutoFusion) -> dict[str, Callable[..., np.ndarray]]:
     is auto's standardisation with a fixed weight; "auto, uncalibrated" uses AUTO_DEFAULTS.
     """
     def rrf_at(alpha: float) -> Callable[..., np.ndarray]:
-        return lambda vl, vs, kl, ks: rrf([vl[:RRF_DEPTH], kl[:RRF_DEPTH]], [alpha, 1 - alpha])[0][:K]
+        return lambda vl, vs, kl, ks: rrf(
+            [Ranked(vl[:RRF_DEPTH], vs[:RRF_DEPTH]), Ranked(kl[:RRF_DEPTH], ks[:RRF_DEPTH])], [alpha, 1 - alpha]
+        ).labels[:K]
 
     def rs_at(alpha: float) -> Callable[..., np.ndarray]:
         return lambda vl, vs, kl, ks: relative_score(
-            [vl[:RELATIVE_DEPTH], kl[:RELATIVE_DEPTH]], [vs[:RELATIVE_DEPTH], ks[:RELATIVE_DEPTH]], [alpha, 1 - alpha]
-        )[0][:K]
+            [Ranked(vl[:RELATIVE_DEPTH], vs[:RELATIVE_DEPTH]), Ranked(kl[:RELATIVE_DEPTH], ks[:RELATIVE_DEPTH])],
+            [alpha, 1 - alpha],
+        ).labels[:K]
 
     fixed_z = AutoFusion(alpha=0.5, sharpness=0.0)
     return {

@@ -50,6 +50,7 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     "korean_keyword_study.py": (["--smoke", "--out", "{out}"], {
         "korean_keyword_study.json": ["rows", "cost", "sets"],
     }),
+    "fusion_calibration.py": (["--smoke", "--out", "{out}"], {"fusion_calibration.json": []}),
     "hybrid_quality.py": (["--smoke", "--out", "{out}"], {
         "hybrid_quality_smoke.json": [
             *(f"cases.{case}.{key}" for case in ("en_hybrid", "pydoc_en", "ko_retrieval") for key in (

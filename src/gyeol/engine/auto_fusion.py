@@ -70,8 +70,11 @@ class AutoFusionState:
         labels = live[calibration_sample(len(live), CALIBRATION_SAMPLES)]
         texts, _ = read_rows(store.texts, store.metadata_json, labels)
         kept = [(int(label), text) for label, text in zip(labels, texts) if isinstance(text, str) and text.strip()]
-        self._params = calibrate(search_vector, search_keyword, [label for label, _ in kept],
-                                 [text for _, text in kept])
+        try:
+            self._params = calibrate(search_vector, search_keyword, [label for label, _ in kept],
+                                     [text for _, text in kept])
+        except InvalidInputError:  # no embedder (vectors passed by the caller): nothing to measure with
+            self._params = AUTO_DEFAULTS
         self._measured_at = n
         self._saved = False
         return self._params

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .. import _validation as v
 from ..config import CollectionConfig
-from ..errors import CorruptionError, InvalidInputError
+from ..errors import CorruptionError
 from ..ranked import Ranked
 from ..search import SearchPlan, run_search
 from ..storage.idmap import hash_ids
@@ -215,10 +215,7 @@ class DerivedIndexes:
         if keyword:
             self.keyword.index(self.store)
             if not self._read_only:  # readers then load auto fusion's parameters too
-                try:
-                    self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
-                except InvalidInputError:  # no embedder to measure the vector side with
-                    pass
+                self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
         self.vectors.save(self.store)
         self.keyword.save(self.store)
         if not self._read_only:
