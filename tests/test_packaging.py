@@ -81,9 +81,6 @@ print("ok")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="mypy src/gyeol reports 63 errors in 16 files before the issue-8 redesign lands; "
-                   "once they are fixed this passes and the mark must go")
 def test_mypy_is_clean():
     """`mypy` with the checked-in [tool.mypy] config (files = src/gyeol) finds nothing.
 

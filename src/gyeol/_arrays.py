@@ -149,8 +149,8 @@ def _top_k_row(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[n
         labels = np.arange(n, dtype=np.int64)
     kth = np.partition(scores, len(scores) - k)[len(scores) - k] if len(scores) > k else -np.inf
     # keep every tie of the k-th score, so the tie-break is exact; with at most k hits, every hit
-    keep = scores >= kth if kth > -np.inf else scores > -np.inf
-    scores, labels = scores[keep], labels[keep]
+    above = scores >= kth if kth > -np.inf else scores > -np.inf
+    scores, labels = scores[above], labels[above]
     order = np.argsort(-scores, kind="stable")[:k]
     return scores[order], labels[order].astype(np.int64, copy=False)
 

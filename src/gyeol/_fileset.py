@@ -68,7 +68,7 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
-def write_atomic(path: Path, write: Callable[[Path], None], *, sync_dir: bool = True) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object], *, sync_dir: bool = True) -> None:
     """Call write(tmp) then make tmp the file at path; on any error path is untouched.
 
     sync_dir=False leaves the folder's fsync to the caller (one for many files, before a commit).

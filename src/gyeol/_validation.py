@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ def check_texts(texts: Any) -> list[str | None] | None:
     return texts
 
 
-def _check_utf8(name: str, values: list[str | None]) -> None:
+def _check_utf8(name: str, values: Sequence[str | None]) -> None:
     """Refuse strings UTF-8 cannot encode (lone surrogates): Parquet, Arrow and Kiwi all need UTF-8."""
     try:
         "".join(t for t in values if t is not None).encode("utf-8")  # one C pass over the batch

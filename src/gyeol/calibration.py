@@ -274,7 +274,7 @@ def _standardise(scores: np.ndarray, depth: int, pad: float | None) -> tuple[np.
     if not std > 0:
         return np.zeros(len(scores)), 0.0
     z = (scores - mean) / std
-    floor = (pad - mean) / std if short else float(z.min())
+    floor = (pad - mean) / std if short and pad is not None else float(z.min())
     return z, floor
 
 

@@ -78,9 +78,9 @@ class Database:
             self._dir_lock = DirectoryLock(self.path)
             self._dir_lock.acquire()
             sweep_temp_files(self.path)
-        self._catalog = self._read_catalog()
+        self._catalog = self._read_catalog(self.path)
         if not read_only:
-            self._sweep_orphans()
+            self._sweep_orphans(self.path)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,34 +128,34 @@ class Database:
 
     def _refresh_catalog(self) -> None:
         if self.path is not None and self.read_only:
-            self._catalog = self._read_catalog()
+            self._catalog = self._read_catalog(self.path)
 
-    def _read_catalog(self) -> Catalog:
+    def _read_catalog(self, db_path: Path) -> Catalog:
         """The committed catalog; a new writer commits an empty one, so a missing one later is damage.
 
         Raises CorruptionError when catalog.json is missing while collection folders exist:
         treating them as orphans would delete every collection.
         """
-        catalog = read_catalog(self.path)
+        catalog = read_catalog(db_path)
         if catalog is not None:
             return catalog
-        root = self.path / COLLECTIONS_DIR
+        root = db_path / COLLECTIONS_DIR
         folders = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
         if folders:
             raise CorruptionError(
-                f"{self.path / CATALOG_NAME} is missing but {root} holds {len(folders)} collection "
+                f"{db_path / CATALOG_NAME} is missing but {root} holds {len(folders)} collection "
                 f"folder(s) ({', '.join(folders[:3])}{', ...' if len(folders) > 3 else ''}); "
                 "restore the catalog from a backup; nothing was changed"
             )
         catalog = Catalog()
         if not self.read_only:
-            write_catalog(self.path, catalog)
+            write_catalog(db_path, catalog)
         return catalog
 
-    def _sweep_orphans(self) -> None:
+    def _sweep_orphans(self, db_path: Path) -> None:
         """Remove collection folders of gyeol's naming that no catalog names (a create or drop cut short)."""
-        root = self.path / COLLECTIONS_DIR
-        if not root.is_dir() or not is_inside(root, self.path):
+        root = db_path / COLLECTIONS_DIR
+        if not root.is_dir() or not is_inside(root, db_path):
             return
         named = set(self._catalog.collections.values())
         for folder in root.iterdir():
@@ -272,8 +272,9 @@ class Database:
             if device is not None:
                 check_choice("device", device, DEVICES)
             existing = self._open.get(name)
+            config: CollectionConfig | None = None  # read from the store when no handle is open
             if existing is not None:
-                config, current_tier, current_device = None, existing.tier, existing.device
+                current_tier, current_device = existing.tier, existing.device
             else:
                 store = self._load_store(name)
                 config = CollectionConfig.from_dict(store.manifest.config)
@@ -285,11 +286,16 @@ class Database:
             embedder_obj = None if embedder is None else resolve_embedder(embedder)[0]
             tokenizer_obj = None if tokenizer is None else resolve_tokenizer(tokenizer)[0]
             if embedder_obj is not None:  # another model would mix two vector spaces
-                stored = (existing.config if existing is not None else config.to_dict()).get("embedder")
+                if existing is not None:
+                    stored = existing.config.get("embedder")
+                else:
+                    assert config is not None
+                    stored = config.to_dict().get("embedder")
                 check_identity(stored, embedder_obj, collection=name)
             if existing is not None:
                 existing.reconfigure(tier=want_tier, device=want_device, embedder=embedder_obj, tokenizer=tokenizer_obj)
                 return existing
+            assert config is not None
             if embedder_obj is None:
                 embedder_obj = embedder_from_desc(config.embedder)
             if tokenizer_obj is None:

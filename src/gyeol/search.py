@@ -175,21 +175,25 @@ def run_search(
     if plan.use_vector:
         vectors = plan.vectors
         if vectors is None:
+            assert plan.queries is not None  # plan_search: a plan that embeds has texts
             vectors = embed_queries(plan.queries)
             if metric == "cosine":
                 vectors = v.normalise(vectors, name="query vectors")
         ranked = vector_index.search(vectors, min(plan.depth, max(store.n_labels, 1)), allowed)
         vec_side = ranked.rows()
     if plan.use_keyword:
+        assert plan.queries is not None  # plan_search: a keyword side has texts
         kw_side = keyword(plan.queries, plan.depth, allowed)
 
     k, weights = plan.k, (plan.alpha, 1.0 - plan.alpha)
     params = None
     if plan.fusion == AUTO_FUSION and vec_side is not None and kw_side is not None:
         params = auto_params() if auto_params is not None else AutoFusion()
-    per_query: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+    # (labels, scores, vector-side scores or None, keyword-side scores or None) per query
+    per_query: list[tuple[np.ndarray | None, ...]] = []
     for qi in range(nq):
         if kw_side is None:
+            assert vec_side is not None  # plan_search: a plan uses at least one side
             hits = vec_side[qi].head(k)
             per_query.append((hits.labels, hits.scores, hits.scores, None))
         elif vec_side is None:

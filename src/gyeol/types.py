@@ -89,7 +89,7 @@ class Results(Sequence[Hit]):
     def __getitem__(self, i: int) -> Hit: ...
     @overload
     def __getitem__(self, i: slice) -> list[Hit]: ...
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self._materialise()[i]
 
     def __iter__(self) -> Iterator[Hit]:

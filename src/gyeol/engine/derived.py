@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 import pyarrow as pa
@@ -137,7 +137,9 @@ class DerivedIndexes:
     def _reopen_store(self) -> None:
         """Load the latest committed snapshot and forget what was derived from the old one."""
         self._manifest_stamp = self._stamp()  # before the read: a commit after it is seen next time
-        self.store = SegmentStore.open(self.store.directory, writable=False)
+        directory = self.store.directory
+        assert directory is not None  # only an on-disk read-only handle's snapshot moves
+        self.store = SegmentStore.open(directory, writable=False)
         self.keyword.reset()
         self._metadata = None
         self.vectors.forget_saved()
@@ -160,7 +162,8 @@ class DerivedIndexes:
         ids, texts, vectors = batch.ids, batch.texts, batch.vectors
         n = len(ids)
         if vectors is None:
-            vectors = self._embed_documents(texts)
+            # Collection._check_batch: without vectors there are texts, none of them None
+            vectors = self._embed_documents(cast("list[str]", texts))
         if self._config.metric == "cosine" and n:
             vectors = v.normalise(vectors)
         if texts is None:
@@ -275,6 +278,7 @@ class DerivedIndexes:
     def search(self, plan: SearchPlan, expr: "Expr | None") -> list[Results]:
         """Run a validated search over the live documents that match expr (None: all)."""
         store = self.store
+        allowed: np.ndarray | None
         if expr is not None:
             allowed = self.mask(expr)
         else:

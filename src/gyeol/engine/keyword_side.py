@@ -97,9 +97,9 @@ class KeywordSide:
 
     def save(self, store: SegmentStore) -> None:
         """Write the index if it changed since its last save (writers on disk only)."""
-        if store.directory is None or self._read_only or self._index is None or not self._dirty:
-            return
         directory = index_dir(store, "bm25")
+        if directory is None or self._read_only or self._index is None or not self._dirty:
+            return
         directory.mkdir(parents=True, exist_ok=True)
         self._index.save(directory, store.manifest.generation, terms=self._terms_signature())
         self._dirty = False

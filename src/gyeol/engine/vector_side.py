@@ -96,10 +96,11 @@ class VectorSide:
 
     def save(self, store: SegmentStore) -> None:
         """Write the index if it changed since its last save (writers on disk only)."""
-        if store.directory is None or self._read_only or self._index is None:
+        directory = index_dir(store, self.tier)
+        if directory is None or self._read_only or self._index is None:
             return
         if self._index.ntotal != self._saved:
-            save_index(self._index, index_dir(store, self.tier), generation=store.manifest.generation,
+            save_index(self._index, directory, generation=store.manifest.generation,
                        tier=self.tier, metric=self._config.metric)
             self._saved = self._index.ntotal
 

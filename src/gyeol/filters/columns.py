@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import operator
 from itertools import chain
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,11 @@ class _Pairs:
     def __init__(self, value_dtype: type | None) -> None:
         self.labels = GrowableArray(np.int64)
         self.values = GrowableArray(value_dtype) if value_dtype is not None else None
+
+    def value_view(self) -> np.ndarray:
+        """The stored values, one per label; only the null kind has none, and callers skip it."""
+        assert self.values is not None, "the null kind stores no values"
+        return self.values.view()
 
 
 class _Strings:
@@ -97,7 +102,7 @@ class _Staged:
     def __init__(self, present: list[int]) -> None:
         self.present = present
         self.top: dict[str, tuple[Any, Any]] = {}
-        self.elem: dict[str, tuple[list[int], list[Any]]] = {}
+        self.elem: dict[str, tuple[Any, Any]] = {}  # lists, or arrays for a whole batch of one kind
 
     @staticmethod
     def add(by_kind: dict[str, tuple[Any, Any]], kind: str, label: int, value: Any) -> None:
@@ -147,7 +152,7 @@ def _decode_row(text: str, row: int) -> dict[str, Any]:
 _FEW = 8  # up to this many targets, repeated == beats np.isin (a sort) and a gather
 
 
-def _equals_any(stored: np.ndarray, targets: Sequence[Any]) -> np.ndarray:
+def _equals_any(stored: np.ndarray, targets: Sequence[Any] | np.ndarray) -> np.ndarray:
     cond = stored == targets[0]
     for target in targets[1:]:
         cond |= stored == target
@@ -356,11 +361,11 @@ class MetadataColumns:
             elif op in ("$in", "$nin"):
                 self._in(column, expr.value, out)  # type: ignore[arg-type]
             elif op in _ORDERING:
-                self._order(column, op, expr.value, out)
+                self._order(column, op, cast(Scalar, expr.value), out)  # compile() keeps a scalar here
             elif op == "$exists":
                 self._scatter(out, column.present.view(), None, dense=True)
             elif op == "$contains":
-                self._contains(column, expr.value, out)
+                self._contains(column, cast(Scalar, expr.value), out)  # compile() keeps a scalar here
             else:
                 raise FilterError(f"Unknown operator {op!r} in a compiled expression")
         if op in ("$ne", "$nin") or (op == "$exists" and expr.value is False):
@@ -386,7 +391,7 @@ class MetadataColumns:
             code = column.lists.get(_list_key(_classify(v) for v in value))
             if code is not None:
                 pairs = column.top[_LIST]
-                self._scatter(out, pairs.labels.view(), pairs.values.view() == code, dense=True)
+                self._scatter(out, pairs.labels.view(), pairs.value_view() == code, dense=True)
             return
         self._match_scalar(column.top, column, value, out, dense=True)
 
@@ -411,7 +416,7 @@ class MetadataColumns:
             plain = column.strings.codes.get(plain)
             if plain is None:
                 return
-        self._scatter(out, pairs.labels.view(), pairs.values.view() == plain, dense=dense)
+        self._scatter(out, pairs.labels.view(), pairs.value_view() == plain, dense=dense)
 
     def _in(self, column: _KeyColumn, values: tuple[Scalar, ...], out: np.ndarray) -> None:
         wanted: dict[str, list[Any]] = {_NUM: [], _STR: [], _BOOL: []}
@@ -430,7 +435,7 @@ class MetadataColumns:
             if not targets:
                 continue
             pairs = column.top[kind]
-            stored = pairs.values.view()
+            stored = pairs.value_view()
             if kind == _STR:
                 by_code = np.zeros(len(column.strings.codes), dtype=bool)
                 by_code[targets] = True
@@ -453,8 +458,8 @@ class MetadataColumns:
             matches = _PC_ORDER[op](column.strings.array(), pa.scalar(plain, pa.string()))
             by_code = matches.to_numpy(zero_copy_only=False)
             self._scatter(
-                out, pairs.labels.view(), _codes_match(pairs.values.view(), by_code), dense=True
+                out, pairs.labels.view(), _codes_match(pairs.value_view(), by_code), dense=True
             )
         else:
-            cond = _NP_ORDER[op](pairs.values.view(), plain)
+            cond = _NP_ORDER[op](pairs.value_view(), plain)
             self._scatter(out, pairs.labels.view(), cond, dense=True)

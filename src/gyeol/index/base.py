@@ -225,3 +225,6 @@ class VectorIndex(ABC):
     def files(self) -> list[str]:
         """Names of files in the index directory this index reads (kept when old files are swept)."""
         return []
+
+    def place_on_gpu(self) -> None:
+        """Serve searches from a GPU copy where one can be made; an index without one stays on the CPU."""

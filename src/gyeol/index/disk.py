@@ -108,6 +108,7 @@ class DiskIndex(VectorIndex):
         import faiss
 
         log.info("folding %d delta vectors into the disk index (%d vectors)", self.delta.n, self.base.ntotal)
+        assert self.base.file_name is not None  # the base is always a written, memory-mapped file
         merged = faiss.read_index(str(directory / self.base.file_name))
         merged.add(np.ascontiguousarray(self.delta.view(), dtype=np.float32))
         on_gpu = self.base.gpu is not None

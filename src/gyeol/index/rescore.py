@@ -93,7 +93,7 @@ class RescoredIndex(VectorIndex):
             return top_k(Ranked(candidates, scores), k)
         # one FAISS call reads the candidate rows straight from the (memory-mapped) matrix
         nq, width = candidates.shape
-        out = np.empty((nq, width), np.float32)
+        out: np.ndarray = np.empty((nq, width), np.float32)
         by_idx = faiss.fvec_L2sqr_by_idx if self.metric == "l2" else faiss.fvec_inner_products_by_idx
         by_idx(faiss.swig_ptr(out), faiss.swig_ptr(queries), faiss.swig_ptr(vectors), faiss.swig_ptr(candidates),
                self.dim, nq, width)
@@ -131,7 +131,7 @@ class RescoredIndex(VectorIndex):
         return self.store.ram_bytes() + (self.inner.ram_bytes() if self.inner is not None else 0)
 
     def describe(self) -> dict[str, Any]:
-        out = self.inner.describe() if self.inner is not None else {"kind": "flat", "device": "cpu"}
+        out: dict[str, Any] = self.inner.describe() if self.inner is not None else {"kind": "flat", "device": "cpu"}
         out.update(
             ntotal=self.ntotal,
             rescore=self.rescore if self.inner is not None else None,

@@ -14,7 +14,7 @@ import logging
 import mmap
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -92,7 +92,7 @@ class VectorStore:
 
     def _remap(self, capacity_rows: int) -> None:
         assert self.path is not None
-        mode = "r+" if self._writable else "r"
+        mode: Literal["r+", "r"] = "r+" if self._writable else "r"
         if self._writable and self.path.stat().st_size < capacity_rows * self.dim * 4:
             os.truncate(self.path, capacity_rows * self.dim * 4)
         rows = capacity_rows if self._writable else max(self._n, 1)
@@ -120,6 +120,7 @@ class VectorStore:
                 needed = self._n + count
                 if self._map is None or len(self._map) < needed:
                     self._remap(max(needed, int(len(self._map) * 1.5) if self._map is not None else needed, 1024))
+                assert self._map is not None  # _remap always sets it
                 self._map[self._n : needed] = vectors
                 self._n = needed
                 return
@@ -150,11 +151,13 @@ class VectorStore:
         labels = np.asarray(labels, dtype=np.int64)
         if self.path is None:
             return self._ram.view()[labels]
+        file_rows = self._map
+        assert file_rows is not None  # _remap sets it whenever path is set
         if not len(self._tail):
-            return self._map[labels]
+            return file_rows[labels]
         out = np.empty(labels.shape + (self.dim,), ROW_DTYPE)
         in_file = labels < self._n
-        out[in_file] = self._map[labels[in_file]]
+        out[in_file] = file_rows[labels[in_file]]
         out[~in_file] = self._tail.view()[labels[~in_file] - self._n]
         return out
 

@@ -8,6 +8,7 @@ the arrays mean is the index's business (BM25Index.export_arrays / from_arrays).
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,9 @@ _RESERVED = ("format", "files")  # keys of the JSON that are not the header's
 
 
 def _crc(arr: np.ndarray) -> int:
-    return zlib.crc32(np.ascontiguousarray(arr).view(np.uint8).reshape(-1)) if arr.size else 0
+    # numpy's stubs give ndarray __buffer__ only for Python >= 3.12; it is a buffer on every version
+    flat = np.ascontiguousarray(arr).view(np.uint8).reshape(-1)
+    return zlib.crc32(flat) if arr.size else 0  # type: ignore[arg-type]
 
 
 def _write_npy(path: Path, arr: np.ndarray) -> None:
@@ -41,7 +44,7 @@ def save_arrays(directory: Path, arrays: dict[str, np.ndarray], header: dict[str
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
         file_name = f"bm25.{token}.{name}.npy"
-        ARRAY_FILES.write_file(directory, file_name, lambda tmp, a=arr: _write_npy(tmp, a))
+        ARRAY_FILES.write_file(directory, file_name, functools.partial(_write_npy, arr=arr))
         files[name] = {"file": file_name, "length": int(len(arr)), "crc32": _crc(arr)}
     clash = set(header) & set(_RESERVED)
     if clash:

@@ -321,7 +321,7 @@ class BM25Index:
         if len(per_term_labels) == 1:  # one term: each label appears once
             hit_labels, hit_scores = labels, weights
         elif n <= 8 * len(labels):  # dense accumulate: cheap when postings are many
-            dense = np.bincount(labels, weights=weights, minlength=n)
+            dense: np.ndarray = np.bincount(labels, weights=weights, minlength=n)  # float64: weighted
             # a document holding no query term is no hit, whatever its score
             dense[np.bincount(labels, minlength=n) == 0] = -np.inf
             if constant:

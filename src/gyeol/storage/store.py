@@ -71,6 +71,11 @@ class SegmentStore:
         self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
 
+    def _folder(self) -> Path:
+        """The database folder, for the steps only an on-disk store takes (open, sweep)."""
+        assert self.directory is not None, "an in-memory store has no folder"
+        return self.directory
+
     # ----------------------------------------------------------------- opening
 
     @classmethod
@@ -100,8 +105,9 @@ class SegmentStore:
         raise AssertionError("unreachable")
 
     def _load(self, writable: bool) -> None:
-        data = self.directory / DATA_DIR
-        where = self.directory / MANIFEST.meta_name
+        directory = self._folder()
+        data = directory / DATA_DIR
+        where = directory / MANIFEST.meta_name
         for name in self.manifest.files():  # a file symlinked elsewhere is never read
             confined(data / name, data, where)
         for seg in self.manifest.segments:  # the footer only: the dim the manifest says must be the data's
@@ -137,7 +143,8 @@ class SegmentStore:
         texts cost page cache rather than heap. The writer creates a missing or unreadable cache;
         a reader decodes the Parquet and writes nothing.
         """
-        cache = self.directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
+        directory = self._folder()
+        cache = directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
         try:
             if cache.is_symlink():  # derived data is never read through a link: rebuild it
                 raise OSError(f"{cache} is a symlink")
@@ -146,7 +153,7 @@ class SegmentStore:
                 return table
         except (OSError, pa.ArrowInvalid):
             pass
-        table = read_segment(self.directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
+        table = read_segment(directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
         if table.num_rows != seg.rows:
             raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
         if not writable:
@@ -161,17 +168,18 @@ class SegmentStore:
 
     def _sweep(self) -> None:
         """Remove files of interrupted writes: temp files and data files no manifest names."""
-        data = self.directory / DATA_DIR
-        sweep_temp_files(self.directory)
+        directory = self._folder()
+        data = directory / DATA_DIR
+        sweep_temp_files(directory)
         sweep_temp_files(data)
-        index_root = self.directory / INDEX_DIR
+        index_root = directory / INDEX_DIR
         if index_root.is_dir():  # an index save cut short leaves its temp file in index/<tier>/
             for part in index_root.iterdir():
                 if part.is_dir():
                     sweep_temp_files(part)
         named = self.manifest.files()
-        MANIFEST.sweep(self.directory, named)
-        sweep_unnamed(self.directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
+        MANIFEST.sweep(directory, named)
+        sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
 
     # ----------------------------------------------------------------- reading
 
@@ -204,17 +212,18 @@ class SegmentStore:
     def ids_of(self, labels: np.ndarray) -> list[str]:
         """The id strings of a few labels, read straight from the Arrow buffers (the search hot path)."""
         if self._id_index is None:
-            starts, views = [], []
+            chunk_starts: list[int] = []
+            chunk_views: list[tuple[np.ndarray, memoryview]] = []
             first = 0
             for chunk in self._id_chunks:
                 buffers = chunk.buffers()
                 width = np.int64 if chunk.type == pa.large_string() else np.int32
                 offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
                 data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
-                starts.append(first)
-                views.append((offsets, data))
+                chunk_starts.append(first)
+                chunk_views.append((offsets, data))
                 first += len(chunk)
-            self._id_index = (np.asarray(starts, dtype=np.int64), views)
+            self._id_index = (np.asarray(chunk_starts, dtype=np.int64), chunk_views)
         starts, views = self._id_index
         if len(views) == 1:
             offsets, data = views[0]
@@ -282,7 +291,7 @@ class SegmentStore:
         table = None
         written: list[Path] = []
         try:
-            if n_new:
+            if rows is not None and n_new:
                 table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors)
                 if self.directory is not None:
                     name = _segment_name(self.manifest.generation, first)
@@ -312,7 +321,7 @@ class SegmentStore:
         if len(delete_labels):
             self._live[delete_labels] = False
             self.idmap.remove(delete_labels)
-        if n_new:
+        if rows is not None and table is not None:  # n_new rows were built into table
             self._append_columns(table.column("id").chunk(0), table.column("text").chunk(0),
                                  table.column("metadata").chunk(0))
             if self.directory is None:

@@ -125,7 +125,10 @@ class EnglishFilter:
         self.stopwords = check_flag("english_stopwords", english_stopwords)
         self.stemming = stemming = _check_stemming(english_stemming)
         user_stopwords = self.user_stopwords
-        self._stem = {"porter": english_porter_stem, "minimal": english_minimal_stem}.get(stemming)
+        self._stem = (
+            {"porter": english_porter_stem, "minimal": english_minimal_stem}.get(stemming)
+            if isinstance(stemming, str) else None
+        )
         # a user stopword also catches the words that stem onto it ("vaccine" drops "vaccines")
         self._user_stems = frozenset(map(self._stem, user_stopwords)) if self._stem else frozenset()
         self._memo: dict[str, str | None] = {}
