@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
@@ -63,8 +64,23 @@ class BaseEmbedder:
     normalize: bool | None = True
     local = False  # True when loaded from a machine-local path: not rebuilt from a stored description
 
+    _model: Any = None
+    _lock: threading.Lock
+
     def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _load_model(self) -> Any:  # pragma: no cover - abstract
+        """Load and give back the model (raising BackendUnavailableError when it cannot be had)."""
+        raise NotImplementedError
+
+    def _load(self) -> Any:
+        """The model, loaded by _load_model once, on first use, whichever thread asks first."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
 
     @property
     def dim(self) -> int:
@@ -101,6 +117,31 @@ class BaseEmbedder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+class PooledEmbedder(BaseEmbedder):
+    """A built-in embedder that embeds document batches on a pool of threads.
+
+    threads: Python threads embedding batches side by side (None: every available core).
+    batch_size: texts per batch (None: the class's). progress: show a tqdm bar while embedding documents.
+    """
+
+    kind = "builtin"
+    batch_size = 16
+
+    def __init__(self, *, threads: int | None = None, batch_size: int | None = None,
+                 progress: bool = False) -> None:
+        for label, value in (("threads", threads), ("batch_size", batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise InvalidInputError(f"{label} must be a positive int or None, got {value!r}")
+        self.threads = threads
+        self.batch_size = batch_size or type(self).batch_size
+        self.progress = bool(progress)
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _worker_threads(self) -> int:
+        return self.threads if self.threads is not None else available_cpus()
 
 
 class CallableEmbedder:

