@@ -269,7 +269,7 @@ def _standardise(scores: np.ndarray, depth: int, pad: float | None) -> tuple[np.
     if len(scores) == 0:
         return scores, 0.0
     short = pad is not None and len(scores) < depth
-    if short:  # never pad above a listed score (BM25 scores are >= 0; this guards other keyword scorers)
+    if short and pad is not None:  # never pad above a listed score (BM25 scores are >= 0; this guards other keyword scorers)
         pad = min(pad, float(scores.min()))
     reference = np.concatenate([scores, np.full(depth - len(scores), pad)]) if short else scores
     mean, std = float(reference.mean()), float(reference.std())
