@@ -190,3 +190,21 @@ def start_helper(script: str, *args: Any, **kwargs: Any) -> subprocess.Popen:
         helper_command(script, *args), env=subprocess_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, bufsize=1, **kwargs,
     )
+
+
+# --------------------------------------------------------------------------- fusion reference
+
+
+def hand_fusion(col, query: str, depth: int, alpha: float, fusion: str) -> dict[str, float]:
+    """Fused score of every hit of each side's top `depth`, computed from single-side searches."""
+    fused: dict[str, float] = {}
+    for mode, weight in (("vector", alpha), ("keyword", 1 - alpha)):
+        side = col.search(query, mode=mode, k=depth)
+        if fusion == "rrf":
+            parts = {hid: weight / (60 + rank) for rank, hid in enumerate(side.ids, 1)}
+        else:
+            lo, hi = min(side.scores), max(side.scores)
+            parts = {h.id: weight * ((h.score - lo) / (hi - lo) if hi > lo else 1.0) for h in side}
+        for hid, part in parts.items():
+            fused[hid] = fused.get(hid, 0.0) + part
+    return fused

@@ -11,7 +11,7 @@ from gyeol.fusion import relative_score, rrf
 from gyeol.lexical.tokenizers import WhitespaceTokenizer
 from gyeol.ranked import Ranked
 
-from conftest import HashEmbedder
+from conftest import HashEmbedder, hand_fusion
 
 
 # ----------------------------------------------------------------------------- fusion
@@ -277,17 +277,7 @@ def test_hybrid_fuses_each_side_at_its_documented_depth(fusion, k):
     assert gyeol.search.hybrid_depth(k, fusion) == depth
     alpha = 0.4
     for q in ["w1 w2 w3", "w7 w30", "w12"]:
-        vec = c.search(q, mode="vector", k=depth)
-        kw = c.search(q, mode="keyword", k=depth)
-        fused: dict[str, float] = {}
-        for side, weight in ((vec, alpha), (kw, 1 - alpha)):
-            if fusion == "rrf":
-                parts = {hid: weight / (60 + rank) for rank, hid in enumerate(side.ids, 1)}
-            else:
-                lo, hi = min(side.scores), max(side.scores)
-                parts = {h.id: weight * ((h.score - lo) / (hi - lo) if hi > lo else 1.0) for h in side}
-            for hid, part in parts.items():
-                fused[hid] = fused.get(hid, 0.0) + part
+        fused = hand_fusion(c, q, depth, alpha, fusion)
         res = c.search(q, k=k, alpha=alpha, fusion=fusion)
         assert len(res) == k
         for h in res:

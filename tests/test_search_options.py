@@ -8,7 +8,7 @@ import pytest
 import gyeol
 from gyeol.errors import InvalidInputError
 
-from conftest import HashEmbedder, hash_embed
+from conftest import HashEmbedder, hand_fusion, hash_embed
 
 
 @pytest.fixture
@@ -22,21 +22,6 @@ def deep():
     col.add(texts, ids=[f"d{i}" for i in range(len(texts))])
     yield col
     db.close()
-
-
-def hand_fusion(col, query: str, depth: int, alpha: float, fusion: str) -> dict[str, float]:
-    """Fused score of every hit of each side's top `depth`, computed from single-side searches."""
-    fused: dict[str, float] = {}
-    for mode, weight in (("vector", alpha), ("keyword", 1 - alpha)):
-        side = col.search(query, mode=mode, k=depth)
-        if fusion == "rrf":
-            parts = {hid: weight / (60 + rank) for rank, hid in enumerate(side.ids, 1)}
-        else:
-            lo, hi = min(side.scores), max(side.scores)
-            parts = {h.id: weight * ((h.score - lo) / (hi - lo) if hi > lo else 1.0) for h in side}
-        for hid, part in parts.items():
-            fused[hid] = fused.get(hid, 0.0) + part
-    return fused
 
 
 @pytest.mark.parametrize("fusion", ["rrf", "relative_score"])
