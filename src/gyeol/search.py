@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from . import _validation as v
 from .config import FUSIONS, MODES, check_choice
-from .calibration import AutoFusion, auto_depth, fuse_auto
+from .calibration import AUTO_DEFAULTS, AutoFusion, auto_depth, fuse_auto
 from .errors import InvalidInputError
 from .fusion import relative_score, rrf
 from .index import VectorIndex
@@ -188,7 +188,7 @@ def run_search(
     k, weights = plan.k, (plan.alpha, 1.0 - plan.alpha)
     params = None
     if plan.fusion == AUTO_FUSION and vec_side is not None and kw_side is not None:
-        params = auto_params() if auto_params is not None else AutoFusion()
+        params = auto_params() if auto_params is not None else AUTO_DEFAULTS
     # (labels, scores, vector-side scores or None, keyword-side scores or None) per query
     per_query: list[tuple[np.ndarray | None, ...]] = []
     for qi in range(nq):

@@ -282,7 +282,7 @@ class DerivedIndexes:
         if expr is not None:
             allowed = self.mask(expr)
         else:
-            allowed = store.live if store.has_deletes else None
+            allowed = self._live_mask()
         return run_search(
             plan,
             store=store,
@@ -294,17 +294,21 @@ class DerivedIndexes:
             auto_params=lambda: self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword),
         )
 
+    def _live_mask(self) -> np.ndarray | None:
+        """The labels a search may return: the live ones, or None when nothing was ever deleted."""
+        return self.store.live if self.store.has_deletes else None
+
     def _rank_vector(self, queries: list[str]) -> list[list[int]]:
         """Each query's 10 best live labels by vector (auto-fusion calibration)."""
         vectors = self._embed_queries(queries)
         if self._config.metric == "cosine":
             vectors = v.normalise(vectors, name="query vectors")
-        allowed = self.store.live if self.store.has_deletes else None
+        allowed = self._live_mask()
         return [row.labels.tolist() for row in self.vectors.index.search(vectors, 10, allowed).rows()]
 
     def _rank_keyword(self, queries: list[str]) -> list[list[int]]:
         """Each query's 10 best live labels by BM25 (auto-fusion calibration)."""
-        allowed = self.store.live if self.store.has_deletes else None
+        allowed = self._live_mask()
         return [row.labels.tolist() for row in self._keyword_search(queries, 10, allowed)]
 
     def _keyword_search(self, queries: list[str], depth: int, allowed: np.ndarray | None) -> list[Ranked]:
