@@ -242,6 +242,8 @@ def build_sides(data: LabelledSet, embedder_name: str, cache: Path) -> Sides:
     folder = cache / data.name
     pseudo_texts, pseudo_labels = pseudo_queries(data)
     doc_key, query_key, pseudo_key = _digest(data.doc_texts), _digest(data.query_texts), _digest(pseudo_texts)
+    # The keyword lists depend on the default tokenizer's terms too: a changed default must not reuse old lists.
+    tokens_key = json.dumps(resolve_tokenizer("kiwi")[0].describe(), sort_keys=True)
     loaded: dict[str, Any] = {}
 
     def model() -> Any:
@@ -261,9 +263,9 @@ def build_sides(data: LabelledSet, embedder_name: str, cache: Path) -> Sides:
                       lambda: timed("queries", lambda: model().queries(data.query_texts), len(data.query_texts)))
     pseudo = _cached(folder / f"{embedder_name}_pseudo", doc_key + pseudo_key,
                      lambda: timed("pseudo-queries", lambda: model().queries(pseudo_texts), len(pseudo_texts)))
-    keyword = _cached(folder / "keyword", doc_key + query_key,
+    keyword = _cached(folder / "keyword", doc_key + query_key + tokens_key,
                       lambda: keyword_lists(data.doc_texts, data.query_texts, DEPTH))
-    pseudo_keyword = _cached(folder / "keyword_pseudo", doc_key + pseudo_key,
+    pseudo_keyword = _cached(folder / "keyword_pseudo", doc_key + pseudo_key + tokens_key,
                              lambda: keyword_lists(data.doc_texts, pseudo_texts, DEPTH))
     return Sides(vector_lists(docs["vectors"], queries["vectors"], DEPTH), keyword,
                  vector_lists(docs["vectors"], pseudo["vectors"], DEPTH), pseudo_keyword, pseudo_labels)
