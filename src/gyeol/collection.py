@@ -82,6 +82,11 @@ class Collection:
         return out
 
     @property
+    def has_embedder(self) -> bool:
+        """Whether this handle can embed texts (an embedder was given, or restored from the config)."""
+        return self._embedder is not None
+
+    @property
     def index_info(self) -> dict[str, Any]:
         """What the vector index serving queries is (kind, size, device)."""
         self._check_open()
