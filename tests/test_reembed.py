@@ -156,8 +156,11 @@ def test_a_reader_sees_the_old_state_until_the_switch(db_path):
     col.reembed(NewModel(), batch_size=BATCH, progress=check_reader)
     assert len(seen) > 2 and all(count == N - len(DELETED) and model == "old" for _, count, model, _ in seen)
     assert seen[-1][0] == N - len(DELETED)
+    for _ in range(2):  # and goes on refusing: it never serves the new vectors with the old model
+        with pytest.raises(GyeolError, match="re-embedded by its writer"):
+            reader.search("kimchi", k=2)
     with pytest.raises(GyeolError, match="re-embedded by its writer"):
-        reader.search("kimchi", k=2)
+        reader.count()
     reader_db.close()
     with gyeol.connect(db_path, read_only=True) as again:
         assert model_of(again.get_collection("docs", embedder=NewModel())) == "new"

@@ -107,6 +107,8 @@ class DerivedIndexes:
         """Read-only handles: take the writer's latest commit when its manifest changed."""
         if not self._read_only or self.store.directory is None:
             return
+        if self._switched is not None:
+            raise GyeolError(self._switched)
         if self._stamp() == self._manifest_stamp:
             return
         self._reopen_store()
@@ -137,8 +139,6 @@ class DerivedIndexes:
 
     def _reopen_store(self) -> None:
         """Load the latest committed snapshot and forget what was derived from the old one."""
-        if self._switched is not None:
-            raise GyeolError(self._switched)
         self._manifest_stamp = self._stamp()  # before the read: a commit after it is seen next time
         directory = self.store.directory
         assert directory is not None  # only an on-disk read-only handle's snapshot moves
