@@ -131,7 +131,7 @@ def test_auto_fusion_calibration_is_measured_again(db_path):
     with gyeol.connect(db_path) as db:
         col = build(db)
         col.save_indexes(keyword=True)  # measures and saves index/fusion/auto.json
-        folder = next((db_path / "collections").iterdir())
+        folder = _folder(db_path)
         params = folder / "index" / "fusion" / "auto.json"
         assert params.is_file()
         col.reembed(NewModel(), progress=False)
@@ -205,8 +205,12 @@ def test_an_index_that_cannot_take_the_new_dim_is_refused_first(db_path):
 # --------------------------------------------------------------------------- kill -9 and resume
 
 
+def _folder(db_path: Path) -> Path:
+    return next(p for p in (db_path / "collections").iterdir() if p.name.startswith("c-"))
+
+
 def _progress_file(db_path: Path) -> Path:
-    return next((db_path / "collections").iterdir()) / "reembed.json"
+    return _folder(db_path) / "reembed.json"
 
 
 def _check_after_kill(db_path: Path) -> str:
@@ -217,7 +221,7 @@ def _check_after_kill(db_path: Path) -> str:
         col = db.get_collection("docs", embedder=NewModel() if state == "new" else OldModel())
         assert col.count() == N - len(DELETED) and documents(col) == expected_documents()
         assert model_of(col) == state
-        folder = next((db_path / "collections").iterdir())
+        folder = _folder(db_path)
         manifest = json.loads((folder / "manifest.json").read_text())
         named = {s["file"] for s in manifest["segments"]} | set(manifest["tombstones"])
         pending = set()
@@ -315,7 +319,7 @@ def test_a_changed_collection_or_embedder_starts_over(db_path):
         other = gyeol.embedders.CallableEmbedder(lambda t: NewModel().vectors(t) + 1.0, name="shifted")
         report = col.reembed(other, batch_size=BATCH, progress=False)  # another model: nothing reused
         assert report.reused == 0 and report.embedded == N - len(DELETED)
-        data = {p.name for p in (next((db_path / "collections").iterdir()) / "data").iterdir()}
+        data = {p.name for p in (_folder(db_path) / "data").iterdir()}
         assert not recorded & data
     with gyeol.connect(db_path) as db:
         build_again = db.get_collection("docs", embedder=gyeol.embedders.CallableEmbedder(
@@ -331,3 +335,18 @@ def test_a_changed_collection_or_embedder_starts_over(db_path):
         col.add(["one more"], ids=["extra"])
         report = col.reembed(NewModel(), batch_size=BATCH, progress=False)
         assert report.reused == 0 and report.documents == N - len(DELETED) + 1
+
+
+@pytest.mark.parametrize("content", [b"{not json", b'{"format": 1, "segments": [{"file": "../../escape.parquet", '
+                                     b'"first_label": 0, "rows": 8}], "source_version": 1, "source_generation": 1, '
+                                     b'"rows": 58, "embedder": {}}'])
+def test_a_damaged_progress_file_is_dropped_and_nothing_outside_is_touched(content, db_path):
+    with gyeol.connect(db_path) as db:
+        build(db)
+    assert _run_child(db_path, "write_progress:2:after") == -9
+    outside = db_path / "collections" / "escape.parquet"  # where data/../../escape.parquet leads
+    outside.write_bytes(b"not gyeol's")
+    _progress_file(db_path).write_bytes(content)
+    assert _check_after_kill(db_path) == "old"  # the writer's open removed the file; its batches were swept
+    assert not _progress_file(db_path).exists() and outside.read_bytes() == b"not gyeol's"
+    _resume_and_check(db_path, "old")
