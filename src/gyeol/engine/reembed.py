@@ -114,8 +114,9 @@ def reembed(engine: DerivedIndexes, config: CollectionConfig, embedder: Any, *, 
     for tier in dict.fromkeys((config.tier, engine.tier)):
         validate_spec(config.index, tier=tier, metric=config.metric, dim=dim, in_memory=store.directory is None)
     live = np.flatnonzero(store.live)
-    if _already_on(config, model, dim) and (store.directory is None or _recorded(store.directory) is None):
-        # nothing to do (a call repeated after a crash that followed the switch, say)
+    if _already_on(config, model, dim):  # a call repeated after a crash that followed the switch, say
+        if store.directory is not None:  # a leftover of a run towards another model cannot resume now
+            discard(store.directory, _recorded(store.directory))
         return Reembedded(engine, config, model, ReembedReport(documents=len(live), embedded=0, reused=len(live),
                                                                dim=dim, embedder=str(identity.get("name"))))
     _check_texts(store, live)
