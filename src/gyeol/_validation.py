@@ -130,7 +130,7 @@ def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors
         and vectors.flags.c_contiguous
     ):  # the common case, checked cheaply: only finiteness is left
         if not np.isfinite(vectors).all():
-            raise InvalidInputError(f"{name} contain NaN or infinite values")
+            raise _non_finite(vectors, name)
         return vectors
     try:
         arr = np.asarray(vectors, dtype=np.float32)
@@ -143,8 +143,19 @@ def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors
     if n is not None and arr.shape[0] != n:
         raise InvalidInputError(f"{name} has {arr.shape[0]} rows, expected {n} (one per document)")
     if not np.isfinite(arr).all():
-        raise InvalidInputError(f"{name} contain NaN or infinite values")
+        raise _non_finite(arr, name)
     return np.ascontiguousarray(arr)
+
+
+def _non_finite(arr: np.ndarray, name: str) -> InvalidInputError:
+    """The error for an (n, dim) array holding NaN or infinite values: how many, which kind, which rows."""
+    bad = ~np.isfinite(arr)
+    rows = np.flatnonzero(bad.any(axis=1))
+    kinds = "/".join(k for k, found in (("NaN", np.isnan(arr).any()), ("infinite", np.isinf(arr).any())) if found)
+    return InvalidInputError(
+        f"{name} contain {int(bad.sum())} {kinds} values in {rows.size} of {len(arr)} rows "
+        f"(first rows: {rows[:5].tolist()}); expected finite numbers"
+    )
 
 
 def check_query_vector(vector: Any, dim: int) -> np.ndarray:

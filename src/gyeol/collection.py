@@ -82,6 +82,11 @@ class Collection:
         return out
 
     @property
+    def has_embedder(self) -> bool:
+        """Whether this handle can embed texts (an embedder was given, or restored from the config)."""
+        return self._embedder is not None
+
+    @property
     def index_info(self) -> dict[str, Any]:
         """What the vector index serving queries is (kind, size, device)."""
         self._check_open()
@@ -230,6 +235,28 @@ class Collection:
         with self._lock:
             self._check_writable()
             self._engine.compact()
+
+    def reembed(self, embedder: Any, *, batch_size: int | None = None, progress: Any = None) -> Any:
+        """Move every document to another embedding model; give back a ReembedReport.
+
+        The new vectors and index are built beside the old ones and switched in one commit (the
+        new dim and embedder identity with them); until then readers see the old collection, and
+        a call cut short (even by kill -9) is continued by calling reembed again with the same
+        embedder. Ids, texts and metadata stay; labels are renumbered as compact does.
+        batch_size: documents per durable batch (None: 2048). progress: None (a bar for large
+        collections), True, False, or a callable(done, total). See docs/api.md.
+        """
+        from .engine.reembed import AfterCommitError, reembed
+
+        with self._lock:
+            self._check_writable()
+            try:
+                done = reembed(self._engine, self._config, embedder, batch_size=batch_size, progress=progress)
+            except AfterCommitError:
+                self._closed = True  # its indexes describe the old state, which is gone from disk
+                raise
+            self._engine, self._config, self._embedder = done.engine, done.config, done.embedder
+            return done.report
 
     def _check_batch(self, texts, ids, metadata, vectors, *, generate_ids: bool) -> WriteBatch:
         """The checked parts of a write (embedding and normalising are left to the engine's stage)."""

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._fileset import write_bytes_atomic
+from .._fileset import fsync_dir, write_bytes_atomic
 from ..calibration import AUTO_DEFAULTS, MIN_SAMPLES, AutoFusion, calibrate, calibration_sample
 from ..errors import InvalidInputError
 from ..storage.rows import read_rows
@@ -104,6 +104,14 @@ class AutoFusionState:
             self._params, self._measured_at = AutoFusion.from_json(record.get("params")), measured_at
         except (OSError, ValueError) as exc:  # InvalidInputError and JSON errors are ValueErrors
             log.warning("ignoring %s (%s); auto fusion is measured again", path, exc)
+
+
+def discard_saved(store: SegmentStore) -> None:
+    """Delete the saved parameters of store (its vectors are about to change: col.reembed)."""
+    directory = _params_dir(store)
+    if directory is not None:
+        (directory / PARAMS_FILE).unlink(missing_ok=True)
+        fsync_dir(directory)
 
 
 def _params_dir(store: SegmentStore) -> Path | None:

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .. import _validation as v
 from ..config import CollectionConfig
-from ..errors import CorruptionError
+from ..errors import CorruptionError, GyeolError
 from ..ranked import Ranked
 from ..search import SearchPlan, run_search
 from ..storage.idmap import hash_ids
@@ -86,6 +86,7 @@ class DerivedIndexes:
         directory = store.directory
         self._manifest_path = None if directory is None else str(directory / MANIFEST_NAME)
         self._manifest_stamp = self._stamp()
+        self._switched: str | None = None  # why a read-only handle can no longer follow its writer
         self._open_vectors()
 
     @property
@@ -106,6 +107,8 @@ class DerivedIndexes:
         """Read-only handles: take the writer's latest commit when its manifest changed."""
         if not self._read_only or self.store.directory is None:
             return
+        if self._switched is not None:
+            raise GyeolError(self._switched)
         if self._stamp() == self._manifest_stamp:
             return
         self._reopen_store()
@@ -139,7 +142,18 @@ class DerivedIndexes:
         self._manifest_stamp = self._stamp()  # before the read: a commit after it is seen next time
         directory = self.store.directory
         assert directory is not None  # only an on-disk read-only handle's snapshot moves
-        self.store = SegmentStore.open(directory, writable=False)
+        store = SegmentStore.open(directory, writable=False)
+        if store.manifest.config != self.store.manifest.config:
+            # the writer re-embedded the collection (col.reembed): this handle's embedder and
+            # dim belong to the old vectors, so it must not serve the new ones
+            embedder = store.manifest.config.get("embedder") or {}
+            self._switched = (
+                f"collection {self._config.name!r} was re-embedded by its writer (now {embedder.get('name')!r}, "
+                f"dim {store.manifest.config.get('dim')}) after this read-only handle opened it; "
+                "connect again and open it with the new embedder"
+            )
+            raise GyeolError(self._switched)
+        self.store = store
         self.keyword.reset()
         self._metadata = None
         self.vectors.forget_saved()
@@ -204,6 +218,13 @@ class DerivedIndexes:
         if had_keyword:  # rebuilt from the compacted segment (saved below, or at once if large)
             self.keyword.index(self.store)
         self.save()
+
+    def successor(self, store: SegmentStore, config: CollectionConfig) -> "DerivedIndexes":
+        """Indexes over another store and config (after col.reembed), on this handle's tier, device,
+        tokenizer and embedding seams; the vector index is loaded from disk or built."""
+        return DerivedIndexes(store, config, tier=self.tier, device=self.device, read_only=self._read_only,
+                              tokenizer=self.keyword.tokenizer, embed_documents=self._embed_documents,
+                              embed_queries=self._embed_queries)
 
     def retarget(self, tier: str, device: str) -> None:
         """Serve queries from another tier or device, loading or rebuilding that index."""

@@ -22,6 +22,7 @@ from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep
 from ..errors import CorruptionError
 from .idmap import IdMap, hash_ids
 from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, read_manifest, write_manifest
+from .reembed import pending_files
 from .segments import (
     arrow_to_vectors,
     build_segment,
@@ -178,7 +179,8 @@ class SegmentStore:
                 if part.is_dir():
                     sweep_temp_files(part)
         named = self.manifest.files()
-        MANIFEST.sweep(directory, named)
+        # an interrupted re-embedding's batches stay while it can resume (storage/reembed.py)
+        MANIFEST.sweep(directory, named | pending_files(directory, self.manifest))
         sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
 
     # ----------------------------------------------------------------- reading
