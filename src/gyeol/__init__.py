@@ -27,6 +27,7 @@ from .errors import (
     ReadOnlyError,
     StorageLockedError,
 )
+from .progress import set_progress
 from .types import Document, Hit, Results
 
 __version__ = "0.1.0"
@@ -43,6 +44,11 @@ def __getattr__(name: str):
 
         return load_sample
     raise AttributeError(f"module 'gyeol' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazily resolved names (tokenizers, load_sample) are listed too
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [
@@ -68,6 +74,7 @@ __all__ = [
     "BigramTokenizer",
     "Tokenizer",
     "load_sample",
+    "set_progress",
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",

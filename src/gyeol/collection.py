@@ -345,6 +345,34 @@ class Collection:
             return self._engine.search(plan, None if where is None else _compile(where))
 
 
+    # ------------------------------------------------------------------ tables (notebooks)
+
+    def to_arrow(self, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
+        """The documents (all, or those matching where, up to limit) as a pyarrow Table."""
+        from .types import documents_to_arrow
+
+        return documents_to_arrow(self.get(where=where, limit=limit))
+
+    def to_pandas(self, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
+        """The documents (all, or those matching where, up to limit) as a pandas DataFrame."""
+        from .types import documents_to_pandas
+
+        return documents_to_pandas(self.get(where=where, limit=limit))
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = html.escape(repr(self))
+        if self._closed:
+            return f"<p>{head}</p>"
+        rows = "".join(
+            f"<tr><td>{html.escape(d.id)}</td><td>{html.escape((d.text or '')[:200])}</td>"
+            f"<td>{html.escape(str(d.metadata))}</td></tr>"
+            for d in self.get(limit=10)
+        )
+        return (f"<p>{head}</p><table><thead><tr><th>id</th><th>text</th><th>metadata</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, queries: Any, qrels: Any, *, k: int = 10, modes: Any = None) -> Any:

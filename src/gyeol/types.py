@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Sequence, overload
 
 import numpy as np
 
-__all__ = ["Document", "Hit", "Results"]
+__all__ = ["Document", "Hit", "Results", "documents_to_arrow", "documents_to_pandas"]
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,23 @@ class Results(Sequence[Hit]):
     @overload
     def __getitem__(self, i: int) -> Hit: ...
     @overload
-    def __getitem__(self, i: slice) -> list[Hit]: ...
+    def __getitem__(self, i: slice) -> "Results": ...
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self._take(list(range(len(self._ids)))[i])
         return self._materialise()[i]
+
+    def _take(self, positions: list[int]) -> "Results":
+        """Results of the hits at positions, in that order (text and metadata still loaded on demand)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        picked = Results(
+            [self._ids[p] for p in positions],
+            self._scores[pos],
+            None if self._vector_scores is None else np.asarray(self._vector_scores, np.float64)[pos],
+            None if self._keyword_scores is None else np.asarray(self._keyword_scores, np.float64)[pos],
+            loader=lambda: _pick_rows(self._materialise(), positions),
+        )
+        return picked
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self._materialise())
@@ -101,6 +115,14 @@ class Results(Sequence[Hit]):
         if isinstance(other, list):
             return self._materialise() == other
         return NotImplemented
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """Give back the hits as plain dicts (id, score, text, metadata, vector_score, keyword_score)."""
+        return [
+            {"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata,
+             "vector_score": h.vector_score, "keyword_score": h.keyword_score}
+            for h in self._materialise()
+        ]
 
     def to_arrow(self):
         """Give back the hits as a pyarrow Table (metadata as JSON strings)."""
@@ -167,3 +189,31 @@ def _optional_floats(values: np.ndarray | None, n: int) -> list[float | None]:
     if values is None:
         return [None] * n
     return [None if np.isnan(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def _pick_rows(hits: list[Hit], positions: list[int]) -> tuple[list[str | None], list[dict[str, Any]]]:
+    return [hits[p].text for p in positions], [hits[p].metadata for p in positions]
+
+
+def documents_to_arrow(docs: Sequence[Document]):
+    """Give back documents as a pyarrow Table: id, text, metadata (JSON strings)."""
+    import json
+
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array([d.id for d in docs], pa.string()),
+            "text": pa.array([d.text for d in docs], pa.string()),
+            "metadata": pa.array([json.dumps(d.metadata, ensure_ascii=False) for d in docs], pa.string()),
+        }
+    )
+
+
+def documents_to_pandas(docs: Sequence[Document]):
+    """Give back documents as a pandas DataFrame: id, text, metadata (dicts)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"id": [d.id for d in docs], "text": [d.text for d in docs], "metadata": [d.metadata for d in docs]}
+    )
