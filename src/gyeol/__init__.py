@@ -33,12 +33,23 @@ from .types import Document, Hit, Results
 __version__ = "0.1.0"
 
 
+_SUBMODULES = ("chunking", "documents")
+
+
 def __getattr__(name: str):
     # Tokenizers live in gyeol.lexical; resolve them lazily so `import gyeol` stays light.
     if name in ("KiwiTokenizer", "WhitespaceTokenizer", "BigramTokenizer", "Tokenizer"):
         from .lexical import tokenizers
 
         return getattr(tokenizers, name)
+    if name in _SUBMODULES:  # gyeol.chunking etc. without a separate import
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    if name == "SentenceChunker":
+        from .chunking import SentenceChunker
+
+        return SentenceChunker
     if name == "load_sample":
         from .data import load_sample
 
@@ -48,7 +59,7 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     # the lazily resolved names (tokenizers, load_sample) are listed too
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
 
 
 __all__ = [
@@ -75,6 +86,7 @@ __all__ = [
     "Tokenizer",
     "load_sample",
     "set_progress",
+    "SentenceChunker",
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",

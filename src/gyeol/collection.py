@@ -225,6 +225,40 @@ class Collection:
             self._engine.delete(labels)
             return int(len(labels))
 
+    def add_documents(
+        self,
+        sources: Any,
+        *,
+        chunker: Any = None,
+        metadata: Any = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Read, chunk and store files, folders, texts or gyeol.Documents; give back an IngestReport.
+
+        A changed document's chunks are replaced and an unchanged one is skipped (by a hash of
+        its text, metadata and chunker), all in one commit. See gyeol.documents and docs/rag.md.
+        """
+        from .documents import plan, prepare
+        from .progress import progress_override
+
+        with self._lock, progress_override(progress):
+            self._check_writable()
+            self._require_embedder()
+            prepared = prepare(sources, chunker=chunker, metadata=metadata)
+            doc_ids = prepared.doc_ids
+            stored = self.get(where={"doc_id": {"$in": doc_ids}}) if doc_ids else []
+            ingest = plan(prepared, stored)
+            if ingest.ids:
+                batch = self._check_batch(ingest.texts, ingest.ids, ingest.metadata, None, generate_ids=False)
+                replaced = self._engine.store.labels_of(ingest.replaced_ids) if ingest.replaced_ids else None
+                replaced = np.empty(0, np.int64) if replaced is None else replaced[replaced >= 0]
+                taken = self._engine.store.labels_of(batch.ids)
+                clash = [batch.ids[i] for i in np.flatnonzero((taken >= 0) & ~np.isin(taken, replaced))[:10]]
+                if clash:
+                    raise DuplicateIdError(f"chunk ids already used by other documents: {', '.join(clash)}")
+                self._write(batch, replaced)
+            return ingest.report
+
     def compact(self) -> None:
         """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes."""
         with self._lock:

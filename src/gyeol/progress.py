@@ -8,20 +8,24 @@ turns every bar off; ``set_progress(True)`` turns them back on; a call that take
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 from .errors import InvalidInputError
 
-__all__ = ["set_progress", "progress_enabled", "Progress", "progress"]
+__all__ = ["set_progress", "progress_enabled", "Progress", "progress", "progress_override"]
 
 log = logging.getLogger("gyeol")
 
 #: A bar (or log line) is shown only once a step has run this many seconds.
 DELAY_S = 1.0
 _enabled: bool | None = None  # None: on unless GYEOL_PROGRESS=0
+# A call's own progress= option (add_documents), for the steps it runs in this thread or task.
+_override: ContextVar[bool | None] = ContextVar("gyeol_progress", default=None)
 
 
 def set_progress(enabled: bool) -> None:
@@ -33,10 +37,28 @@ def set_progress(enabled: bool) -> None:
 
 
 def progress_enabled() -> bool:
-    """Whether long steps report progress (set_progress, else GYEOL_PROGRESS, else on)."""
+    """Whether long steps report progress (a call's progress=, set_progress, GYEOL_PROGRESS, else on)."""
+    override = _override.get()
+    if override is not None:
+        return override
     if _enabled is not None:
         return _enabled
     return os.environ.get("GYEOL_PROGRESS", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+@contextlib.contextmanager
+def progress_override(enabled: bool | None) -> Iterator[None]:
+    """Within the block, every step in this thread reports progress as enabled says (None: no change)."""
+    if enabled is None:
+        yield
+        return
+    if not isinstance(enabled, bool):
+        raise InvalidInputError(f"progress must be True, False or None, got {enabled!r}")
+    token = _override.set(enabled)
+    try:
+        yield
+    finally:
+        _override.reset(token)
 
 
 class Progress:

@@ -155,7 +155,8 @@ class CallableChunker:
         pieces = self.fn(text)
         if isinstance(pieces, str) or not isinstance(pieces, (list, tuple)):
             raise InvalidInputError(f"chunker callable must return a list of str, got {type(pieces).__name__}")
-        out, pos = [], 0
+        out: list[Chunk] = []
+        pos = 0
         for i, piece in enumerate(pieces):
             if not isinstance(piece, str):
                 raise InvalidInputError(f"chunker returned a {type(piece).__name__} at {i}, expected str")

@@ -21,7 +21,8 @@ def markdown_sections(text: str) -> list[Section]:
     """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []  # (level, title)
-    current_start, current_path = 0, ()
+    current_start = 0
+    current_path: tuple[str, ...] = ()
     in_fence = None
     pos = 0
     for line in text.splitlines(keepends=True):
