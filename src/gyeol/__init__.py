@@ -33,7 +33,7 @@ from .types import Document, Hit, Results
 __version__ = "0.1.0"
 
 
-_SUBMODULES = ("chunking", "documents")
+_SUBMODULES = ("chunking", "documents", "rerank")
 
 
 def __getattr__(name: str):
@@ -46,6 +46,10 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
+    if name in ("Reranker", "CrossEncoderReranker", "MMRReranker", "CallableReranker"):
+        from . import rerank
+
+        return getattr(rerank, name)
     if name == "SentenceChunker":
         from .chunking import SentenceChunker
 
@@ -87,6 +91,10 @@ __all__ = [
     "load_sample",
     "set_progress",
     "SentenceChunker",
+    "Reranker",
+    "CrossEncoderReranker",
+    "MMRReranker",
+    "CallableReranker",
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",

@@ -340,6 +340,8 @@ class Collection:
         fusion: str | None = None,
         rrf_k: float = 60,
         candidates: int | None = None,
+        rerank: Any = None,
+        rerank_depth: int = 50,
     ) -> Results:
         """The k best documents for a query text and/or vector, best first.
 
@@ -347,8 +349,23 @@ class Collection:
         and fusion=None choose for you (today alpha 0.5 and "rrf"). candidates: hits each side
         of a hybrid search ranks before fusing (None: max(k, 10) for rrf, max(2k, 20) for
         relative_score). A hybrid search given only a vector runs as a vector search.
+        rerank: a gyeol.rerank Reranker or a callable (query, texts) -> scores; the search
+        ranks max(k, rerank_depth) hits, the reranker rescores them and the k best come back.
         """
-        return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
+        if rerank is None:
+            return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
+        from .rerank import apply_rerank, as_reranker, check_rerank_depth
+
+        reranker, depth, k = as_reranker(rerank), check_rerank_depth(rerank_depth), v.check_k(k)
+        with self._lock:  # the hits' vectors are read from the same snapshot
+            first = self._search(query, vector, True, max(k, depth), mode, where, alpha, fusion, rrf_k,
+                                 candidates)[0]
+            return apply_rerank(reranker, query, first, k, self._vectors_of)
+
+    def _vectors_of(self, ids: list[str]) -> np.ndarray:
+        """The stored vectors of ids (all live), in order."""
+        docs = self.get(ids, include_vectors=True)
+        return np.stack([np.asarray(d.vector, np.float32) for d in docs]) if docs else np.empty((0, self.dim))
 
     def search_many(
         self,

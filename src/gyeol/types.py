@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence, overload
 
 import numpy as np
@@ -23,7 +23,10 @@ class Document:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result; higher score is better in every mode."""
+    """One search result; higher score is better in every mode.
+
+    vector: the document's stored vector, only where a reranker asked for it (MMR).
+    """
 
     id: str
     score: float
@@ -31,6 +34,7 @@ class Hit:
     metadata: dict[str, Any]
     vector_score: float | None = None
     keyword_score: float | None = None
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class Results(Sequence[Hit]):
@@ -94,27 +98,35 @@ class Results(Sequence[Hit]):
             return self._take(list(range(len(self._ids)))[i])
         return self._materialise()[i]
 
-    def _take(self, positions: list[int]) -> "Results":
-        """Results of the hits at positions, in that order (text and metadata still loaded on demand)."""
+    def _take(self, positions: list[int], scores: Sequence[float] | None = None) -> "Results":
+        """Results of the hits at positions, in that order, scored anew when scores are given
+        (text and metadata still loaded on demand; vectors a reranker attached are kept)."""
         pos = np.asarray(positions, dtype=np.int64)
+        new_scores = self._scores[pos] if scores is None else np.asarray(scores, np.float64)
         picked = Results(
             [self._ids[p] for p in positions],
-            self._scores[pos],
+            new_scores,
             None if self._vector_scores is None else np.asarray(self._vector_scores, np.float64)[pos],
             None if self._keyword_scores is None else np.asarray(self._keyword_scores, np.float64)[pos],
             loader=lambda: _pick_rows(self._materialise(), positions),
         )
+        if self._hits is not None and any(h.vector is not None for h in self._hits):
+            picked._hits = [replace(self._hits[p], score=float(new_scores[i])) for i, p in enumerate(positions)]
         return picked
 
-    def __iter__(self) -> Iterator[Hit]:
-        return iter(self._materialise())
+    def reorder(self, positions: Sequence[int], scores: Sequence[float] | None = None) -> "Results":
+        """Results of the hits at positions, in that order, with new scores when given (a reranker's)."""
+        positions = [int(p) for p in positions]
+        if scores is not None and len(scores) != len(positions):
+            raise ValueError(f"got {len(scores)} scores for {len(positions)} positions")
+        return self._take(positions, scores)
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Results):
-            return self._materialise() == other._materialise()
-        if isinstance(other, list):
-            return self._materialise() == other
-        return NotImplemented
+    def with_vectors(self, vectors: np.ndarray) -> "Results":
+        """These Results with each hit carrying its row of vectors as Hit.vector."""
+        hits = [replace(h, vector=vectors[i]) for i, h in enumerate(self._materialise())]
+        out = Results(self._ids, self._scores, self._vector_scores, self._keyword_scores)
+        out._hits = hits
+        return out
 
     def to_list(self) -> list[dict[str, Any]]:
         """Give back the hits as plain dicts (id, score, text, metadata, vector_score, keyword_score)."""
