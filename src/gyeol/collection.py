@@ -342,6 +342,7 @@ class Collection:
         candidates: int | None = None,
         rerank: Any = None,
         rerank_depth: int = 50,
+        expand: str | None = None,
     ) -> Results:
         """The k best documents for a query text and/or vector, best first.
 
@@ -351,16 +352,24 @@ class Collection:
         relative_score). A hybrid search given only a vector runs as a vector search.
         rerank: a gyeol.rerank Reranker or a callable (query, texts) -> scores; the search
         ranks max(k, rerank_depth) hits, the reranker rescores them and the k best come back.
+        expand="parent": the k best parent documents of add_documents' chunks instead, each
+        with its whole text (gyeol.context.expand_parents).
         """
-        if rerank is None:
+        if rerank is None and expand is None:
             return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
-        from .rerank import apply_rerank, as_reranker, check_rerank_depth
+        from .stages import search_with_stages
 
-        reranker, depth, k = as_reranker(rerank), check_rerank_depth(rerank_depth), v.check_k(k)
-        with self._lock:  # the hits' vectors are read from the same snapshot
-            first = self._search(query, vector, True, max(k, depth), mode, where, alpha, fusion, rrf_k,
-                                 candidates)[0]
-            return apply_rerank(reranker, query, first, k, self._vectors_of)
+        with self._lock:  # every stage reads the same snapshot
+            return search_with_stages(
+                lambda depth: self._search(query, vector, True, depth, mode, where, alpha, fusion, rrf_k,
+                                           candidates)[0],
+                query, k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+                vectors_of=self._vectors_of, parents_of=self._chunks_of,
+            )
+
+    def _chunks_of(self, doc_ids: list[str]) -> list[Document]:
+        """Every stored chunk of the parent documents doc_ids (add_documents' doc_id metadata)."""
+        return self.get(where={"doc_id": {"$in": doc_ids}})
 
     def _vectors_of(self, ids: list[str]) -> np.ndarray:
         """The stored vectors of ids (all live), in order."""
@@ -393,7 +402,10 @@ class Collection:
                                alpha=alpha, fusion=fusion, rrf_k=rrf_k, candidates=candidates)
             if plan.embeds:
                 self._require_embedder()
-            return self._engine.search(plan, None if where is None else _compile(where))
+            found = self._engine.search(plan, None if where is None else _compile(where))
+            if plan.queries is None:
+                return found
+            return [res.with_query(q) for res, q in zip(found, plan.queries)]  # for highlights
 
 
     # ------------------------------------------------------------------ tables (notebooks)
@@ -411,18 +423,9 @@ class Collection:
         return documents_to_pandas(self.get(where=where, limit=limit))
 
     def _repr_html_(self) -> str:
-        import html
+        from .types import documents_html
 
-        head = html.escape(repr(self))
-        if self._closed:
-            return f"<p>{head}</p>"
-        rows = "".join(
-            f"<tr><td>{html.escape(d.id)}</td><td>{html.escape((d.text or '')[:200])}</td>"
-            f"<td>{html.escape(str(d.metadata))}</td></tr>"
-            for d in self.get(limit=10)
-        )
-        return (f"<p>{head}</p><table><thead><tr><th>id</th><th>text</th><th>metadata</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
+        return documents_html(repr(self), [] if self._closed else self.get(limit=10))
 
     # ------------------------------------------------------------------ evaluation
 
