@@ -33,7 +33,7 @@ from .types import Document, Hit, Results
 __version__ = "0.1.0"
 
 
-_SUBMODULES = ("chunking", "documents", "rerank")
+_SUBMODULES = ("chunking", "documents", "rerank", "context", "highlight")
 
 
 def __getattr__(name: str):

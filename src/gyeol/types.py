@@ -191,6 +191,16 @@ class Results(Sequence[Hit]):
         q = _query_for(query, self._query)
         return [h.snippet(q, window=window, pre=pre, post=post) for h in self._materialise()]
 
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self._materialise())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Results):
+            return self._materialise() == other._materialise()
+        if isinstance(other, list):
+            return self._materialise() == other
+        return NotImplemented
+
     def to_list(self) -> list[dict[str, Any]]:
         """Give back the hits as plain dicts (id, score, text, metadata, vector_score, keyword_score)."""
         return [
