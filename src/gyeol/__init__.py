@@ -27,9 +27,13 @@ from .errors import (
     ReadOnlyError,
     StorageLockedError,
 )
+from .progress import set_progress
 from .types import Document, Hit, Results
 
 __version__ = "0.1.0"
+
+
+_SUBMODULES = ("chunking", "documents", "rerank", "context", "highlight")
 
 
 def __getattr__(name: str):
@@ -38,11 +42,28 @@ def __getattr__(name: str):
         from .lexical import tokenizers
 
         return getattr(tokenizers, name)
+    if name in _SUBMODULES:  # gyeol.chunking etc. without a separate import
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("Reranker", "CrossEncoderReranker", "MMRReranker", "CallableReranker"):
+        from . import rerank
+
+        return getattr(rerank, name)
+    if name == "SentenceChunker":
+        from .chunking import SentenceChunker
+
+        return SentenceChunker
     if name == "load_sample":
         from .data import load_sample
 
         return load_sample
     raise AttributeError(f"module 'gyeol' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazily resolved names (tokenizers, load_sample) are listed too
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
 
 
 __all__ = [
@@ -68,6 +89,12 @@ __all__ = [
     "BigramTokenizer",
     "Tokenizer",
     "load_sample",
+    "set_progress",
+    "SentenceChunker",
+    "Reranker",
+    "CrossEncoderReranker",
+    "MMRReranker",
+    "CallableReranker",
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",

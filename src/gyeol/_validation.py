@@ -16,9 +16,22 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def _as_list(name: str, value: Any) -> list:
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
-        raise InvalidInputError(f"{name} must be a list, got {type(value).__name__}")
-    return list(value)
+    """A list from a list, tuple, 1-d numpy array or pandas Series (elements as Python values)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise InvalidInputError(f"{name} must be 1-dimensional, got an array of shape {value.shape}")
+        return value.tolist()
+    if _is_pandas_series(value):
+        return value.tolist()
+    raise InvalidInputError(f"{name} must be a list, got {type(value).__name__}")
+
+
+def _is_pandas_series(value: Any) -> bool:
+    # checked by name: pandas is never imported for this
+    cls = type(value)
+    return cls.__name__ == "Series" and cls.__module__.startswith("pandas") and hasattr(value, "tolist")
 
 
 def check_texts(texts: Any) -> list[str | None] | None:
@@ -26,8 +39,10 @@ def check_texts(texts: Any) -> list[str | None] | None:
         return None
     texts = _as_list("texts", texts)
     for i, t in enumerate(texts):
-        if t is not None and not isinstance(t, str):
-            raise InvalidInputError(f"texts[{i}] must be a str, got {type(t).__name__}")
+        if t is not None and type(t) is not str:
+            if not isinstance(t, str):
+                raise InvalidInputError(f"texts[{i}] must be a str, got {type(t).__name__}")
+            texts[i] = str(t)  # a str subclass (numpy.str_) stored as a plain str
     _check_utf8("texts", texts)
     return texts
 
@@ -77,16 +92,31 @@ def _check_number(where: str, value: Any) -> None:
             ) from None
 
 
-def _check_meta_value(where: str, value: Any) -> None:
+def _python_scalar(value: Any) -> Any:
+    """numpy scalars (np.int64, np.float32, np.bool_, np.str_) as the Python values they hold."""
+    if isinstance(value, np.generic):
+        if isinstance(value, (np.bool_, np.integer, np.floating, np.str_)):
+            return value.item() if not isinstance(value, np.str_) else str(value)
+    return value
+
+
+def _check_meta_value(where: str, value: Any) -> Any:
+    """Give back value as stored: a JSON scalar, or a list of them (numpy values made Python)."""
+    value = _python_scalar(value)
     if isinstance(value, _SCALARS):
         _check_number(where, value)
-        return
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
+        items = []
         for j, item in enumerate(value):
+            item = _python_scalar(item)
             if not isinstance(item, _SCALARS):
                 raise InvalidInputError(f"{where}[{j}] must be a JSON scalar, got {type(item).__name__}")
             _check_number(f"{where}[{j}]", item)
-        return
+            items.append(item)
+        return items
     raise InvalidInputError(
         f"{where} must be a JSON scalar (str, int, float, bool, None) or a list of them, got {type(value).__name__}"
     )
@@ -111,8 +141,7 @@ def check_metadata(metadata: Any, n: int) -> tuple[list[dict[str, Any]], list[st
                 raise InvalidInputError(f"metadata[{i}] keys must be non-empty str, got {key!r}")
             if key.startswith("$"):
                 raise InvalidInputError(f"metadata[{i}] key {key!r} may not start with '$' (reserved for filters)")
-            _check_meta_value(f"metadata[{i}][{key!r}]", value)
-            clean[key] = list(value) if isinstance(value, tuple) else value
+            clean[key] = _check_meta_value(f"metadata[{i}][{key!r}]", value)
         out.append(clean)
         out_json.append(json.dumps(clean, ensure_ascii=False, allow_nan=False))
     _check_utf8("metadata", out_json)

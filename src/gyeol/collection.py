@@ -230,6 +230,40 @@ class Collection:
             self._engine.delete(labels)
             return int(len(labels))
 
+    def add_documents(
+        self,
+        sources: Any,
+        *,
+        chunker: Any = None,
+        metadata: Any = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Read, chunk and store files, folders, texts or gyeol.Documents; give back an IngestReport.
+
+        A changed document's chunks are replaced and an unchanged one is skipped (by a hash of
+        its text, metadata and chunker), all in one commit. See gyeol.documents and docs/rag.md.
+        """
+        from .documents import plan, prepare
+        from .progress import progress_override
+
+        with self._lock, progress_override(progress):
+            self._check_writable()
+            self._require_embedder()
+            prepared = prepare(sources, chunker=chunker, metadata=metadata)
+            doc_ids = prepared.doc_ids
+            stored = self.get(where={"doc_id": {"$in": doc_ids}}) if doc_ids else []
+            ingest = plan(prepared, stored)
+            if ingest.ids:
+                batch = self._check_batch(ingest.texts, ingest.ids, ingest.metadata, None, generate_ids=False)
+                replaced = self._engine.store.labels_of(ingest.replaced_ids) if ingest.replaced_ids else None
+                replaced = np.empty(0, np.int64) if replaced is None else replaced[replaced >= 0]
+                taken = self._engine.store.labels_of(batch.ids)
+                clash = [batch.ids[i] for i in np.flatnonzero((taken >= 0) & ~np.isin(taken, replaced))[:10]]
+                if clash:
+                    raise DuplicateIdError(f"chunk ids already used by other documents: {', '.join(clash)}")
+                self._write(batch, replaced)
+            return ingest.report
+
     def compact(self) -> None:
         """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes."""
         with self._lock:
@@ -333,6 +367,9 @@ class Collection:
         fusion: str | None = None,
         rrf_k: float = 60,
         candidates: int | None = None,
+        rerank: Any = None,
+        rerank_depth: int = 50,
+        expand: str | None = None,
     ) -> Results:
         """The k best documents for a query text and/or vector, best first.
 
@@ -340,8 +377,31 @@ class Collection:
         and fusion=None choose for you (today alpha 0.5 and "rrf"). candidates: hits each side
         of a hybrid search ranks before fusing (None: max(k, 10) for rrf, max(2k, 20) for
         relative_score). A hybrid search given only a vector runs as a vector search.
+        rerank: a gyeol.rerank Reranker or a callable (query, texts) -> scores; the search
+        ranks max(k, rerank_depth) hits, the reranker rescores them and the k best come back.
+        expand="parent": the k best parent documents of add_documents' chunks instead, each
+        with its whole text (gyeol.context.expand_parents).
         """
-        return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
+        if rerank is None and expand is None:
+            return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
+        from .stages import search_with_stages
+
+        with self._lock:  # every stage reads the same snapshot
+            return search_with_stages(
+                lambda depth: self._search(query, vector, True, depth, mode, where, alpha, fusion, rrf_k,
+                                           candidates)[0],
+                query, k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+                vectors_of=self._vectors_of, parents_of=self._chunks_of,
+            )
+
+    def _chunks_of(self, doc_ids: list[str]) -> list[Document]:
+        """Every stored chunk of the parent documents doc_ids (add_documents' doc_id metadata)."""
+        return self.get(where={"doc_id": {"$in": doc_ids}})
+
+    def _vectors_of(self, ids: list[str]) -> np.ndarray:
+        """The stored vectors of ids (all live), in order."""
+        docs = self.get(ids, include_vectors=True)
+        return np.stack([np.asarray(d.vector, np.float32) for d in docs]) if docs else np.empty((0, self.dim))
 
     def search_many(
         self,
@@ -369,8 +429,30 @@ class Collection:
                                alpha=alpha, fusion=fusion, rrf_k=rrf_k, candidates=candidates)
             if plan.embeds:
                 self._require_embedder()
-            return self._engine.search(plan, None if where is None else _compile(where))
+            found = self._engine.search(plan, None if where is None else _compile(where))
+            if plan.queries is None:
+                return found
+            return [res.with_query(q) for res, q in zip(found, plan.queries)]  # for highlights
 
+
+    # ------------------------------------------------------------------ tables (notebooks)
+
+    def to_arrow(self, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
+        """The documents (all, or those matching where, up to limit) as a pyarrow Table."""
+        from .types import documents_to_arrow
+
+        return documents_to_arrow(self.get(where=where, limit=limit))
+
+    def to_pandas(self, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
+        """The documents (all, or those matching where, up to limit) as a pandas DataFrame."""
+        from .types import documents_to_pandas
+
+        return documents_to_pandas(self.get(where=where, limit=limit))
+
+    def _repr_html_(self) -> str:
+        from .types import documents_html
+
+        return documents_html(repr(self), [] if self._closed else self.get(limit=10))
 
     # ------------------------------------------------------------------ evaluation
 

@@ -12,9 +12,10 @@ import numpy as np
 
 from .. import _validation as v
 from ..errors import InvalidInputError
+from ..progress import progress
 
 EMBED_BATCH = 256
-PROGRESS_ABOVE = 2_048  # show a progress bar when embedding more texts than this
+PROGRESS_ABOVE = EMBED_BATCH  # a single batch needs no bar; longer runs get one past about a second
 
 EmbedFunction = Callable[[list[str]], Any]
 
@@ -41,16 +42,14 @@ def embed_batched(fn: EmbedFunction, texts: list[str], dim: int) -> np.ndarray:
     """float32 (len(texts), dim) embeddings of texts, EMBED_BATCH at a time, checked for shape and finiteness."""
     if not texts:
         return np.empty((0, dim), np.float32)
-    batches: Any = range(0, len(texts), EMBED_BATCH)
-    if len(texts) > PROGRESS_ABOVE:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(batches, desc=f"embedding {len(texts)} texts", unit="batch")
     parts = []
-    for start in batches:
-        out = np.asarray(fn(texts[start : start + EMBED_BATCH]), dtype=np.float32)
-        expected = min(EMBED_BATCH, len(texts) - start)
-        if out.ndim != 2 or out.shape[0] != expected:
-            raise InvalidInputError(f"embedder returned shape {out.shape} for {expected} texts")
-        parts.append(out)
+    quiet = len(texts) <= PROGRESS_ABOVE
+    with progress(len(texts), f"embedding {len(texts)} texts", enabled=False if quiet else None) as bar:
+        for start in range(0, len(texts), EMBED_BATCH):
+            out = np.asarray(fn(texts[start : start + EMBED_BATCH]), dtype=np.float32)
+            expected = min(EMBED_BATCH, len(texts) - start)
+            if out.ndim != 2 or out.shape[0] != expected:
+                raise InvalidInputError(f"embedder returned shape {out.shape} for {expected} texts")
+            parts.append(out)
+            bar.update(expected)
     return v.check_vectors(np.concatenate(parts), len(texts), dim, name="embeddings")

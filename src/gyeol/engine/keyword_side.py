@@ -8,6 +8,7 @@ import numpy as np
 
 from ..config import CollectionConfig
 from ..errors import InvalidInputError
+from ..progress import progress
 from ..ranked import Ranked
 from ..storage.store import SegmentStore
 from .vector_side import index_dir
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from ..lexical.bm25 import BM25Index
 
 LEXICAL_SAVE_AFTER = 20_000  # a lazy BM25 build that tokenized this many texts is saved at once
+# A first keyword search tokenizes every stored text: above this many, in parts of TOKENIZE_PART
+# (each still one multi-threaded Kiwi call) so a progress bar can move.
+TOKENIZE_PROGRESS_ABOVE = 1_000
+TOKENIZE_PART = 1_000
 
 
 class KeywordSide:
@@ -64,8 +69,7 @@ class KeywordSide:
             index = BM25Index(self._config.bm25)
         start = index.n_labels
         if start < store.n_labels:
-            texts = store.texts.slice(start).to_pylist()
-            index.add(tokenizer.tokenize_batch([t or "" for t in texts]))
+            index.add(_tokenize_all(tokenizer, store.texts.slice(start).to_pylist()))
             self._dirty = True
         if store.has_deletes:
             index.delete(np.flatnonzero(~store.live))
@@ -109,3 +113,17 @@ class KeywordSide:
         from ..lexical.tokenizers import TERMS_VERSION
 
         return {"tokenizer": self._config.tokenizer, "version": TERMS_VERSION}
+
+
+def _tokenize_all(tokenizer: Any, texts: list[str | None]) -> list[list[str]]:
+    """Terms of every text (None counts as empty), with a progress bar for a long first build."""
+    texts_in = [t or "" for t in texts]
+    if len(texts_in) <= TOKENIZE_PROGRESS_ABOVE:
+        return tokenizer.tokenize_batch(texts_in)
+    out: list[list[str]] = []
+    with progress(len(texts_in), f"tokenizing {len(texts_in)} texts for BM25") as bar:
+        for start in range(0, len(texts_in), TOKENIZE_PART):
+            part = texts_in[start : start + TOKENIZE_PART]
+            out.extend(tokenizer.tokenize_batch(part))
+            bar.update(len(part))
+    return out

@@ -1,0 +1,106 @@
+"""Progress reporting for long steps (embedding, tokenizing, ingesting): tqdm when installed, else logging.
+
+A bar appears only once a step has run past about a second (tqdm's ``delay``), so short calls
+stay silent. ``gyeol.set_progress(False)`` (or the environment variable ``GYEOL_PROGRESS=0``)
+turns every bar off; ``set_progress(True)`` turns them back on; a call that takes its own
+``progress=`` option (``add_documents``) decides for itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+from .errors import InvalidInputError
+
+__all__ = ["set_progress", "progress_enabled", "Progress", "progress", "progress_override"]
+
+log = logging.getLogger("gyeol")
+
+#: A bar (or log line) is shown only once a step has run this many seconds.
+DELAY_S = 1.0
+_enabled: bool | None = None  # None: on unless GYEOL_PROGRESS=0
+# A call's own progress= option (add_documents), for the steps it runs in this thread or task.
+_override: ContextVar[bool | None] = ContextVar("gyeol_progress", default=None)
+
+
+def set_progress(enabled: bool) -> None:
+    """Turn gyeol's progress bars on or off for this process."""
+    global _enabled
+    if not isinstance(enabled, bool):
+        raise InvalidInputError(f"set_progress needs True or False, got {enabled!r}")
+    _enabled = enabled
+
+
+def progress_enabled() -> bool:
+    """Whether long steps report progress (a call's progress=, set_progress, GYEOL_PROGRESS, else on)."""
+    override = _override.get()
+    if override is not None:
+        return override
+    if _enabled is not None:
+        return _enabled
+    return os.environ.get("GYEOL_PROGRESS", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+@contextlib.contextmanager
+def progress_override(enabled: bool | None) -> Iterator[None]:
+    """Within the block, every step in this thread reports progress as enabled says (None: no change)."""
+    if enabled is None:
+        yield
+        return
+    if not isinstance(enabled, bool):
+        raise InvalidInputError(f"progress must be True, False or None, got {enabled!r}")
+    token = _override.set(enabled)
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+class Progress:
+    """A counter for one long step: a tqdm bar shown after DELAY_S, or a log line at the end."""
+
+    def __init__(self, total: int, desc: str, unit: str = "text", *, enabled: bool | None = None) -> None:
+        self.total = total
+        self.desc = desc
+        self.done = 0
+        self._start = time.monotonic()
+        self._bar: Any = None
+        self._active = progress_enabled() if enabled is None else bool(enabled)
+        if self._active:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=total, desc=desc, unit=unit, delay=DELAY_S, leave=False)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elif self._active:
+            elapsed = time.monotonic() - self._start
+            if elapsed >= DELAY_S:
+                log.info("%s: %d of %d in %.1f s (install tqdm for a progress bar)",
+                         self.desc, self.done, self.total, elapsed)
+        self._active = False
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def progress(total: int, desc: str, unit: str = "text", *, enabled: bool | None = None) -> Progress:
+    """A Progress for a step of total units (use as a context manager)."""
+    return Progress(total, desc, unit, enabled=enabled)

@@ -1,0 +1,258 @@
+"""add_documents: files, folders, texts and Documents in; chunks with parent, offsets and section out."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from conftest import HashEmbedder
+
+import gyeol
+from gyeol.chunking import SentenceChunker
+from gyeol.documents import ingest as ingest_mod
+from gyeol.storage.store import SegmentStore
+
+MD = "# 설치\n\n검색했습니다. 설치가 쉽습니다.\n\n## 사용법\n\nHello world. It works well.\n"
+HTML = ("<html><head><title>Guide</title><style>p{}</style><script>var x = 1;</script></head>"
+        "<body><h1>Start</h1><p>First para. Second &amp; more.</p><h2>Next</h2><p>Later text.</p></body></html>")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.md").write_text(MD, encoding="utf-8")
+    (root / "sub" / "b.html").write_text(HTML, encoding="utf-8")
+    (root / "notes.txt").write_text("Plain notes. Nothing more.", encoding="utf-8")
+    (root / ".hidden.md").write_text("# secret", encoding="utf-8")
+    (root / "image.png").write_bytes(b"\x89PNG\x00\x00")
+    return root
+
+
+@pytest.fixture
+def col():
+    db = gyeol.connect()
+    return db.create_collection("docs", embedder=HashEmbedder(), tokenizer="whitespace")
+
+
+def by_doc(col):
+    out = {}
+    for d in col.get():
+        out.setdefault(d.metadata["doc_id"], []).append(d)
+    return {k: sorted(v, key=lambda d: d.metadata["chunk_index"]) for k, v in out.items()}
+
+
+def test_a_folder_is_read_and_chunks_keep_parent_offsets_and_sections(col, folder):
+    report = col.add_documents([folder], chunker=SentenceChunker(size=60, overlap=0))
+    assert report.ok and len(report.added) == 3 and report.chunks == col.count()
+    docs = by_doc(col)
+    md_id = (folder / "a.md").resolve().as_posix()
+    md_chunks = docs[md_id]
+    for i, c in enumerate(md_chunks):
+        assert c.id == f"{md_id}#{i}" and c.metadata["chunk_index"] == i
+        assert MD[c.metadata["char_start"] : c.metadata["char_end"]] == c.text
+        assert c.metadata["source"] == str(folder / "a.md")
+    assert [c.metadata["section"] for c in md_chunks] == [["설치"], ["설치", "사용법"]]
+    html_chunks = docs[(folder / "sub" / "b.html").resolve().as_posix()]
+    assert html_chunks[0].metadata["title"] == "Guide"
+    assert [c.metadata["section"] for c in html_chunks] == [["Start"], ["Start", "Next"]]
+    joined = " ".join(c.text for c in html_chunks)
+    assert "Second & more." in joined and "var x" not in joined and "p{}" not in joined
+    assert not any(".hidden" in k or "image" in k for k in docs)
+
+
+def test_unchanged_files_are_skipped_and_changed_ones_replaced_in_one_commit(tmp_path, folder, monkeypatch):
+    db = gyeol.connect(tmp_path / "kb")
+    col = db.create_collection("docs", embedder=HashEmbedder(), tokenizer="whitespace")
+    chunker = SentenceChunker(size=40, overlap=0)
+    first = col.add_documents([folder], chunker=chunker)
+    commits = []
+    original = SegmentStore.commit
+    monkeypatch.setattr(SegmentStore, "commit", lambda self, *a, **k: (commits.append(1), original(self, *a, **k))[1])
+    again = col.add_documents([folder], chunker=chunker)
+    assert again.unchanged == first.added and again.chunks == 0 and commits == []
+    md = folder / "a.md"
+    md.write_text("# 설치\n\n이제 한 문장뿐입니다.\n", encoding="utf-8")  # fewer chunks than before
+    changed = col.add_documents([folder], chunker=chunker)
+    assert changed.updated == [md.resolve().as_posix()] and len(changed.unchanged) == 2
+    assert commits == [1]
+    md_chunks = by_doc(col)[md.resolve().as_posix()]
+    assert [c.text for c in md_chunks] == ["# 설치\n\n이제 한 문장뿐입니다."]
+    assert col.count() == sum(len(v) for v in by_doc(col).values())
+    assert col.search("이제", mode="keyword", k=1).ids == [md_chunks[0].id]
+    assert col.search("Hello", mode="keyword", k=5).ids == []  # the old chunks are gone
+    db.close()
+    with gyeol.connect(tmp_path / "kb") as db2:  # and stay gone after reopening
+        col2 = db2.get_collection("docs", embedder=HashEmbedder())
+        assert col2.add_documents([folder], chunker=chunker).chunks == 0
+        assert len(by_doc(col2)[md.resolve().as_posix()]) == 1
+
+
+def test_a_changed_chunker_rechunks(col, folder):
+    col.add_documents([folder / "a.md"], chunker=SentenceChunker(size=400, overlap=0))
+    report = col.add_documents([folder / "a.md"], chunker=SentenceChunker(size=30, overlap=0))
+    assert len(report.updated) == 1 and report.chunks > 1
+
+
+def test_texts_and_documents(col):
+    report = col.add_documents(
+        ["첫 번째 글입니다. 두 번째 문장.", gyeol.Document("guide", "Guide text. More.", {"lang": "en"})],
+        metadata=[{"lang": "ko"}, {"year": 2024}],
+    )
+    assert len(report.added) == 2
+    docs = by_doc(col)
+    assert docs["guide"][0].id == "guide#0"
+    assert docs["guide"][0].metadata["lang"] == "en" and docs["guide"][0].metadata["year"] == 2024
+    text_id = next(k for k in docs if k.startswith("text:"))
+    assert docs[text_id][0].metadata["lang"] == "ko"
+    assert col.add_documents(["첫 번째 글입니다. 두 번째 문장."], metadata={"lang": "ko"}).unchanged == [text_id]
+    assert col.get(where={"doc_id": "guide"})[0].id == "guide#0"
+
+
+def test_unreadable_sources_become_warnings_and_the_rest_is_added(col, folder, tmp_path, monkeypatch):
+    (folder / "binary.txt").write_bytes(b"abc\x00def")
+    (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (folder / "empty.md").write_text("   \n", encoding="utf-8")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
+    gone = folder / "gone.md"
+    gone.write_text("# soon gone", encoding="utf-8")
+    real_expand = ingest_mod.expand_paths
+
+    def expand_then_delete(path):
+        found = real_expand(path)
+        gone.unlink()  # the file disappears between the listing and its read
+        return found
+
+    monkeypatch.setattr(ingest_mod, "expand_paths", expand_then_delete)
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # not installed
+    report = col.add_documents([folder])
+    reasons = {src.rsplit("/", 1)[-1]: why for src, why in report.warnings}
+    assert set(reasons) == {"binary.txt", "latin1.txt", "empty.md", "scan.pdf", "gone.md"}
+    assert "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.txt"]
+    assert "pypdf" in reasons["scan.pdf"] and "disappeared" in reasons["gone.md"]
+    assert len(report.added) == 3 and not report.ok
+
+
+class _FakePage:
+    def __init__(self, text):
+        self._text = text
+
+    def extract_text(self):
+        return self._text
+
+
+def _fake_pypdf(pages):
+    module = types.ModuleType("pypdf")
+
+    class PdfReader:
+        def __init__(self, path):
+            self.pages = [_FakePage(t) for t in pages]
+            self.metadata = {"/Title": "Manual"}
+
+    module.PdfReader = PdfReader
+    return module
+
+
+def test_pdf_pages_through_pypdf(col, tmp_path, monkeypatch):
+    pdf = tmp_path / "manual.pdf"
+    pdf.write_bytes(b"%PDF-1.4 fake")
+    monkeypatch.setitem(sys.modules, "pypdf", _fake_pypdf(["First page text. Short.", "", "Third page here."]))
+    report = col.add_documents([pdf], chunker=SentenceChunker(size=25, overlap=0))
+    assert report.ok
+    chunks = by_doc(col)[pdf.resolve().as_posix()]
+    assert [(c.text, c.metadata["page"]) for c in chunks] == [
+        ("First page text. Short.", 1), ("Third page here.", 3)]
+    assert chunks[0].metadata["title"] == "Manual"
+    monkeypatch.setitem(sys.modules, "pypdf", _fake_pypdf(["", "  "]))
+    pdf2 = tmp_path / "scan.pdf"
+    pdf2.write_bytes(b"%PDF")
+    report = col.add_documents([pdf2])
+    assert "no text layer" in report.warnings[0][1] and report.chunks == 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda c, f: c.add_documents(str(f)),                                  # not a list
+    lambda c, f: c.add_documents([]),
+    lambda c, f: c.add_documents([f / "missing.md"]),
+    lambda c, f: c.add_documents(["does/not/exist.md"]),
+    lambda c, f: c.add_documents([f], chunker=SentenceChunker(10, 0) if False else "nope"),
+    lambda c, f: c.add_documents([f], metadata={"doc_id": "x"}),
+    lambda c, f: c.add_documents([f], metadata=[{}, {}]),
+    lambda c, f: c.add_documents([gyeol.Document("a#1", "x")]),
+    lambda c, f: c.add_documents([gyeol.Document("a", "x"), gyeol.Document("a", "y")]),
+    lambda c, f: c.add_documents([42]),
+    lambda c, f: c.add_documents([f], chunker=lambda t: ["not a slice"]),
+    lambda c, f: c.add_documents([f], progress="yes"),
+])
+def test_bad_input_is_a_typed_error_and_changes_nothing(col, folder, call):
+    col.add(["existing"], ids=["e"])
+    with pytest.raises(gyeol.InvalidInputError):
+        call(col, folder)
+    assert col.count() == 1
+
+
+def test_an_empty_folder_and_a_size_below_overlap_are_refused(col, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(gyeol.InvalidInputError, match="no files"):
+        col.add_documents([tmp_path / "empty"])
+    with pytest.raises(gyeol.InvalidInputError, match="overlap"):
+        SentenceChunker(size=50, overlap=80)
+    assert col.count() == 0
+
+
+def test_an_embedder_failure_adds_nothing(folder):
+    class Broken(HashEmbedder):
+        broken = False
+
+        def embed(self, texts):
+            if self.broken:
+                raise RuntimeError("model crashed")
+            return super().embed(texts)
+
+    db = gyeol.connect()
+    embedder = Broken()
+    col = db.create_collection("c", embedder=embedder, tokenizer="whitespace")
+    embedder.broken = True
+    with pytest.raises(RuntimeError):
+        col.add_documents([folder])
+    assert col.count() == 0
+    no_embedder = db.create_collection("v", embedder=None, dim=4)
+    with pytest.raises(gyeol.InvalidInputError, match="embedder"):
+        no_embedder.add_documents([folder])
+
+
+def test_chunk_ids_of_another_document_are_not_overwritten(col):
+    col.add(["manual"], ids=["guide#0"])
+    with pytest.raises(gyeol.DuplicateIdError):
+        col.add_documents([gyeol.Document("guide", "Guide text.")])
+    assert col.get(["guide#0"])[0].text == "manual"
+
+
+def test_progress_false_silences_this_call_only(col, monkeypatch):
+    import tqdm.auto
+
+    from gyeol import progress as progress_mod
+    from gyeol.engine import embedding
+
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total, desc, unit, delay, leave):
+            bars.append(desc)
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    monkeypatch.setattr(progress_mod, "_enabled", None)
+    monkeypatch.setattr(embedding, "PROGRESS_ABOVE", 1)
+    texts = [f"Text number {i}. Second sentence {i}." for i in range(4)]
+    col.add_documents(texts, progress=False)
+    assert bars == []
+    col.add_documents([t + " more" for t in texts])
+    assert any(b.startswith("reading") for b in bars) and any(b.startswith("embedding") for b in bars)
+    assert progress_mod.progress_enabled()  # the override ended with its call

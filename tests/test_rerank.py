@@ -1,0 +1,156 @@
+"""Reranking: the k best of the top rerank_depth by the reranker's scores; MMR against a plain reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import HashEmbedder
+
+import gyeol
+from gyeol.rerank import CrossEncoderReranker, MMRReranker
+
+
+class FakeCrossEncoder:
+    """Deterministic stand-in for a CrossEncoder: scores a pair by shared lowercase words (and length)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, pairs, batch_size=32):
+        self.calls.append(len(pairs))
+        out = []
+        for q, t in pairs:
+            qs, ts = set(q.lower().split()), set(t.lower().split())
+            out.append(len(qs & ts) + 1.0 / (1 + len(t)))
+        return np.array(out, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def sample_col():
+    db = gyeol.connect()
+    col = db.create_collection("s", embedder=HashEmbedder(), tokenizer="whitespace")
+    sample = gyeol.load_sample()
+    col.add([s["text"] for s in sample], ids=[s["id"] for s in sample], metadata=[s["metadata"] for s in sample])
+    return col
+
+
+QUERIES = ["hybrid search BM25 vectors", "검색 엔진 형태소", "python library for retrieval"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_cross_encoder_reorders_the_top_depth_by_its_scores(sample_col, query):
+    fake = FakeCrossEncoder()
+    first = sample_col.search(query, k=50)
+    res = sample_col.search(query, k=5, rerank=CrossEncoderReranker(fake), rerank_depth=50)
+    assert fake.calls == [len(first)]
+    expected_scores = fake.predict([(query, h.text) for h in first])
+    order = np.argsort(-expected_scores.astype(np.float64), kind="stable")[:5]
+    assert res.ids == [first.ids[i] for i in order]
+    assert res.scores == pytest.approx(expected_scores[order].astype(np.float64).tolist())
+    by_id = {h.id: h for h in first}
+    for h in res:  # the first stage's side scores stay
+        assert h.vector_score == by_id[h.id].vector_score and h.keyword_score == by_id[h.id].keyword_score
+
+
+def test_a_callable_reranker_and_depth_below_k(sample_col):
+    seen = []
+
+    def by_length(query, texts):
+        seen.append(len(texts))
+        return [-len(t) for t in texts]
+
+    res = sample_col.search("search", k=8, rerank=by_length, rerank_depth=3)
+    assert seen == [8]  # the search ranks at least k
+    lengths = [len(h.text) for h in res]
+    assert lengths == sorted(lengths)
+
+
+def reference_mmr(vectors, scores, diversity):
+    """MMR from its definition, one hit at a time, in plain Python."""
+    unit = [v / np.linalg.norm(v) for v in vectors]
+    lo, hi = min(scores), max(scores)
+    rel = [(s - lo) / (hi - lo) if hi > lo else 1.0 for s in scores]
+    picked, left = [], list(range(len(scores)))
+    while left:
+        def value(i):
+            sim = max((float(unit[i] @ unit[j]) for j in picked), default=0.0)
+            return (1 - diversity) * rel[i] - diversity * sim
+        best = max(left, key=lambda i: (value(i), -i))
+        picked.append(best)
+        left.remove(best)
+    return picked
+
+
+@pytest.mark.parametrize("diversity", [0.0, 0.3, 0.7, 1.0])
+@pytest.mark.parametrize("query", QUERIES)
+def test_mmr_matches_the_reference(sample_col, query, diversity):
+    first = sample_col.search(query, k=30, mode="vector")
+    vectors = np.stack([d.vector for d in sample_col.get(first.ids, include_vectors=True)])
+    expected = reference_mmr(list(vectors), first.scores, diversity)
+    res = sample_col.search(query, k=30, mode="vector", rerank=MMRReranker(diversity), rerank_depth=30)
+    assert res.ids == [first.ids[i] for i in expected]
+    assert res.scores == pytest.approx([1.0 - i / 30 for i in range(30)])  # the pick order
+    if diversity == 0.0:
+        assert res.ids == first.ids
+
+
+def test_mmr_spreads_near_duplicates():
+    db = gyeol.connect()
+    col = db.create_collection("m", embedder=None, dim=3, tokenizer="whitespace")
+    vecs = np.array([[1.0, 0.2, 0], [1.0, 0.21, 0], [0.3, 1.0, 0], [0, 0, 1]], np.float32)
+    col.add(["a", "a copy", "other", "far"], ids=["a", "dup", "other", "far"], vectors=vecs)
+    q = [1.0, 1.0, 0.0]
+    assert col.search(vector=q, k=3).ids == ["other", "dup", "a"]
+    assert col.search(vector=q, k=3, rerank=MMRReranker(0.1)).ids == ["other", "dup", "a"]
+    # enough diversity: the near-duplicate of a pick gives way to the unlike document
+    assert col.search(vector=q, k=3, rerank=MMRReranker(0.5)).ids == ["other", "a", "far"]
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda q, t: [1.0] * (len(t) - 1), "one score per hit"),
+    (lambda q, t: 3.0, "scalar"),
+    (lambda q, t: [float("nan")] * len(t), "NaN"),
+    (lambda q, t: ["x"] * len(t), "one score per hit"),
+])
+def test_a_reranker_with_wrong_scores_is_a_typed_error(sample_col, bad, match):
+    with pytest.raises(gyeol.InvalidInputError, match=match):
+        sample_col.search("search", k=3, rerank=bad)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"rerank": 42}, {"rerank": "cross-encoder"}, {"rerank": MMRReranker(), "rerank_depth": 0},
+    {"rerank": MMRReranker(), "rerank_depth": 2.5}, {"rerank": MMRReranker(), "k": 0},
+])
+def test_bad_rerank_arguments(sample_col, kwargs):
+    with pytest.raises(gyeol.InvalidInputError):
+        sample_col.search("search", **kwargs)
+
+
+def test_bad_reranker_settings_and_missing_query():
+    with pytest.raises(gyeol.InvalidInputError):
+        MMRReranker(1.5)
+    with pytest.raises(gyeol.InvalidInputError):
+        CrossEncoderReranker(object())
+    with pytest.raises(gyeol.InvalidInputError):
+        CrossEncoderReranker(FakeCrossEncoder(), batch_size=0)
+    db = gyeol.connect()
+    col = db.create_collection("v", embedder=None, dim=2)
+    col.add(["a"], vectors=[[1.0, 0.0]])
+    with pytest.raises(gyeol.InvalidInputError, match="query"):
+        col.search(vector=[1.0, 0.0], rerank=CrossEncoderReranker(FakeCrossEncoder()))
+    assert col.search(vector=[1.0, 0.0], rerank=MMRReranker()).ids == col.search(vector=[1.0, 0.0]).ids
+
+
+def test_an_empty_collection_reranks_nothing():
+    db = gyeol.connect()
+    col = db.create_collection("e", embedder=HashEmbedder(), tokenizer="whitespace")
+    assert len(col.search("x", rerank=MMRReranker())) == 0
+
+
+def test_the_cross_encoder_adapter_loads_lazily_and_says_what_is_missing(monkeypatch):
+    import sys
+
+    reranker = CrossEncoderReranker("some/model")
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(gyeol.BackendUnavailableError, match="sentence-transformers"):
+        reranker.model
