@@ -30,7 +30,7 @@ from .errors import (
     InvalidInputError,
     ReadOnlyError,
 )
-from ._fileset import confined, is_inside, sweep_temp_files
+from ._fileset import confined, fsync_dir, is_inside, sweep_temp_files
 from .storage.lock import DirectoryLock
 from .storage.manifest import CATALOG_NAME, COLLECTION_FOLDER, Catalog, read_catalog, write_catalog
 from .storage.store import SegmentStore
@@ -235,6 +235,9 @@ class Database:
             )
             if self.path is not None:
                 try:
+                    # the new folder's name (and collections/ itself) are durable before the catalog names them
+                    fsync_dir(self.path / COLLECTIONS_DIR)
+                    fsync_dir(self.path)
                     write_catalog(self.path, catalog)
                 except BaseException:
                     store.destroy()
