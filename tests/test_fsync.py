@@ -178,8 +178,8 @@ def vecs(n: int) -> np.ndarray:
 
 # name -> (setup, the recorded call, commit files it must replace, in order)
 DURABLE: dict[str, tuple[Callable[[Path], Ctx], Callable[[Ctx], Any], tuple[str, ...]]] = {
-    "connect a new database (empty catalog)": (lambda p: Ctx(p, None), lambda c: setattr(c, "db", gyeol.connect(c.path)),
-                                               ("catalog.json",)),
+    "connect a new database (empty catalog)": (lambda p: Ctx(p, None),
+                                               lambda c: setattr(c, "db", gyeol.connect(c.path)), ("catalog.json",)),
     "create_collection (the first)": (empty_db, lambda c: new_collection(c.db), ("manifest.json", "catalog.json")),
     "create_collection (another)": (populated, lambda c: new_collection(c.db, "more"),
                                     ("manifest.json", "catalog.json")),

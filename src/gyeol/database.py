@@ -54,6 +54,8 @@ class Database:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         if path is not None and not isinstance(path, (str, Path)):
             raise InvalidInputError(f"path must be a str, a Path or None, got {type(path).__name__}")
+        if isinstance(path, str) and not path:  # Path("") is the working directory: never by accident
+            raise InvalidInputError("path is empty (''); pass a folder, or nothing for an in-memory database")
         if path is not None and "\x00" in str(path):
             raise InvalidInputError(f"path {str(path)!r} holds a NUL character, which no file system accepts")
         self.path = None if path is None else Path(path)
