@@ -35,6 +35,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -434,7 +435,9 @@ def run_round(path: Path, ops: list[Op], *, delay: float | None, kill_at: int, k
     """Fork a writer running ops; kill it after delay seconds from the fork (None: let it run or self-kill)."""
     read_end, write_end = os.pipe()
     t0 = time.monotonic()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns on forking a threaded process; the child only
+        warnings.simplefilter("ignore", DeprecationWarning)  # writes files and exits through os._exit
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         os.close(read_end)
         _child(path, ops, write_end, kill_at, kill_after)
