@@ -542,7 +542,8 @@ def check_files(path: Path) -> None:
     assert not leftovers, f"temp files survived the reopen: {leftovers}"
     for manifest in path.glob("collections/*/manifest.json"):
         meta = json.loads(manifest.read_text())
-        named = {s["file"] for s in meta["segments"]} | set(meta["tombstones"])
+        entries = meta["segments"] + meta["tombstones"]  # dicts with a "file", or bare names
+        named = {e["file"] if isinstance(e, dict) else e for e in entries}
         on_disk = {p.name for p in (manifest.parent / "data").iterdir()}
         assert on_disk == named, f"{manifest.parent.name}: on disk {sorted(on_disk ^ named)} differ"
 
