@@ -702,5 +702,6 @@ def test_sigkill_at_random_points_of_every_write_path_loses_no_acknowledged_writ
                       f"{s.in_flight_applied} times" for s in states)
     print(f"\n{kills} kills in {elapsed:.1f} s\n{table}")
     assert kills >= min(KILLS, MIN_KILLS), f"only {kills} kills in {elapsed:.1f} s:\n{table}"
+    per_path = 5 if KILLS >= MIN_KILLS else 1  # a short run (GYEOL_CRASH_KILLS=30) still hits every path
     for s in states:
-        assert s.kills >= 5, f"{s.name}: only {s.kills} kills:\n{table}"
+        assert s.kills >= per_path, f"{s.name}: only {s.kills} kills:\n{table}"
