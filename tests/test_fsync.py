@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from conftest import DIM, new_collection, random_vectors
+from conftest import new_collection, random_vectors
 
 import gyeol
 
