@@ -162,9 +162,13 @@ def check_vectors(vectors: Any, n: int | None, dim: int, *, name: str = "vectors
             raise _non_finite(vectors, name)
         return vectors
     try:
-        arr = np.asarray(vectors, dtype=np.float32)
+        is_complex = np.iscomplexobj(vectors)  # a cast would drop the imaginary parts with only a warning
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+            arr = None if is_complex else np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"{name} must be a numeric array of shape (n, {dim}): {exc}") from None
+    if arr is None:
+        raise InvalidInputError(f"{name} must be real numbers, got complex values")
     if arr.ndim != 2:
         raise InvalidInputError(f"{name} must be 2-dimensional (n, {dim}), got shape {arr.shape}")
     if arr.shape[1] != dim:
@@ -190,10 +194,13 @@ def _non_finite(arr: np.ndarray, name: str) -> InvalidInputError:
 def check_query_vector(vector: Any, dim: int) -> np.ndarray:
     """Give back the query vector as a (1, dim) float32 array of finite values."""
     try:
+        is_complex = vector is not None and np.iscomplexobj(vector)
         with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
-            arr = np.asarray(vector, dtype=np.float32) if vector is not None else None
+            arr = np.asarray(vector, dtype=np.float32) if vector is not None and not is_complex else None
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"vector must be a numeric array of shape ({dim},): {exc}") from None
+    if is_complex:
+        raise InvalidInputError("vector must be real numbers, got complex values")
     if arr is not None and arr.ndim == 1:
         arr = arr[None, :]
     return check_vectors(arr, 1, dim, name="vector")
@@ -213,9 +220,9 @@ def check_flag(name: str, value: Any) -> bool:
     return value
 
 
-def check_k(k: Any) -> int:
+def check_k(k: Any, *, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        raise InvalidInputError(f"{name} must be a positive integer, got {k!r}")
     return int(k)
 
 
@@ -234,8 +241,8 @@ def check_candidates(candidates: Any) -> int | None:
 
 
 def check_rrf_k(rrf_k: Any) -> float:
-    if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or not rrf_k > 0:
-        raise InvalidInputError(f"rrf_k must be a positive number, got {rrf_k!r}")
+    if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or not 0 < rrf_k < math.inf:
+        raise InvalidInputError(f"rrf_k must be a positive finite number, got {rrf_k!r}")
     return float(rrf_k)
 
 

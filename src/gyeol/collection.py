@@ -346,7 +346,7 @@ class Collection:
             self._check_open()
             self._engine.refresh()
             if limit is not None:
-                v.check_k(limit)
+                v.check_k(limit, name="limit")
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
                 raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
             labels = self._engine.select(_check_ids(ids), _compile(where))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Union
 
@@ -163,8 +164,8 @@ class BM25:
             )
         for name in ("k1", "b", "epsilon"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise InvalidInputError(f"BM25.{name} must be a non-negative number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise InvalidInputError(f"BM25.{name} must be a non-negative finite number, got {value!r}")
         if not self.b <= 1:
             raise InvalidInputError(f"BM25.b must be in [0, 1], got {self.b!r}")
         if self.delta is not None and (

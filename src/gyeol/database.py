@@ -30,7 +30,7 @@ from .errors import (
     InvalidInputError,
     ReadOnlyError,
 )
-from ._fileset import confined, is_inside, sweep_temp_files
+from ._fileset import confined, fsync_dir, is_inside, sweep_temp_files
 from .storage.lock import DirectoryLock
 from .storage.manifest import CATALOG_NAME, COLLECTION_FOLDER, Catalog, read_catalog, write_catalog
 from .storage.store import SegmentStore
@@ -54,6 +54,8 @@ class Database:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         if path is not None and not isinstance(path, (str, Path)):
             raise InvalidInputError(f"path must be a str, a Path or None, got {type(path).__name__}")
+        if isinstance(path, str) and not path:  # Path("") is the working directory: never by accident
+            raise InvalidInputError("path is empty (''); pass a folder, or nothing for an in-memory database")
         if path is not None and "\x00" in str(path):
             raise InvalidInputError(f"path {str(path)!r} holds a NUL character, which no file system accepts")
         self.path = None if path is None else Path(path)
@@ -235,6 +237,9 @@ class Database:
             )
             if self.path is not None:
                 try:
+                    # the new folder's name (and collections/ itself) are durable before the catalog names them
+                    fsync_dir(self.path / COLLECTIONS_DIR)
+                    fsync_dir(self.path)
                     write_catalog(self.path, catalog)
                 except BaseException:
                     store.destroy()

@@ -89,6 +89,8 @@ def _as_scalar(value: Any) -> tuple[bool, Scalar]:
 
 
 def _check_number_range(value: Scalar, where: str) -> None:
+    if type(value) is float and value != value:  # NaN equals nothing and orders nothing: a mistake
+        raise FilterError(f"Expected a number that is not NaN at {where}, found float: nan")
     if type(value) is int:
         try:
             float(value)

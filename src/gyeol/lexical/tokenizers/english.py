@@ -102,7 +102,10 @@ def _normalize_stopwords(stopwords: Iterable[str] | None) -> frozenset[str]:
     """Give back the lowercased set of a stopwords argument (None = none)."""
     if isinstance(stopwords, str):
         raise InvalidInputError("stopwords must be an iterable of str, got a str")
-    stop = list(stopwords) if stopwords is not None else []
+    try:
+        stop = list(stopwords) if stopwords is not None else []
+    except TypeError:
+        raise InvalidInputError(f"stopwords must be an iterable of str, got {type(stopwords).__name__}") from None
     if not all(isinstance(s, str) for s in stop):
         raise InvalidInputError(f"stopwords must all be str, got {stop!r}")
     return frozenset(s.lower() for s in stop)
