@@ -193,7 +193,8 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("add texts nested list", add(texts=[["a"]]), E, "list"),
     ("add texts int", add(texts=5), E, "int"),
     ("add texts set", add(texts={"a"}), E, "set"),
-    ("add texts numpy array", add(texts=np.array(["a"])), E, "ndarray"),
+    ("add texts numpy array of int", add(texts=np.array([1])), E, "got int"),
+    ("add texts 2-d numpy array", add(texts=np.array([["a"]])), E, "shape (1, 1)"),
     ("add texts dict", add(texts={"a": 1}), E, "dict"),
     ("add texts float item", add(texts=[1.5]), E, "float"),
     ("add texts None without vectors", add(texts=[None], vectors=None), E, "None"),
@@ -202,7 +203,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("add ids float", add(ids=[1.5]), E, "got 1.5"),
     ("add ids nested", add(ids=[["n1"]]), E, "['n1']"),
     ("add ids set", add(ids={"n1"}), E, "set"),
-    ("add ids numpy array", add(ids=np.array(["n1"])), E, "ndarray"),
+    ("add ids 2-d numpy array", add(ids=np.array([["n1"]])), E, "shape (1, 1)"),
     ("add ids bool", add(ids=[True]), E, "True"),
     ("add ids count", add(texts=["a", "b", "c"], ids=["n1", "n2"], vectors=v(3)), E, "2 ids"),
     # ---------------------------------------------------------------- add: metadata
@@ -215,7 +216,8 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("add metadata more than texts", add(metadata=[{}, {}]), E, "metadata"),
     ("add metadata str", add(metadata="k=v"), E, "str"),
     ("add metadata list of lists", add(metadata=[[("k", 1)]]), E, "list"),
-    ("add metadata numpy int value", add(metadata=[{"k": np.int64(3)}]), E, "int64"),
+    ("add metadata numpy complex value", add(metadata=[{"k": np.complex64(3)}]), E, "complex64"),
+    ("add metadata numpy datetime value", add(metadata=[{"k": np.datetime64("2020-01-01")}]), E, "datetime64"),
     ("add metadata None key", add(metadata=[{None: 1}]), E, "None"),
     ("add metadata inf in list", add(metadata=[{"k": [1.0, float("inf")]}]), E, "inf"),
     # ---------------------------------------------------------------- add: vectors
