@@ -8,6 +8,7 @@ commits by watching its manifest.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, cast
@@ -32,6 +33,8 @@ from .vector_side import VectorSide
 if TYPE_CHECKING:
     from ..filters import Expr, MetadataColumns
     from ..lexical.counts import TermCounts
+
+log = logging.getLogger(__name__)
 
 EmbedFunction = Callable[[list[str]], np.ndarray]
 
@@ -227,10 +230,13 @@ class DerivedIndexes:
             return
         if keyword:
             self.keyword.index(self.store)
-        if self.keyword.tokenizer is not None and self._has_embedder():
-            self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
         self.vectors.save(self.store)
         self.keyword.save(self.store, consolidate=keyword)
+        if self.keyword.tokenizer is not None and self._has_embedder():
+            try:
+                self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
+            except Exception as exc:  # the indexes are saved; the first auto search measures instead
+                log.warning("auto fusion was not measured at save (%r); the first hybrid search will", exc)
         self.auto_fusion.save(self.store)
 
     def close(self) -> None:

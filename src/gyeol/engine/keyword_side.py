@@ -201,7 +201,7 @@ class KeywordSide:
         index = self._index
         self.reset()
         if index is not None and index.n_live == len(kept):
-            self._index = index.compacted(kept)
+            self._index = index.subset(kept)
             self._generation, self._deleted = store.manifest.generation, store.manifest.deleted
 
     def reset(self) -> None:

@@ -79,7 +79,7 @@ def append_arrays(directory: Path, arrays: dict[str, np.ndarray], header: dict[s
         raise CorruptionError(f"{directory / META_NAME} is malformed")
     files = _write_arrays(directory, arrays)
     deltas = [*deltas, {**header, "files": files}]
-    keep = [f.get("file") for entry in [meta, *deltas] for f in entry["files"].values() if isinstance(f, dict)]
+    keep = [str(f.get("file")) for entry in [meta, *deltas] for f in entry["files"].values() if isinstance(f, dict)]
     ARRAY_FILES.commit(directory, {**meta, "deltas": deltas}, keep)
 
 

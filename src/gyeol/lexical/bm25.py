@@ -187,14 +187,13 @@ class BM25Index:
         self._tail_postings = 0
         self._csr_has_dead = False
 
-    def compacted(self, keep: np.ndarray) -> "BM25Index":
-        """A new index over the labels keep (ascending, live), renumbered 0..len(keep)-1 in order:
-        what compaction makes of the store, without tokenizing anything again."""
+    def subset(self, keep: np.ndarray) -> "BM25Index":
+        """A new index over the labels keep (ascending), renumbered 0..len(keep)-1 in order, nothing
+        tokenized again: compaction keeps the live labels, a reader behind a newer save the first n."""
         keep = np.asarray(keep, dtype=np.int64)
-        if len(keep) and (keep[0] < 0 or keep[-1] >= self.n_labels or np.any(np.diff(keep) <= 0)
-                          or not self._live.view()[keep].all()):
-            raise InvalidInputError("keep must be ascending live labels")
-        self.merge()
+        if len(keep) and (keep[0] < 0 or keep[-1] >= self.n_labels or np.any(np.diff(keep) <= 0)):
+            raise InvalidInputError("keep must be ascending labels of the index")
+        self.merge()  # the CSR then holds live postings only
         renumber = np.full(self.n_labels, -1, dtype=np.int64)
         renumber[keep] = np.arange(len(keep))
         vocab_size = len(self._vocab)
@@ -211,9 +210,12 @@ class BM25Index:
         out._fwd_term.extend(self._fwd_term.view()[concat_ranges(fwd_ptr[keep], fwd_ptr[keep + 1])])
         out._fwd_ptr.extend(np.cumsum(fwd_ptr[keep + 1] - fwd_ptr[keep]))
         out._doc_len.extend(self._doc_len.view()[keep])
-        out._live.extend(np.ones(len(keep), dtype=np.bool_))
+        live = self._live.view()[keep]
+        out._live.extend(live)
         out._df.extend(df)
-        out._n_live, out._total_len_live = len(keep), int(out._doc_len.view().sum(dtype=np.int64))
+        out._n_live = int(np.count_nonzero(live))
+        out._total_len_live = int(out._doc_len.view()[live].sum(dtype=np.int64))
+        out._csr_has_dead = False
         return out
 
     # ------------------------------------------------------------------ reads
@@ -363,9 +365,9 @@ class BM25Index:
     def load(
         cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None
     ) -> "BM25Index | None":
-        """Give back the saved index (memory-mapped) with the deltas appended to it that fit in max_labels;
-        None when missing, damaged, of another generation or terms description, or covering more
-        than max_labels labels."""
+        """Give back the saved index (memory-mapped) with the deltas appended to it that fit in max_labels
+        (cut to max_labels when the save covers more: a newer commit than the caller's); None when
+        missing, damaged, or of another generation or terms description."""
         directory = Path(directory)
         try:
             saved = open_saved(directory)
@@ -380,17 +382,17 @@ class BM25Index:
                             directory, header.get("terms"), terms)
                 return None
             n_labels = _count(header, "n_labels")
-            if n_labels > max_labels:
-                logger.warning("BM25 index at %s covers %d labels, more than the %d stored; rebuilding",
-                               directory, n_labels, max_labels)
-                return None
             arrays = saved.load(ARRAY_DTYPES)
             index = cls.from_arrays(params, arrays, n_labels=n_labels,
                                     vocabulary_size=_count(header, "vocabulary_size"))
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
-        index.follow(directory, generation, max_labels, terms)  # a damaged delta: the caller tokenizes from it
+        index.follow(directory, generation, _MAX_LABELS, terms)  # a damaged delta: the caller tokenizes from it
+        if index.n_labels > max_labels:  # saved after a commit newer than the caller's snapshot
+            logger.debug("BM25 index at %s covers %d labels; the first %d are kept", directory, index.n_labels,
+                         max_labels)
+            return index.subset(np.arange(max_labels))
         return index
 
     def follow(self, directory: Path, generation: int, max_labels: int, terms: dict[str, Any] | None = None) -> bool:
