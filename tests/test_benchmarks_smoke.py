@@ -38,6 +38,14 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "cold_keyword_smoke.json": ["docs", "runs[].hits", *(f"median.{key}" for key in (
             "import_s", "open_s", "first_keyword_s", "second_keyword_s", "total_s"))],
     }),
+    "cold_start.py": (["--smoke", "--out", "{out}"], {
+        "cold_start_smoke.json": ["build_wall_s", "build.add_s", "load_avg_before", "quickstart_wall_s.median",
+                                  "index_files", *(f"steps.{key}.median" for key in (
+                                      "import_s", "open_s", "first_keyword_s", "first_vector_s", "first_hybrid_s",
+                                      "total_s")),
+                                  "first_hybrid.preload.to_first_hybrid_s.median", "first_hybrid.preload.cpu_s.median",
+                                  "steps_runs[].hits"],
+    }),
     "compare_tiers.py": (["--smoke", "--out", "{out}"], {
         "compare_tiers_2000_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
             "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",

@@ -364,44 +364,6 @@ def test_large_lazy_bm25_build_is_saved_at_once(db_path, rng, monkeypatch):
     writer.close()
 
 
-def test_small_lazy_bm25_build_waits_for_close(db_path, rng):
-    seen: list[str] = []
-    counting = _counting_tokenizer(seen)
-    writer = gyeol.connect(db_path)
-    wcol = new_collection(writer, tokenizer=counting)
-    wcol.add(["alpha one", "beta two"], ids=["a", "b"], vectors=random_vectors(rng, 2))
-    assert wcol.search("beta", k=1, mode="keyword").ids == ["b"]
-    assert not list(db_path.rglob("bm25/*.npy"))
-    writer.close()
-    assert list(db_path.rglob("bm25/*.npy"))
-
-
-def test_save_indexes_keyword_builds_bm25_for_later_readers(db_path, rng):
-    seen: list[str] = []
-    counting = _counting_tokenizer(seen)
-    writer = gyeol.connect(db_path)
-    wcol = new_collection(writer, tokenizer=counting)
-    wcol.add([f"doc {i} word{i}" for i in range(12)], ids=[f"r{i}" for i in range(12)],
-             vectors=random_vectors(rng, 12))
-    wcol.save_indexes()
-    assert seen == [] and not list(db_path.rglob("bm25/*.npy"))  # vector-only users never tokenize
-    with pytest.raises(gyeol.InvalidInputError, match="keyword must be True or False"):
-        wcol.save_indexes(keyword=1)
-    wcol.save_indexes(keyword=True)
-    assert len(seen) == 12 and list(db_path.rglob("bm25/*.npy"))
-
-    seen.clear()
-    reader = gyeol.connect(db_path, read_only=True)
-    rcol = reader.get_collection("docs", tokenizer=counting)
-    with pytest.raises(gyeol.ReadOnlyError):
-        rcol.save_indexes(keyword=True)
-    rcol.save_indexes()  # nothing to write for a reader, and no error
-    assert rcol.search("word5", k=1, mode="keyword").ids == ["r5"]
-    assert seen == ["word5"]
-    reader.close()
-    writer.close()
-
-
 @pytest.mark.parametrize("tokenizer", ["kiwi", "whitespace"])
 def test_saved_bm25_is_reused_only_while_its_terms_are_made_the_same_way(tokenizer, db_path, rng, monkeypatch):
     from gyeol.lexical import BM25Index, tokenizers

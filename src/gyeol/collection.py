@@ -50,6 +50,7 @@ class Collection:
         self._engine = DerivedIndexes(
             store, config, tier=tier, device=device, read_only=read_only, tokenizer=tokenizer,
             embed_documents=self._embed_documents, embed_queries=self._embed_queries,
+            has_embedder=lambda: self._embedder is not None,
         )
 
     # ------------------------------------------------------------------ properties
@@ -106,6 +107,8 @@ class Collection:
         resolved "cpu" or "gpu"), with embedder and tokenizer when given (None keeps the current)."""
         with self._lock:
             self._check_open()
+            if tokenizer is not None and not self._engine.keyword.enabled:
+                self._engine.set_tokenizer(tokenizer)  # raises: checked before anything changes
             if tier != self.tier or device != self.device:
                 self._engine.retarget(tier, device)
             if embedder is not None:
@@ -376,7 +379,8 @@ class Collection:
         alpha: weight of the vector side (1.0 vector only, 0.0 keyword only); None or "auto"
         and fusion=None choose for you (today alpha 0.5 and "rrf"). candidates: hits each side
         of a hybrid search ranks before fusing (None: max(k, 10) for rrf, max(2k, 20) for
-        relative_score). A hybrid search given only a vector runs as a vector search.
+        relative_score). A hybrid search given only a vector runs as a vector search, and so does
+        the default hybrid search of a collection created with tokenizer=None (no keyword side).
         rerank: a gyeol.rerank Reranker or a callable (query, texts) -> scores; the search
         ranks max(k, rerank_depth) hits, the reranker rescores them and the k best come back.
         expand="parent": the k best parent documents of add_documents' chunks instead, each
@@ -425,6 +429,9 @@ class Collection:
             self._check_open()
             self._engine.refresh()
             config = self._config
+            if mode == "hybrid" and fusion is None and (alpha is None or (isinstance(alpha, str) and alpha == "auto")) \
+                    and not self._engine.keyword.enabled:
+                mode = "vector"  # tokenizer=None: the default search has only a vector side to rank
             plan = plan_search(queries, vectors, single=single, dim=config.dim, metric=config.metric, k=k, mode=mode,
                                alpha=alpha, fusion=fusion, rrf_k=rrf_k, candidates=candidates)
             if plan.embeds:

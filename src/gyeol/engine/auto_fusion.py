@@ -1,10 +1,12 @@
 """The collection side of auto fusion: when to calibrate, over which documents, and keeping the result.
 
 gyeol.calibration holds the rule (pure functions); this module runs `calibrate` over the
-collection's own documents the first time an auto hybrid search needs its parameters, and again
-once the number of live documents has doubled or halved since. A writer saves them with
-the other derived indexes (index/fusion/auto.json), so a fresh process, a read-only one too,
-loads them instead of embedding the pseudo-queries again on its first hybrid search. Like every
+collection's own documents when the parameters are needed and none fit the collection's size:
+a writer asks at close and save_indexes (DerivedIndexes.save), any handle on the first auto
+hybrid search that finds none; they are measured again once the number of live documents has
+doubled or halved since. A writer saves them with the other derived indexes
+(index/fusion/auto.json), so a fresh process, a read-only one too, loads them instead of
+embedding the pseudo-queries again on its first hybrid search; a read-only one never writes them. Like every
 derived file they are checked on load and measured again when missing or damaged.
 """
 

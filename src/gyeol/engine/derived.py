@@ -8,6 +8,7 @@ commits by watching its manifest.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, cast
@@ -31,6 +32,9 @@ from .vector_side import VectorSide
 
 if TYPE_CHECKING:
     from ..filters import Expr, MetadataColumns
+    from ..lexical.counts import TermCounts
+
+log = logging.getLogger(__name__)
 
 EmbedFunction = Callable[[list[str]], np.ndarray]
 
@@ -51,12 +55,12 @@ class WriteBatch:
 
 @dataclass(frozen=True)
 class StagedWrite:
-    """A write ready to apply: rows to commit, labels they replace, and their terms when BM25 is built."""
+    """A write ready to apply: rows to commit, labels they replace, and their BM25 term counts."""
 
     rows: Rows
     metadata: list[dict[str, Any]]
     replaced: np.ndarray
-    tokens: list[list[str]] | None
+    counts: "TermCounts | None"  # None: this handle has no tokenizer (a custom one not passed again)
 
 
 class DerivedIndexes:
@@ -73,12 +77,14 @@ class DerivedIndexes:
         tokenizer: Any,
         embed_documents: EmbedFunction,
         embed_queries: EmbedFunction,
+        has_embedder: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store  # replaced when a read-only handle follows the writer: never keep it
         self._config = config
         self._read_only = read_only
         self._embed_documents = embed_documents
         self._embed_queries = embed_queries
+        self._has_embedder = has_embedder
         self.vectors = VectorSide(config, tier=tier, device=device, read_only=read_only)
         self.keyword = KeywordSide(config, tokenizer, read_only=read_only)
         self.auto_fusion = AutoFusionState()  # measured on the first auto hybrid search
@@ -154,7 +160,7 @@ class DerivedIndexes:
             )
             raise GyeolError(self._switched)
         self.store = store
-        self.keyword.reset()
+        self.keyword.follow(self.store)  # adds the writer's saved deltas: nothing is tokenized again
         self._metadata = None
         self.vectors.forget_saved()
 
@@ -172,7 +178,7 @@ class DerivedIndexes:
 
     def stage(self, batch: WriteBatch, replaced: np.ndarray) -> StagedWrite:
         """Everything a checked write needs before its commit, done while a failure changes nothing:
-        vectors (embedded from the texts when not given; normalised for cosine) and BM25 terms."""
+        vectors (embedded from the texts when not given; normalised for cosine) and BM25 term counts."""
         ids, texts, vectors = batch.ids, batch.texts, batch.vectors
         n = len(ids)
         if vectors is None:
@@ -183,17 +189,17 @@ class DerivedIndexes:
         if texts is None:
             texts = [None] * n
         rows = Rows(ids=ids, texts=texts, metadata_json=batch.metadata_json, vectors=vectors, hashes=hash_ids(ids))
-        tokens = self.keyword.tokenize(texts) if self.keyword.built else None
-        return StagedWrite(rows, batch.metadata, replaced, tokens)
+        counts = self.keyword.stage(self.store, texts)
+        return StagedWrite(rows, batch.metadata, replaced, counts)
 
     def apply(self, staged: StagedWrite) -> None:
         """Commit a staged write and bring every derived index up to it."""
+        first_label = self.store.manifest.next_label
         self.store.commit(staged.rows, staged.replaced)
         self.vectors.add(staged.rows.vectors, self.store)
         if len(staged.replaced):
             self.keyword.delete(staged.replaced)
-        if staged.tokens is not None:
-            self.keyword.add(staged.tokens)
+        self.keyword.append(self.store, staged.counts, first_label)  # and saves them beside the commit
         if self.vectors.checkpoint_due():
             self.save()
         if self._metadata is not None:
@@ -209,14 +215,13 @@ class DerivedIndexes:
         self.keyword.delete(labels)
 
     def compact(self) -> None:
-        """Rewrite live rows as one segment, then rebuild and save the indexes over the new labels."""
-        had_keyword = self.keyword.built
-        self.store.compact()
-        self.keyword.reset()
+        """Rewrite live rows as one segment, then renumber or rebuild the indexes over the new labels, and save them."""
+        if self.keyword.tokenizer is not None:
+            self.keyword.index(self.store)  # in step with the rows about to be renumbered
+        kept = self.store.compact()
+        self.keyword.compacted(self.store, kept)  # postings renumbered: nothing tokenized again
         self._metadata = None
         self.vectors.rebuild(self.store)
-        if had_keyword:  # rebuilt from the compacted segment (saved below, or at once if large)
-            self.keyword.index(self.store)
         self.save()
 
     def successor(self, store: SegmentStore, config: CollectionConfig) -> "DerivedIndexes":
@@ -231,19 +236,29 @@ class DerivedIndexes:
         self.vectors.retarget(tier, device, self.store)
 
     def set_tokenizer(self, tokenizer: Any) -> None:
-        self.keyword.tokenizer = tokenizer
+        self.keyword.set_tokenizer(tokenizer)
         self.auto_fusion.reset()
 
     def save(self, *, keyword: bool = False) -> None:
-        """Write the changed derived indexes (writers on disk only); keyword=True builds BM25 first."""
+        """Write the changed derived indexes (writers on disk only); keyword=True builds BM25 first
+        and folds its deltas into one save.
+
+        A writer also measures auto fusion's parameters here when none fit the collection's size
+        (the first time it has enough documents, and again once it has doubled or halved), so
+        that no process pays for the calibration on its first hybrid search.
+        """
+        if self._read_only or self.store.directory is None:
+            return
         if keyword:
             self.keyword.index(self.store)
-            if not self._read_only:  # readers then load auto fusion's parameters too
-                self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
         self.vectors.save(self.store)
-        self.keyword.save(self.store)
-        if not self._read_only:
-            self.auto_fusion.save(self.store)
+        self.keyword.save(self.store, consolidate=keyword)
+        if self.keyword.tokenizer is not None and self._has_embedder():
+            try:
+                self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
+            except Exception as exc:  # the indexes are saved; the first auto search measures instead
+                log.warning("auto fusion was not measured at save (%r); the first hybrid search will", exc)
+        self.auto_fusion.save(self.store)
 
     def close(self) -> None:
         """Release every derived structure and a reader's scratch files."""

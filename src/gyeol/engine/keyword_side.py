@@ -1,7 +1,19 @@
-"""The BM25 index of one collection: loaded or built on first keyword use (Kiwi loads only then), saved."""
+"""The BM25 index of one collection: kept in step with every write, saved with each commit, followed by readers.
+
+A writer tokenizes each batch before its commit (Kiwi's batch call) and, once the store has
+committed it, adds the batch's term counts to the index and appends them to index/bm25/ as a
+delta (gyeol.lexical.deltas), or saves the whole index when the deltas have grown past it.
+A fresh process loads the save and its deltas instead of tokenizing the stored texts; a
+read-only handle following a writer adds the deltas of each new commit. Whatever the files
+miss (a crash between a commit and its delta, an older gyeol's collection) is tokenized from
+the stored texts on first use, so the index is never behind the store, and never ahead:
+deltas only ever describe committed rows.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,98 +27,220 @@ from .vector_side import index_dir
 
 if TYPE_CHECKING:
     from ..lexical.bm25 import BM25Index
+    from ..lexical.counts import TermCounts
 
-LEXICAL_SAVE_AFTER = 20_000  # a lazy BM25 build that tokenized this many texts is saved at once
-# A first keyword search tokenizes every stored text: above this many, in parts of TOKENIZE_PART
+log = logging.getLogger(__name__)
+
+LEXICAL_SAVE_AFTER = 20_000  # a catch-up that tokenized this many texts is saved at once
+# A commit's counts go to a new delta unless this many deltas exist or they would cover more
+# labels than the base save: then the whole index is saved, so the bytes written stay linear in
+# the collection's size and a fresh process reads at most MAX_DELTAS small files beside the base.
+MAX_DELTAS = 64
+# A catch-up that tokenizes more than this many stored texts goes in parts of TOKENIZE_PART
 # (each still one multi-threaded Kiwi call) so a progress bar can move.
 TOKENIZE_PROGRESS_ABOVE = 1_000
 TOKENIZE_PART = 1_000
 
 
 class KeywordSide:
-    """The tokenizer and the BM25 index over the store's texts; the index exists once a keyword search asked."""
+    """The tokenizer and the BM25 index over the store's texts, in step with the store's commits."""
 
     def __init__(self, config: CollectionConfig, tokenizer: Any, *, read_only: bool) -> None:
+        from ..lexical.tokenizers import has_keyword_side
+
         self._config = config
-        self.tokenizer = tokenizer  # None: a custom tokenizer that was not passed again
+        self.enabled = has_keyword_side(config.tokenizer)  # False: created with tokenizer=None
+        if not self.enabled and tokenizer is not None:
+            self._refuse_tokenizer()
+        self.tokenizer = tokenizer  # None: a custom one not passed again, or tokenizer=None
         self._read_only = read_only
         self._index: "BM25Index | None" = None
-        self._dirty = False
+        self._generation = -1  # of the store the index was built over
+        self._deleted = -1  # store.manifest.deleted when deletes were last applied
+        self._preload: threading.Thread | None = None
+        self._start_preload()
 
     @property
     def built(self) -> bool:
-        """True once the BM25 index is in memory (writes must then keep it in step)."""
+        """True once the BM25 index is in memory."""
         return self._index is not None
 
     def require_tokenizer(self) -> Any:
+        name = self._config.name
+        if not self.enabled:
+            raise InvalidInputError(
+                f"collection {name!r} has no keyword side (it was created with tokenizer=None); "
+                "search it with mode='vector'"
+            )
         if self.tokenizer is None:
-            name = self._config.name
             raise InvalidInputError(
                 f"collection {name!r} was created with a custom tokenizer; pass it again: "
                 f"db.get_collection({name!r}, tokenizer=...)"
             )
+        self._wait_preload()
         return self.tokenizer
 
+    # ------------------------------------------------------------------ loading the tokenizer
+
+    def _start_preload(self) -> None:
+        """Load Kiwi's model in a background thread (seconds), while the vector index and embedder load."""
+        from ..lexical.tokenizers.kiwi import KiwiTokenizer  # kiwipiepy itself is imported in the thread
+
+        if isinstance(self.tokenizer, KiwiTokenizer):
+            self._preload = threading.Thread(target=_warm, args=(self.tokenizer,), name="gyeol-kiwi-load",
+                                             daemon=True)
+            self._preload.start()
+
+    def _wait_preload(self) -> None:
+        # the first analysis waits for the warm-up's: one Kiwi call at a time while it loads
+        thread = self._preload
+        if thread is not None:
+            thread.join()
+            self._preload = None
+
+    def set_tokenizer(self, tokenizer: Any) -> None:
+        if not self.enabled:
+            self._refuse_tokenizer()
+        self._wait_preload()
+        self.tokenizer = tokenizer
+        self._start_preload()
+
+    def _refuse_tokenizer(self) -> None:
+        raise InvalidInputError(f"collection {self._config.name!r} was created with tokenizer=None: "
+                                "it has no keyword side to give a tokenizer")
+
+    # ------------------------------------------------------------------ reads
+
     def tokenize(self, texts: list[str | None]) -> list[list[str]]:
-        """Terms of each text (None counts as empty), in one batch."""
-        return self.require_tokenizer().tokenize_batch([t or "" for t in texts])
+        """Terms of each text (None counts as empty): one batch call, in parts with a progress bar when long."""
+        tokenizer = self.require_tokenizer()
+        texts_in = [t or "" for t in texts]
+        if len(texts_in) <= TOKENIZE_PROGRESS_ABOVE:
+            return tokenizer.tokenize_batch(texts_in)
+        out: list[list[str]] = []
+        with progress(len(texts_in), f"tokenizing {len(texts_in)} texts for BM25") as bar:
+            for start in range(0, len(texts_in), TOKENIZE_PART):
+                part = texts_in[start : start + TOKENIZE_PART]
+                out.extend(tokenizer.tokenize_batch(part))
+                bar.update(len(part))
+        return out
 
     def index(self, store: SegmentStore) -> "BM25Index":
-        """The BM25 index: loaded from disk and caught up, or built from every stored text."""
-        if self._index is not None:
-            return self._index
-        from ..lexical.bm25 import BM25Index
-
-        tokenizer = self.require_tokenizer()
-        directory = index_dir(store, "bm25")
-        index = None
-        if directory is not None:
-            index = BM25Index.load(
-                directory, store.manifest.generation, self._config.bm25, max_labels=store.n_labels,
-                terms=self._terms_signature(),
-            )
-        if index is None:
-            index = BM25Index(self._config.bm25)
+        """The BM25 index over every stored text: loaded from disk, caught up by tokenizing what it lacks."""
+        self.require_tokenizer()  # no keyword side, or a custom tokenizer not passed again: nothing is built
+        index = self._index
+        if index is None or self._generation != store.manifest.generation:
+            index = self._index = self._load(store)
+            self._generation, self._deleted = store.manifest.generation, -1
         start = index.n_labels
         if start < store.n_labels:
-            index.add(_tokenize_all(tokenizer, store.texts.slice(start).to_pylist()))
-            self._dirty = True
-        if store.has_deletes:
-            index.delete(np.flatnonzero(~store.live))
-        self._index = index
-        if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
-            self.save(store)
+            index.add(self.tokenize(store.texts.slice(start).to_pylist()))
+            if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
+                self.save(store)
+        if store.manifest.deleted != self._deleted:
+            if store.has_deletes:
+                index.delete(np.flatnonzero(~store.live))
+            self._deleted = store.manifest.deleted
         return index
+
+    def _load(self, store: SegmentStore) -> "BM25Index":
+        from ..lexical.bm25 import BM25Index
+
+        directory = index_dir(store, "bm25")
+        if directory is not None:
+            index = BM25Index.load(directory, store.manifest.generation, self._config.bm25,
+                                   max_labels=store.n_labels, terms=self._terms_signature())
+            if index is not None:
+                return index
+        return BM25Index(self._config.bm25)
 
     def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None) -> list[Ranked]:
         """The k best documents of each query by BM25, only labels where allowed is True (None: every live one)."""
         index = self.index(store)
-        return [index.search(terms, k, allowed) for terms in self.tokenizer.tokenize_batch(queries)]
+        return [index.search(terms, k, allowed) for terms in self.tokenize(list(queries))]
 
-    def add(self, tokens: list[list[str]]) -> None:
-        """Index the terms of a committed batch (the built index only)."""
-        if self._index is not None:
-            self._index.add(tokens)
-            self._dirty = True
+    def follow(self, store: SegmentStore) -> None:
+        """A read-only handle took a newer snapshot: add the writer's saved deltas up to it (or forget the index)."""
+        index, directory = self._index, index_dir(store, "bm25")
+        if index is None or directory is None:
+            return
+        generation = store.manifest.generation
+        if generation != self._generation or index.n_labels > store.n_labels or not index.follow(
+                directory, generation, store.n_labels, self._terms_signature()):
+            self.reset()  # loaded anew on the next keyword search
+
+    # ------------------------------------------------------------------ writes
+
+    def stage(self, store: SegmentStore, texts: list[str | None]) -> "TermCounts | None":
+        """The term counts of a batch about to be committed; None when this handle has no tokenizer.
+
+        The index is loaded (and caught up) first, so after the commit it only adds these counts.
+        """
+        if self.tokenizer is None:  # a custom tokenizer not passed again: whoever has it catches up
+            return None
+        from ..lexical.counts import count_terms
+
+        self.index(store)
+        return count_terms(self.tokenize(texts))
+
+    def append(self, store: SegmentStore, counts: "TermCounts | None", first_label: int) -> None:
+        """After the store committed labels first_label..: index their counts and persist them."""
+        index = self._index
+        if counts is None or index is None or index.n_labels != first_label:
+            self.reset()  # out of step (no tokenizer, or staged over another state): rebuilt on use
+            return
+        index.add_counts(counts)
+        directory = index_dir(store, "bm25")
+        if directory is None or self._read_only:
+            return
+        from ..lexical.deltas import append_delta, coverage
+
+        terms = self._terms_signature()
+        generation = store.manifest.generation
+        try:
+            covered = coverage(directory, generation, terms)
+            small = covered is not None and covered.n_deltas < MAX_DELTAS and (
+                covered.delta_labels + counts.n_docs <= covered.base_labels)
+            if not (small and append_delta(directory, counts, first_label, generation, terms)):
+                self._save_all(store)
+        except OSError as exc:  # the commit stands: the next save, or the next process, catches up
+            log.warning("could not save the BM25 index of %r (%s); it is saved at close", self._config.name, exc)
 
     def delete(self, labels: np.ndarray) -> None:
+        """Tombstoned labels (the store's tombstones carry them to the next process)."""
         if self._index is not None:
             self._index.delete(labels)
-            self._dirty = True
+
+    def compacted(self, store: SegmentStore, kept: np.ndarray) -> None:
+        """The store was compacted, keeping the old labels kept: renumber the index (or forget it)."""
+        index = self._index
+        self.reset()
+        if index is not None and index.n_live == len(kept):
+            self._index = index.subset(kept)
+            self._generation, self._deleted = store.manifest.generation, store.manifest.deleted
 
     def reset(self) -> None:
         """Forget the index (the store it was derived from was replaced); the next use loads or builds."""
         self._index = None
-        self._dirty = False
+        self._generation = self._deleted = -1
 
-    def save(self, store: SegmentStore) -> None:
-        """Write the index if it changed since its last save (writers on disk only)."""
+    def save(self, store: SegmentStore, *, consolidate: bool = False) -> None:
+        """Write the whole index when the files do not cover it (or, consolidate, when they hold deltas);
+        writers on disk only."""
         directory = index_dir(store, "bm25")
-        if directory is None or self._read_only or self._index is None or not self._dirty:
+        if directory is None or self._read_only or self._index is None:
             return
+        from ..lexical.deltas import coverage
+
+        covered = coverage(directory, store.manifest.generation, self._terms_signature())
+        if covered is None or covered.end != self._index.n_labels or (consolidate and covered.n_deltas):
+            self._save_all(store)
+
+    def _save_all(self, store: SegmentStore) -> None:
+        directory = index_dir(store, "bm25")
+        assert directory is not None and self._index is not None
         directory.mkdir(parents=True, exist_ok=True)
         self._index.save(directory, store.manifest.generation, terms=self._terms_signature())
-        self._dirty = False
 
     def _terms_signature(self) -> dict[str, Any]:
         """How this collection's BM25 terms are made: its tokenizer's description and version."""
@@ -115,15 +249,9 @@ class KeywordSide:
         return {"tokenizer": self._config.tokenizer, "version": TERMS_VERSION}
 
 
-def _tokenize_all(tokenizer: Any, texts: list[str | None]) -> list[list[str]]:
-    """Terms of every text (None counts as empty), with a progress bar for a long first build."""
-    texts_in = [t or "" for t in texts]
-    if len(texts_in) <= TOKENIZE_PROGRESS_ABOVE:
-        return tokenizer.tokenize_batch(texts_in)
-    out: list[list[str]] = []
-    with progress(len(texts_in), f"tokenizing {len(texts_in)} texts for BM25") as bar:
-        for start in range(0, len(texts_in), TOKENIZE_PART):
-            part = texts_in[start : start + TOKENIZE_PART]
-            out.extend(tokenizer.tokenize_batch(part))
-            bar.update(len(part))
-    return out
+def _warm(tokenizer: Any) -> None:
+    """Load the tokenizer's model and run its first analysis (Kiwi loads parts of its model lazily)."""
+    try:
+        tokenizer.tokenize("가")
+    except Exception as exc:  # the query that needs it raises the same error, in the caller's thread
+        log.debug("loading the tokenizer in the background failed: %r", exc)

@@ -2,8 +2,11 @@
 
 Each save writes its arrays under fresh names (bm25.<token>.<name>.npy) and then replaces
 bm25.json, which names them with their length and crc32, as gyeol._fileset describes; a
-crash at any point leaves the previous JSON pointing at the previous, intact arrays. What
-the arrays mean is the index's business (BM25Index.export_arrays / from_arrays).
+crash at any point leaves the previous JSON pointing at the previous, intact arrays. A save
+may be followed by appended *deltas*: further sets of arrays, each with its own small header,
+listed in order under "deltas" of the same JSON (append_arrays); the next save_arrays drops
+them. What the arrays mean is the index's business (BM25Index.export_arrays / from_arrays,
+TermCounts for deltas).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ..errors import CorruptionError
 ARRAY_NAME = r"bm25\.[0-9a-f]{12}\.[a-z][a-z0-9_]*\.npy"
 ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME)
 META_NAME = ARRAY_FILES.meta_name
-_RESERVED = ("format", "files")  # keys of the JSON that are not the header's
+_RESERVED = ("format", "files", "deltas")  # keys of the JSON that are not the header's
 
 
 def _crc(arr: np.ndarray) -> int:
@@ -36,9 +39,8 @@ def _write_npy(path: Path, arr: np.ndarray) -> None:
         np.save(f, arr, allow_pickle=False)
 
 
-def save_arrays(directory: Path, arrays: dict[str, np.ndarray], header: dict[str, Any]) -> None:
-    """Write each 1-d array to a new file, then the JSON naming them with header; sweep older arrays."""
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Write each 1-d array to a new file; give back their entries for the JSON."""
     token = fresh_token()
     files: dict[str, dict[str, Any]] = {}
     for name, arr in arrays.items():
@@ -46,10 +48,39 @@ def save_arrays(directory: Path, arrays: dict[str, np.ndarray], header: dict[str
         file_name = f"bm25.{token}.{name}.npy"
         ARRAY_FILES.write_file(directory, file_name, functools.partial(_write_npy, arr=arr))
         files[name] = {"file": file_name, "length": int(len(arr)), "crc32": _crc(arr)}
+    return files
+
+
+def _check_header(header: dict[str, Any]) -> None:
     clash = set(header) & set(_RESERVED)
     if clash:
         raise ValueError(f"header keys {sorted(clash)} are reserved")
+
+
+def save_arrays(directory: Path, arrays: dict[str, np.ndarray], header: dict[str, Any]) -> None:
+    """Write each 1-d array to a new file, then the JSON naming them with header; sweep older arrays and deltas."""
+    _check_header(header)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = _write_arrays(directory, arrays)
     ARRAY_FILES.commit(directory, {**header, "files": files}, [f["file"] for f in files.values()])
+
+
+def append_arrays(directory: Path, arrays: dict[str, np.ndarray], header: dict[str, Any]) -> None:
+    """Write arrays as one more delta of the last save (with its own header), then the JSON naming them.
+
+    CorruptionError when there is no readable save to append to.
+    """
+    _check_header(header)
+    meta = ARRAY_FILES.read(directory)
+    if meta is None:
+        raise CorruptionError(f"{directory / META_NAME} is missing: nothing to append a delta to")
+    deltas = meta.get("deltas", [])
+    if not isinstance(deltas, list) or not isinstance(meta.get("files"), dict):
+        raise CorruptionError(f"{directory / META_NAME} is malformed")
+    files = _write_arrays(directory, arrays)
+    deltas = [*deltas, {**header, "files": files}]
+    keep = [str(f.get("file")) for entry in [meta, *deltas] for f in entry["files"].values() if isinstance(f, dict)]
+    ARRAY_FILES.commit(directory, {**meta, "deltas": deltas}, keep)
 
 
 @dataclass(frozen=True)
@@ -59,6 +90,7 @@ class SavedArrays:
     directory: Path
     header: dict[str, Any]
     files: dict[str, Any]
+    deltas: tuple["SavedArrays", ...] = ()  # appended after the save, in order (append_arrays)
 
     def load(self, dtypes: dict[str, np.dtype]) -> dict[str, np.ndarray]:
         """The arrays named in dtypes, memory-mapped, each checked for its dtype, length and crc32.
@@ -93,4 +125,10 @@ def open_saved(directory: Path) -> SavedArrays | None:
     if not isinstance(files, dict):
         raise CorruptionError(f"{directory / META_NAME} names no array files")
     header = {key: value for key, value in meta.items() if key not in _RESERVED}
-    return SavedArrays(directory, header, files)
+    entries = meta.get("deltas", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("files"), dict)
+                                                for e in entries):
+        raise CorruptionError(f"{directory / META_NAME} lists malformed deltas")
+    deltas = tuple(SavedArrays(directory, {k: val for k, val in e.items() if k != "files"}, e["files"])
+                   for e in entries)
+    return SavedArrays(directory, header, files, deltas)

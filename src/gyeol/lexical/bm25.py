@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from .._arrays import GrowableArray, concat_ranges, strings_from_arrays, strings_to_arrays, top_k
 from ..config import BM25
@@ -34,6 +33,8 @@ from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
 from ._persist import open_saved, save_arrays
+from .counts import TermCounts, count_terms
+from .deltas import chained_deltas
 
 __all__ = ["BM25Index"]
 
@@ -101,32 +102,32 @@ class BM25Index:
 
     def add(self, token_lists: list[list[str]]) -> None:
         """Append documents as labels n_labels, n_labels + 1, ..., in order."""
-        if isinstance(token_lists, str) or not isinstance(token_lists, (list, tuple)):
-            raise InvalidInputError(f"token_lists must be a list of lists of str, got {type(token_lists).__name__}")
-        n_new = len(token_lists)
+        self.add_counts(count_terms(token_lists))
+
+    def add_counts(self, counts: TermCounts) -> None:
+        """Append documents counted by count_terms (or loaded from a save) as the next labels."""
+        n_new = counts.n_docs
         if n_new == 0:
             return
         first = self.n_labels
         if first + n_new > _MAX_LABELS:
             raise InvalidInputError(f"a BM25Index holds at most {_MAX_LABELS} labels, {first + n_new} asked")
-        lengths = np.fromiter(map(_len_of_tokens, token_lists), dtype=np.int64, count=n_new)
-        flat: list[Any] = [tok for tokens in token_lists for tok in tokens]
-        term_ids = self._intern(flat)
-
-        doc_local = np.repeat(np.arange(n_new, dtype=np.int64), lengths)
-        vocab_size = max(len(self._vocab), 1)
-        pair_keys, tfs = np.unique(doc_local * vocab_size + term_ids, return_counts=True)  # doc-major
-        pair_docs = (pair_keys // vocab_size).astype(np.int64)
-        pair_terms = (pair_keys % vocab_size).astype(np.int32)
+        vocab = self._vocab
+        # one Python step per distinct term of the batch, not per token
+        local_to_global = np.fromiter((vocab.setdefault(term, len(vocab)) for term in counts.terms),
+                                      dtype=np.int32, count=len(counts.terms))
+        pair_terms = local_to_global[counts.pair_term]
+        per_doc = np.diff(counts.doc_ptr)
+        pair_docs = np.repeat(np.arange(n_new, dtype=np.int64), per_doc)
+        lengths = counts.doc_len
 
         # forward index: distinct terms per document, in label order
-        per_doc = np.bincount(pair_docs, minlength=n_new)
         self._fwd_term.extend(pair_terms)
         self._fwd_ptr.extend(self._fwd_ptr.view()[-1] + np.cumsum(per_doc))
         # term-major tail chunk (stable: docs stay ascending within a term)
         order = np.argsort(pair_terms, kind="stable")
         self._tail.append(
-            (pair_terms[order], (pair_docs[order] + first).astype(np.int32), tfs[order].astype(np.int32))
+            (pair_terms[order], (pair_docs[order] + first).astype(np.int32), counts.pair_tf[order].astype(np.int32))
         )
         self._tail_postings += len(order)
         # per-label and per-term state
@@ -136,29 +137,11 @@ class BM25Index:
         uniq_terms, doc_counts = np.unique(pair_terms, return_counts=True)
         self._df.add_at(uniq_terms, doc_counts)
         self._n_live += n_new
-        self._total_len_live += int(lengths.sum())
+        self._total_len_live += int(lengths.sum(dtype=np.int64))
         self._stats_cache = None
         tail_is_big = self._tail_postings > max(_TAIL_MIN_POSTINGS, len(self._post_doc) // 4)
         if tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS:
             self.merge()
-
-    def _intern(self, flat: list[Any]) -> np.ndarray:
-        """Give back the term id of each token, adding new terms to the vocabulary."""
-        if not flat:
-            return np.empty(0, dtype=np.int64)
-        try:
-            encoded = pa.array(flat, pa.large_string()).dictionary_encode()
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise InvalidInputError(f"every token must be a str: {exc}") from None
-        if encoded.null_count:
-            raise InvalidInputError("tokens must be str, found None")
-        vocab = self._vocab
-        # one Python step per distinct term of the batch, not per token
-        local_to_global = np.fromiter(
-            (vocab.setdefault(term, len(vocab)) for term in encoded.dictionary.to_pylist()),
-            dtype=np.int64,
-        )
-        return local_to_global[encoded.indices.to_numpy(zero_copy_only=False)]
 
     def delete(self, labels: np.ndarray) -> None:
         """Mark labels dead (idempotent): they stop counting in N, avgdl and df."""
@@ -203,6 +186,37 @@ class BM25Index:
         self._tail = []
         self._tail_postings = 0
         self._csr_has_dead = False
+
+    def subset(self, keep: np.ndarray) -> "BM25Index":
+        """A new index over the labels keep (ascending), renumbered 0..len(keep)-1 in order, nothing
+        tokenized again: compaction keeps the live labels, a reader behind a newer save the first n."""
+        keep = np.asarray(keep, dtype=np.int64)
+        if len(keep) and (keep[0] < 0 or keep[-1] >= self.n_labels or np.any(np.diff(keep) <= 0)):
+            raise InvalidInputError("keep must be ascending labels of the index")
+        self.merge()  # the CSR then holds live postings only
+        renumber = np.full(self.n_labels, -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        vocab_size = len(self._vocab)
+        terms = np.repeat(np.arange(vocab_size, dtype=np.int64), np.diff(self._term_ptr))
+        docs = renumber[self._post_doc]
+        kept = docs >= 0  # the renumbering keeps label order, so docs stay ascending within a term
+        out = BM25Index(self.params)
+        out._vocab = dict(self._vocab)
+        out._post_doc, out._post_tf = docs[kept].astype(np.int32), np.asarray(self._post_tf)[kept]
+        df = np.bincount(terms[kept], minlength=vocab_size)
+        out._term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(df, out=out._term_ptr[1:])
+        fwd_ptr = self._fwd_ptr.view()
+        out._fwd_term.extend(self._fwd_term.view()[concat_ranges(fwd_ptr[keep], fwd_ptr[keep + 1])])
+        out._fwd_ptr.extend(np.cumsum(fwd_ptr[keep + 1] - fwd_ptr[keep]))
+        out._doc_len.extend(self._doc_len.view()[keep])
+        live = self._live.view()[keep]
+        out._live.extend(live)
+        out._df.extend(df)
+        out._n_live = int(np.count_nonzero(live))
+        out._total_len_live = int(out._doc_len.view()[live].sum(dtype=np.int64))
+        out._csr_has_dead = False
+        return out
 
     # ------------------------------------------------------------------ reads
 
@@ -351,8 +365,9 @@ class BM25Index:
     def load(
         cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None
     ) -> "BM25Index | None":
-        """Give back the saved index, memory-mapped; None when missing, damaged, of another
-        generation or terms description, or covering more than max_labels labels."""
+        """Give back the saved index (memory-mapped) with the deltas appended to it that fit in max_labels
+        (cut to max_labels when the save covers more: a newer commit than the caller's); None when
+        missing, damaged, or of another generation or terms description."""
         directory = Path(directory)
         try:
             saved = open_saved(directory)
@@ -367,16 +382,33 @@ class BM25Index:
                             directory, header.get("terms"), terms)
                 return None
             n_labels = _count(header, "n_labels")
-            if n_labels > max_labels:
-                logger.warning("BM25 index at %s covers %d labels, more than the %d stored; rebuilding",
-                               directory, n_labels, max_labels)
-                return None
             arrays = saved.load(ARRAY_DTYPES)
-            return cls.from_arrays(params, arrays, n_labels=n_labels,
-                                   vocabulary_size=_count(header, "vocabulary_size"))
+            index = cls.from_arrays(params, arrays, n_labels=n_labels,
+                                    vocabulary_size=_count(header, "vocabulary_size"))
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
+        index.follow(directory, generation, _MAX_LABELS, terms)  # a damaged delta: the caller tokenizes from it
+        if index.n_labels > max_labels:  # saved after a commit newer than the caller's snapshot
+            logger.debug("BM25 index at %s covers %d labels; the first %d are kept", directory, index.n_labels,
+                         max_labels)
+            return index.subset(np.arange(max_labels))
+        return index
+
+    def follow(self, directory: Path, generation: int, max_labels: int, terms: dict[str, Any] | None = None) -> bool:
+        """Add the saved deltas that continue this index (up to max_labels); False when the save in
+        directory does not continue it (another generation or terms, or a newer save: load it instead)."""
+        try:
+            saved = open_saved(Path(directory))
+            if (saved is None or saved.header.get("generation") != int(generation)
+                    or saved.header.get("terms") != terms or _count(saved.header, "n_labels") > self.n_labels):
+                return False
+            for counts in chained_deltas(saved, self.n_labels, max_labels):
+                self.add_counts(counts)
+            return True
+        except CorruptionError as exc:
+            logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", directory, exc)
+            return True  # what was added is sound: the caller tokenizes the rest
 
     def export_arrays(self) -> dict[str, np.ndarray]:
         """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them).
@@ -444,12 +476,6 @@ def _count(header: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CorruptionError(f"{key} is {value!r}, not a count")
     return value
-
-
-def _len_of_tokens(tokens: Any) -> int:
-    if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
-        raise InvalidInputError(f"each document's tokens must be a list of str, got {type(tokens).__name__}")
-    return len(tokens)
 
 
 def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> Ranked:

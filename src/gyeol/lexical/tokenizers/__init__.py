@@ -10,7 +10,10 @@ stemming of Latin words), kiwi, simple (whitespace, bigram, callables) and regis
 from .base import Tokenizer
 from .english import ENGLISH_STEMMERS, ENGLISH_STOPWORDS, english_minimal_stem, english_porter_stem
 from .kiwi import ALL_POS, DEFAULT_POS, KIWI_TAGS, KiwiTokenizer
-from .registry import TERMS_VERSION, TOKENIZER_KINDS, TokenizerSpec, resolve_tokenizer, tokenizer_from_config
+from .registry import (
+    NO_TOKENIZER, TERMS_VERSION, TOKENIZER_KINDS, TokenizerSpec, has_keyword_side, resolve_tokenizer,
+    tokenizer_from_config,
+)
 from .simple import BigramTokenizer, CallableTokenizer, WhitespaceTokenizer
 
 __all__ = [
@@ -31,4 +34,6 @@ __all__ = [
     "TokenizerSpec",
     "TOKENIZER_KINDS",
     "TERMS_VERSION",
+    "NO_TOKENIZER",
+    "has_keyword_side",
 ]

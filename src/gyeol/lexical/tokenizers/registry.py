@@ -1,7 +1,8 @@
 """The built-in tokenizers by name, and the JSON description a collection stores of its tokenizer.
 
 resolve_tokenizer turns what a user passed as tokenizer= into (tokenizer, description);
-tokenizer_from_config turns a stored description back into the tokenizer. It reads the
+tokenizer_from_config turns a stored description back into the tokenizer. tokenizer=None is a
+collection without a keyword side, described {"kind": "none"}. It reads the
 description strictly: an unknown key (a typo), a missing one or a value of the wrong type
 is a CorruptionError naming it, never a silent default.
 """
@@ -18,7 +19,8 @@ from .english import ENGLISH_STEMMERS
 from .kiwi import ALL_POS, KiwiTokenizer
 from .simple import BigramTokenizer, CallableTokenizer, WhitespaceTokenizer
 
-__all__ = ["TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "TOKENIZER_KINDS", "TERMS_VERSION"]
+__all__ = ["TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "TOKENIZER_KINDS", "TERMS_VERSION",
+           "NO_TOKENIZER", "has_keyword_side"]
 
 #: Bumped whenever a built-in tokenizer gives other terms for the same text, so BM25 indexes
 #: saved with the old terms are rebuilt rather than matched against new query terms.
@@ -26,7 +28,15 @@ __all__ = ["TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "TOKEN
 #: 3: english_stemming=True means Snowball's English stemmer ("porter"), no longer the plural-only one.
 TERMS_VERSION = 3
 
-TokenizerSpec = Union[str, Tokenizer, Callable[[str], list[str]]]
+TokenizerSpec = Union[str, Tokenizer, Callable[[str], list[str]], None]
+
+#: The stored description of tokenizer=None: no keyword side, no BM25 index, Kiwi never loaded.
+NO_TOKENIZER: dict[str, Any] = {"kind": "none"}
+
+
+def has_keyword_side(desc: Any) -> bool:
+    """Whether a stored tokenizer description gives the collection a keyword side (not tokenizer=None)."""
+    return desc != NO_TOKENIZER
 
 _REQUIRED = object()
 
@@ -105,8 +115,10 @@ TOKENIZER_KINDS = tuple(kind for kind, spec in _KINDS.items() if spec.cls is not
 _BUILTIN_TYPES = (KiwiTokenizer, WhitespaceTokenizer, BigramTokenizer, CallableTokenizer)
 
 
-def resolve_tokenizer(spec: TokenizerSpec) -> tuple[Tokenizer, dict[str, Any]]:
-    """Give back (tokenizer, JSON-able description) for what a user passed as tokenizer=."""
+def resolve_tokenizer(spec: TokenizerSpec) -> tuple[Tokenizer | None, dict[str, Any]]:
+    """Give back (tokenizer, JSON-able description) for what a user passed as tokenizer= (None: none)."""
+    if spec is None:
+        return None, dict(NO_TOKENIZER)
     if isinstance(spec, str):
         kind = _KINDS.get(spec)
         if kind is None or kind.cls is None:
@@ -124,18 +136,20 @@ def resolve_tokenizer(spec: TokenizerSpec) -> tuple[Tokenizer, dict[str, Any]]:
         wrapped = CallableTokenizer(spec)
         return wrapped, wrapped.describe()
     raise InvalidInputError(
-        f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, a Tokenizer object or a callable "
-        f"str -> list[str], got {type(spec).__name__}"
+        f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, a Tokenizer object, a callable "
+        f"str -> list[str] or None (no keyword side), got {type(spec).__name__}"
     )
 
 
 def tokenizer_from_config(desc: Any) -> Tokenizer | None:
-    """Rebuild a built-in tokenizer from its stored description; None for a custom one.
+    """Rebuild a built-in tokenizer from its stored description; None for a custom one or for none.
 
     Raises CorruptionError when the description is not one that describe() writes.
     """
     if not isinstance(desc, dict) or not isinstance(desc.get("kind"), str):
         raise CorruptionError(f"the stored tokenizer config must be an object with a 'kind' string, got {desc!r}")
+    if desc == NO_TOKENIZER:
+        return None
     kind = _KINDS.get(desc["kind"])
     if kind is None:
         raise CorruptionError(
