@@ -51,17 +51,19 @@ class KeywordSide:
         if self._index is not None:
             return self._index
         from ..lexical.bm25 import BM25Index
+        from ..lexical.tokenizers import length_skips_of
 
         tokenizer = self.require_tokenizer()
+        skips = length_skips_of(tokenizer)  # from the stored description: old collections keep their rule
         directory = index_dir(store, "bm25")
         index = None
         if directory is not None:
             index = BM25Index.load(
                 directory, store.manifest.generation, self._config.bm25, max_labels=store.n_labels,
-                terms=self._terms_signature(),
+                terms=self._terms_signature(), length_skips=skips,
             )
         if index is None:
-            index = BM25Index(self._config.bm25)
+            index = BM25Index(self._config.bm25, skips)
         start = index.n_labels
         if start < store.n_labels:
             texts = store.texts.slice(start).to_pylist()

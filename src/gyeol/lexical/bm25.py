@@ -7,7 +7,8 @@ dict term -> term id, one entry per distinct term):
   `post_tf` (term frequency). Appends land in a short list of small term-sorted *tail*
   chunks and are merged into the CSR when the tail grows past a fraction of it, so an
   add costs time proportional to what it adds, amortised.
-- per label: `doc_len` (tokens), `live` (False once deleted).
+- per label: `doc_len` (tokens, less those starting with a length_skips prefix), `live`
+  (False once deleted).
 - forward index: `fwd_ptr[l]:fwd_ptr[l+1]` slices `fwd_term`, the distinct terms of
   label l, so a delete can lower the live document frequency `df` of just those terms.
 
@@ -52,10 +53,15 @@ ARRAY_DTYPES: dict[str, np.dtype] = {
 class BM25Index:
     """BM25 over documents labelled 0..n_labels-1 in add order; see the module docstring."""
 
-    def __init__(self, params: BM25) -> None:
+    def __init__(self, params: BM25, length_skips: tuple[str, ...] = ()) -> None:
+        """length_skips: prefixes of terms that are scored but not counted in their document's
+        length (KiwiTokenizer.length_skips). Default (): the length is the number of terms."""
         if not isinstance(params, BM25):
             raise InvalidInputError(f"params must be a gyeol.BM25, got {type(params).__name__}")
+        if not isinstance(length_skips, tuple) or not all(isinstance(p, str) and p for p in length_skips):
+            raise InvalidInputError(f"length_skips must be a tuple of non-empty str, got {length_skips!r}")
         self.params = params
+        self.length_skips = length_skips
         self._vocab: dict[str, int] = {}
         self._term_ptr = np.zeros(1, dtype=np.int64)
         self._post_doc = np.empty(0, dtype=np.int32)
@@ -109,11 +115,14 @@ class BM25Index:
         first = self.n_labels
         if first + n_new > _MAX_LABELS:
             raise InvalidInputError(f"a BM25Index holds at most {_MAX_LABELS} labels, {first + n_new} asked")
-        lengths = np.fromiter(map(_len_of_tokens, token_lists), dtype=np.int64, count=n_new)
+        n_terms = np.fromiter(map(_len_of_tokens, token_lists), dtype=np.int64, count=n_new)
         flat: list[Any] = [tok for tokens in token_lists for tok in tokens]
-        term_ids = self._intern(flat)
+        term_ids, skipped = self._intern(flat)
 
-        doc_local = np.repeat(np.arange(n_new, dtype=np.int64), lengths)
+        doc_local = np.repeat(np.arange(n_new, dtype=np.int64), n_terms)
+        lengths = n_terms
+        if skipped is not None:  # the terms of length_skips do not count toward the length
+            lengths = n_terms - np.bincount(doc_local[skipped], minlength=n_new)
         vocab_size = max(len(self._vocab), 1)
         pair_keys, tfs = np.unique(doc_local * vocab_size + term_ids, return_counts=True)  # doc-major
         pair_docs = (pair_keys // vocab_size).astype(np.int64)
@@ -142,10 +151,11 @@ class BM25Index:
         if tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS:
             self.merge()
 
-    def _intern(self, flat: list[Any]) -> np.ndarray:
-        """Give back the term id of each token, adding new terms to the vocabulary."""
+    def _intern(self, flat: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Give back the term id of each token (new terms join the vocabulary) and, with
+        length_skips, whether each token starts with one of them (else None)."""
         if not flat:
-            return np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.int64), None
         try:
             encoded = pa.array(flat, pa.large_string()).dictionary_encode()
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -153,12 +163,15 @@ class BM25Index:
         if encoded.null_count:
             raise InvalidInputError("tokens must be str, found None")
         vocab = self._vocab
+        terms = encoded.dictionary.to_pylist()
         # one Python step per distinct term of the batch, not per token
-        local_to_global = np.fromiter(
-            (vocab.setdefault(term, len(vocab)) for term in encoded.dictionary.to_pylist()),
-            dtype=np.int64,
-        )
-        return local_to_global[encoded.indices.to_numpy(zero_copy_only=False)]
+        local_to_global = np.fromiter((vocab.setdefault(term, len(vocab)) for term in terms), dtype=np.int64)
+        local = encoded.indices.to_numpy(zero_copy_only=False)
+        skipped = None
+        if self.length_skips:
+            skips = self.length_skips
+            skipped = np.fromiter((term.startswith(skips) for term in terms), dtype=np.bool_, count=len(terms))[local]
+        return local_to_global[local], skipped
 
     def delete(self, labels: np.ndarray) -> None:
         """Mark labels dead (idempotent): they stop counting in N, avgdl and df."""
@@ -247,7 +260,8 @@ class BM25Index:
             mean_idf = 0.0
             if self.params.variant == "okapi":
                 mean_idf = scoring.mean_okapi_idf(self._df.view(), self._n_live)
-            norm = scoring.length_norm(self.params, self._doc_len.view(), self.avgdl)
+            # avgdl is 0 only when every live term is one of length_skips: then lengths are all 0 too
+            norm = scoring.length_norm(self.params, self._doc_len.view(), self.avgdl or 1.0)
             self._stats_cache = (mean_idf, norm)
         return self._stats_cache
 
@@ -349,10 +363,12 @@ class BM25Index:
 
     @classmethod
     def load(
-        cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None
+        cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None,
+        length_skips: tuple[str, ...] = (),
     ) -> "BM25Index | None":
         """Give back the saved index, memory-mapped; None when missing, damaged, of another
-        generation or terms description, or covering more than max_labels labels."""
+        generation or terms description, or covering more than max_labels labels.
+        length_skips: the constructor's, for documents added later."""
         directory = Path(directory)
         try:
             saved = open_saved(directory)
@@ -373,7 +389,7 @@ class BM25Index:
                 return None
             arrays = saved.load(ARRAY_DTYPES)
             return cls.from_arrays(params, arrays, n_labels=n_labels,
-                                   vocabulary_size=_count(header, "vocabulary_size"))
+                                   vocabulary_size=_count(header, "vocabulary_size"), length_skips=length_skips)
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
@@ -401,7 +417,8 @@ class BM25Index:
 
     @classmethod
     def from_arrays(
-        cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int
+        cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int,
+        length_skips: tuple[str, ...] = (),
     ) -> "BM25Index":
         """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps).
 
@@ -422,7 +439,7 @@ class BM25Index:
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
             raise CorruptionError(f"inconsistent arrays: {', '.join(failed)}")
-        index = cls(params)
+        index = cls(params, length_skips)
         index._vocab = vocab
         index._term_ptr = term_ptr
         index._post_doc = arrays["post_doc"]

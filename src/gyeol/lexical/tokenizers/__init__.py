@@ -10,7 +10,14 @@ stemming of Latin words), kiwi, simple (whitespace, bigram, callables) and regis
 from .base import Tokenizer
 from .english import ENGLISH_STEMMERS, ENGLISH_STOPWORDS, english_minimal_stem, english_porter_stem
 from .kiwi import ALL_POS, DEFAULT_POS, KIWI_TAGS, KiwiTokenizer
-from .registry import TERMS_VERSION, TOKENIZER_KINDS, TokenizerSpec, resolve_tokenizer, tokenizer_from_config
+from .registry import (
+    TERMS_VERSION,
+    TOKENIZER_KINDS,
+    TokenizerSpec,
+    length_skips_of,
+    resolve_tokenizer,
+    tokenizer_from_config,
+)
 from .simple import BigramTokenizer, CallableTokenizer, WhitespaceTokenizer
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "ENGLISH_STEMMERS",
     "resolve_tokenizer",
     "tokenizer_from_config",
+    "length_skips_of",
     "TokenizerSpec",
     "TOKENIZER_KINDS",
     "TERMS_VERSION",
