@@ -12,7 +12,10 @@ bigrams and pairs do not count in document lengths) and searches each query for 
 Rows: the tokenizers (kiwi default = mixed, kiwi morphemes = the default before mixed terms,
 every morpheme = kagome_kr style, bigram, whitespace); the default's earlier settings (every
 term counted in lengths; Kiwi's typo and multi-word dictionaries loaded); ablations of the
-mixed terms (morpheme weight, pairs, bigrams); compound joins (nori's "mixed" decompounding);
+mixed terms (morpheme weight, pairs, bigrams); "fields:" the mixed terms scored as fields
+(weights per field and per side, BM25F; a scipy scorer checked to give BM25Index's top 10
+with the default settings) and extra term fields (every morpheme, particles and endings,
+Hangul trigrams, bigrams across spaces, skip pairs); compound joins (nori's "mixed" decompounding);
 two BM25 indexes fused by score; BM25 variants and k1/b; with --kiwi-options, Kiwi's
 split_complex / saisiot / normalize_coda / typos.
 Also: queries with their spaces removed (with and without Kiwi.space), a Korean + English
@@ -219,6 +222,118 @@ def index_cost(doc_terms: Terms, query_terms: Terms, skips: tuple[str, ...]) -> 
             "search_ms_median": 1000 * statistics.median(times) if times else 0.0}
 
 
+# ---------------------------------------------------------------------------------- fields
+
+
+class Fields:
+    """The default's terms as fields (0 Hangul morphemes, 1 pairs, 2 bigrams, 3 other morphemes), scored
+    with per-field weights, a length rule or BM25F; with the defaults it is BM25Index(BM25(), SKIPS)."""
+
+    def __init__(self, docs: Terms, doc_texts: list[str], queries: Terms, query_texts: list[str]) -> None:
+        import scipy.sparse as sp
+
+        vocab: dict[str, int] = {}
+        field: list[int] = []
+
+        def matrix(term_lists: Terms, texts: list[str]) -> tuple[Any, np.ndarray]:
+            rows, cols, hangul = [], [], []
+            for i, (terms, text) in enumerate(zip(term_lists, texts)):
+                hangul.append(bool(HANGUL.search(text)))
+                for f, part in enumerate(split_mixed(terms, text)):
+                    for t in part:
+                        if t not in vocab:
+                            vocab[t] = len(vocab)
+                            field.append(3 if f == 0 and not HANGUL.search(t) else f)
+                        rows.append(i)
+                        cols.append(vocab[t])
+            m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(vocab) + 1))
+            return m, np.array(hangul)
+
+        self.D, self.doc_hangul = matrix(docs, doc_texts)
+        self.Q, self.query_hangul = matrix(queries, query_texts)
+        self.D.resize((len(doc_texts), len(vocab)))
+        self.Q.resize((len(query_texts), len(vocab)))
+        self.field = np.array(field, dtype=np.int64)
+        self.df = np.asarray((self.D > 0).sum(axis=0)).ravel()
+
+    def _weights(self, m: Any, hangul: np.ndarray, w: tuple[float, float, float, float]) -> np.ndarray:
+        f = self.field[m.col]
+        out = np.asarray(w, dtype=np.float64)[f]
+        return np.where(np.isin(f, (0, 3)) & ~hangul[m.row], 1.0, out)  # morphemes of non-Hangul text: x1
+
+    def labels(self, w: tuple[float, ...] = (3, 1, 1, 3), qw: tuple[float, ...] | None = None, k1: float = 1.5,
+               b: float = 0.75, length: str = "morphemes", bm25f: tuple[float, float, float, float] | None = None,
+               epsilon: float = 0.25) -> list[np.ndarray]:
+        """Top 10 of each query. w / qw: document / query weights per field (qw defaults to w);
+        length: "morphemes" (fields 0 and 3, weighted) or "terms"; bm25f: b per field, each field's
+        tf normalised by its own length (BM25F) instead of one length per document."""
+        import scipy.sparse as sp
+
+        d = self.D.tocoo()
+        tf = d.data * self._weights(d, self.doc_hangul, w)
+        n = d.shape[0]
+        raw = np.log(n - self.df + 0.5) - np.log(self.df + 0.5)
+        idf = np.where(raw < 0, epsilon * raw[self.df > 0].mean(), raw)
+        f = self.field[d.col]
+        per_field = [np.bincount(d.row[f == i], weights=tf[f == i], minlength=n) for i in range(4)]
+        if bm25f is None:
+            dl = per_field[0] + per_field[3] + (per_field[1] + per_field[2] if length == "terms" else 0)
+            norm = (k1 * (1 - b + b * dl / dl.mean()))[d.row]
+        else:
+            norms = [1 - bf + bf * lf / max(lf[lf > 0].mean() if (lf > 0).any() else 1.0, 1e-9)
+                     for bf, lf in zip(bm25f, per_field)]
+            tf = tf / np.stack(norms)[f, d.row]
+            norm = k1
+        weights = sp.csr_matrix((idf[d.col] * (k1 + 1) * tf / (tf + norm), (d.row, d.col)), shape=d.shape)
+        q = self.Q.tocoo()
+        qm = sp.csr_matrix((q.data * self._weights(q, self.query_hangul, qw or w), (q.row, q.col)), shape=q.shape)
+        scores = (qm @ weights.T).toarray()
+        hits = ((self.Q > 0).astype(np.float64) @ (self.D > 0).astype(np.float64).T).toarray() > 0
+        out = []
+        for row, hit in zip(scores, hits):
+            cand = np.flatnonzero(hit)
+            out.append(cand[np.lexsort((cand, -row[cand]))[:K]])
+        return out
+
+
+def field_rows(ds: DataSet, queries: list[str], new: tuple[Terms, Terms], every: tuple[Terms, Terms],
+               labels: dict[str, Any]) -> dict[str, Any]:
+    """Add the field-like rows to labels; give back the check that Fields with the defaults is BM25Index."""
+    fields = Fields(new[0], ds.texts, new[1], queries)
+    same = sum(np.array_equal(a, b) for a, b in zip(fields.labels(), labels["kiwi default (mixed)"]))
+    for name, kwargs in [("morpheme weight 6, pairs x2", {"w": (6, 2, 1, 6)}),
+                         ("bigram weight 2", {"w": (3, 1, 2, 3)}),
+                         ("query weights morphemes x2", {"qw": (2, 1, 1, 2)}),
+                         ("Latin morphemes x1 in Korean text", {"w": (3, 1, 1, 1)}),
+                         ("BM25F, b 0.75 per field", {"bm25f": (0.75, 0.75, 0.75, 0.75)}),
+                         ("BM25F, b 0.75 / 0.5 / 0.9", {"bm25f": (0.75, 0.5, 0.9, 0.75)}),
+                         ("BM25F, b 0.75 / 0.3 / 0.75", {"bm25f": (0.75, 0.3, 0.75, 0.75)})]:
+        labels[f"fields: {name}"] = fields.labels(**kwargs)
+    hangul_run = re.compile("[\uac00-\ud7a3]+")
+
+    def spaced_runs(text: str) -> list[str]:
+        return re.findall("[\uac00-\ud7a3]+(?: [\uac00-\ud7a3]+)*", text)
+
+    extras: dict[str, Callable[[list[str], list[str], str], list[str]]] = {
+        "every morpheme": lambda t, e, x: ["\x03" + m for m in e],
+        "particles and endings": lambda t, e, x: ["\x03" + m for m in e if m not in set(split_mixed(t, x)[0])],
+        "Hangul trigrams": lambda t, e, x: ["\x04" + r[i:i + 3] for r in hangul_run.findall(x)
+                                            for i in range(len(r) - 2)],
+        "bigrams across spaces": lambda t, e, x: ["\x05" + a[-1] + b[0] for run in spaced_runs(x)
+                                                  for a, b in zip(run.split(" "), run.split(" ")[1:])],
+        "skip pairs": lambda t, e, x: ["\x06" + a + " " + b for a, b in zip(split_mixed(t, x)[0],
+                                                                            split_mixed(t, x)[0][2:])],
+    }
+    skips = SKIPS + ("\x03", "\x04", "\x05", "\x06")
+    for name, extra in extras.items():
+        def add(terms: Terms, ev: Terms, texts: list[str]) -> Terms:
+            return [t + (extra(t, e, x) if HANGUL.search(x) else []) for t, e, x in zip(terms, ev, texts)]
+
+        labels[f"fields: + {name}"] = search(add(new[0], every[0], ds.texts), add(new[1], every[1], queries),
+                                             BM25(), skips)
+    return {"queries": len(queries), "top10_equal_to_bm25index": int(same)}
+
+
 # ---------------------------------------------------------------------------------- study
 
 
@@ -265,6 +380,7 @@ def candidates(ds: DataSet, kiwi_options: bool, log: Callable[[str], None]) -> t
         name = (f"morphemes x{weight}" + (f" + pairs" + (f" x{pair_weight}" if pair_weight > 1 else "") if use_pairs
                                          else "") + (" + bigrams" if use_bigrams else ""))
         labels[name] = search([combine(p) for p in parts_d], [combine(p) for p in parts_q], BM25(), SKIPS)
+    cost["fields check"] = field_rows(ds, queries, (new_d, new_q), terms["every morpheme"], labels)
     old_d, old_q = terms["kiwi morphemes (old default)"]
     big_d, big_q = terms["bigram"]
     for w in (0.3, 1.0):
@@ -315,7 +431,7 @@ def compare(ds: DataSet, labels: dict[str, Any], split: str, resamples: int) -> 
         row: dict[str, Any] = {"set": ds.name, "split": split, "row": name, "queries": len(picked),
                                "mrr@10": float(m["mrr@10"].mean()), "recall@10": float(m["recall@10"].mean())}
         against = [base] + (["bigram", "every morpheme"] if name == "kiwi default (mixed)" else [])
-        if name.startswith("kiwi default, ") or name.startswith("unspaced queries"):
+        if name.startswith(("kiwi default, ", "unspaced queries", "fields: ")):
             against = [base, "kiwi default (mixed)"]
         for other in against:
             if other == name or other not in per:
@@ -414,6 +530,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"| {name} | {tok} | {c['docs_per_s']:,.0f} | {c['query_ms_median']:.3f} "
                       f"| {c['search_ms_median']:.3f} | {c['vocabulary']:,} "
                       f"| {c['postings']:,} | {c['saved_bytes'] / 1e6:.2f} |")
+    for name, per in cost.items():
+        if "fields check" in per:
+            check = per["fields check"]
+            print(f"{name}: the field scorer with the default settings gives BM25Index's top 10 for "
+                  f"{check['top10_equal_to_bm25index']} of {check['queries']} queries")
     if mixed:
         print("\nKorean + English in one index, MRR@10:\n"
               "| set | split | queries | n | default | length counts every term | morphemes (old default) "
