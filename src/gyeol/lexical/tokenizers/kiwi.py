@@ -84,10 +84,11 @@ KIWI_TAGS: frozenset[str] = frozenset(
 )
 
 #: Kiwi's optional dictionaries, loaded unless switched off: load_typo_dict (common misspellings
-#: as dictionary entries) and load_multi_dict (multi-word proper nouns). Off by default since
-#: they cost ~2 s of a cold start (1.2 s against 3.2 s to load and tokenize once) and moved
-#: keyword MRR@10 by less than the noise on the tune queries of gnome_help_ko,
-#: libreoffice_help_ko and ko_retrieval (benchmarks/korean_keyword_study.py, "kiwi options").
+#: as dictionary entries) and load_multi_dict (multi-word proper nouns). Off by default: they
+#: double the cold start (import, load and first tokenization in a fresh process: 7.0 s against
+#: 3.0 s without, best of 3 on 2 busy cores), and without them the terms of 13 of 5,420 documents
+#: change and keyword MRR@10 not at all on gnome_help_ko, libreoffice_help_ko and ko_retrieval
+#: (benchmarks/korean_keyword_study.py, row "Kiwi typo + multi dictionaries (before)").
 #: A stored description without these keys means both loaded, as gyeol did before.
 KIWI_DICTS = ("load_typo_dict", "load_multi_dict")
 
@@ -248,7 +249,8 @@ class KiwiTokenizer:
         self._pos = _normalize_pos(pos)
         self._mixed = check_flag("mixed", mixed)
         if doc_length not in DOC_LENGTHS:
-            raise InvalidInputError(f"doc_length must be one of {', '.join(map(repr, DOC_LENGTHS))}, got {doc_length!r}")
+            choices = ", ".join(map(repr, DOC_LENGTHS))
+            raise InvalidInputError(f"doc_length must be one of {choices}, got {doc_length!r}")
         self._doc_length = doc_length
         self._dicts = (check_flag("load_typo_dict", load_typo_dict), check_flag("load_multi_dict", load_multi_dict))
         self._user_words = _normalize_user_words(user_words)
@@ -271,8 +273,9 @@ class KiwiTokenizer:
         """Give back a JSON-able description that tokenizer_from_config rebuilds.
 
         "mixed" is written only when True, "doc_length" only with mixed=True and when it is
-        not "terms", and load_typo_dict / load_multi_dict only when False: a description without them is the one gyeol wrote before the options existed,
-        so collections built then keep their saved terms.
+        not "terms", and load_typo_dict / load_multi_dict only when False: a description
+        without them is the one gyeol wrote before the options existed, so collections built
+        then keep their saved terms and lengths.
         """
         desc: dict[str, Any] = {
             "kind": "kiwi",
@@ -382,7 +385,8 @@ class KiwiTokenizer:
         return (
             f"KiwiTokenizer(pos={pos}, user_words={len(self._user_words)}, stopwords={len(self._stopwords)}, "
             f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming!r}, "
-            f"mixed={self._mixed}, doc_length={self._doc_length!r}, load_typo_dict={self._dicts[0]}, load_multi_dict={self._dicts[1]})"
+            f"mixed={self._mixed}, doc_length={self._doc_length!r}, load_typo_dict={self._dicts[0]}, "
+            f"load_multi_dict={self._dicts[1]})"
         )
 
 

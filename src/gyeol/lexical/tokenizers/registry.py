@@ -19,7 +19,8 @@ from .kiwi import ALL_POS, DOC_LENGTHS, KiwiTokenizer
 from .simple import BigramTokenizer, CallableTokenizer, WhitespaceTokenizer
 
 __all__ = [
-    "TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "length_skips_of", "TOKENIZER_KINDS", "TERMS_VERSION",
+    "TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "length_skips_of",
+    "TOKENIZER_KINDS", "TERMS_VERSION",
 ]
 
 #: Bumped whenever a built-in tokenizer gives other terms for the same text, so BM25 indexes
