@@ -7,17 +7,27 @@ sets pydoc_en, en_hybrid, gnome_help_en, libreoffice_help_en (English must not g
 Choices were made on the tune queries only; the report queries are for the final table.
 
 Every candidate indexes the corpus into a fresh gyeol.lexical.BM25Index (okapi, k1=1.5, b=0.75,
-gyeol's default, unless the row says otherwise) and searches each query for its top 10.
-Rows: the tokenizers (kiwi default = mixed, kiwi morphemes = the old default, every morpheme
-= kagome_kr style, bigram, whitespace); ablations of the mixed terms (morpheme weight, pairs,
-bigrams); compound joins (nori's "mixed" decompounding); two BM25 indexes fused by score;
-BM25 variants; with --kiwi-options, Kiwi's split_complex / saisiot / normalize_coda / typos.
+gyeol's default, unless the row says otherwise; the default tokenizer's length_skips, so its
+bigrams and pairs do not count in document lengths) and searches each query for its top 10.
+Rows: the tokenizers (kiwi default = mixed, kiwi morphemes = the default before mixed terms,
+every morpheme = kagome_kr style, bigram, whitespace); the default's earlier settings (every
+term counted in lengths; Kiwi's typo and multi-word dictionaries loaded); ablations of the
+mixed terms (morpheme weight, pairs, bigrams); "fields:" the mixed terms scored as fields
+(weights per field and per side, BM25F; a scipy scorer checked to give BM25Index's top 10
+with the default settings) and extra term fields (every morpheme, particles and endings,
+Hangul trigrams, bigrams across spaces, skip pairs); compound joins (nori's "mixed" decompounding);
+two BM25 indexes fused by score; BM25 variants and k1/b; with --kiwi-options, Kiwi's
+split_complex / saisiot / normalize_coda / typos.
 Also: queries with their spaces removed (with and without Kiwi.space), a Korean + English
 collection in one index, tokenize docs/s, single-query tokenize latency and index size.
 Differences carry 95% paired-bootstrap intervals (gyeol.evaluation.paired_bootstrap).
 
+Kiwi's terms are cached under --cache (default /tmp/gyeol_kks_cache; keyed by the tokenizer's
+description, the texts, gyeol's TERMS_VERSION and kiwipiepy's version), so a rerun skips the
+minutes of analysis; docs/s then is the figure measured when the cache was written.
+
 Usage:
-    python benchmarks/korean_keyword_study.py [--data DIR ...] [--kiwi-options]
+    python benchmarks/korean_keyword_study.py [--data DIR ...] [--kiwi-options] [--no-cache]
     python benchmarks/korean_keyword_study.py --smoke --out /tmp/kks
 Writes OUT/korean_keyword_study.json (OUT = benchmarks/results by default) and prints tables.
 """
@@ -25,6 +35,7 @@ Writes OUT/korean_keyword_study.json (OUT = benchmarks/results by default) and p
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import re
@@ -41,6 +52,7 @@ import numpy as np
 from gyeol.config import BM25
 from gyeol.evaluation import paired_bootstrap, rank_metrics
 from gyeol.lexical import BigramTokenizer, BM25Index, DEFAULT_POS, KiwiTokenizer, WhitespaceTokenizer
+from gyeol.lexical.tokenizers import TERMS_VERSION
 from gyeol.lexical.tokenizers.kiwi import BIGRAM_PREFIX, MORPHEME_WEIGHT, PAIR_PREFIX, get_kiwi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +67,8 @@ KIWI_OPTIONS = {"split_complex": {"split_complex": True}, "saisiot": {"saisiot":
                 "normalize_coda": {"normalize_coda": True}, "typos basic": {"typos": "basic"}}
 
 Terms = list[list[str]]
+SKIPS = KiwiTokenizer().length_skips  # the default's: bigrams and pairs are not counted in lengths
+CACHE: Path | None = Path(tempfile.gettempdir()) / "gyeol_kks_cache"  # None: --no-cache
 
 
 @dataclass
@@ -88,10 +102,31 @@ def load_set(name: str, dirs: list[Path], max_docs: int | None, max_queries: int
 # ---------------------------------------------------------------------------------- terms
 
 
-def timed(tokenize: Callable[[list[str]], Terms], texts: list[str]) -> tuple[Terms, float]:
+def timed(tokenize: Callable[[list[str]], Any], texts: list[str], key: Any = None) -> tuple[Any, float]:
+    """Give back (tokenize(texts), texts per second); with key (JSON-able) and a CACHE, from disk when there."""
+    path = None
+    if key is not None and CACHE is not None:
+        import kiwipiepy
+
+        blob = json.dumps([key, TERMS_VERSION, kiwipiepy.__version__], sort_keys=True) + "\x00" + "\x00".join(texts)
+        path = CACHE / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
+        if path.exists():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            return saved["out"], saved["per_s"]
     start = time.perf_counter()
     out = tokenize(texts)
-    return out, len(texts) / max(time.perf_counter() - start, 1e-9)
+    per_s = len(texts) / max(time.perf_counter() - start, 1e-9)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"out": out, "per_s": per_s}, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    return out, per_s
+
+
+def terms_of(tok: Any, texts: list[str]) -> Terms:
+    """The tokenizer's terms of texts, cached (see timed)."""
+    return timed(tok.tokenize_batch, texts, tok.describe())[0]
 
 
 def split_mixed(terms: list[str], text: str) -> tuple[list[str], list[str], list[str]]:
@@ -128,16 +163,22 @@ def compound_joins(tokens: list[Any]) -> list[str]:
     return out
 
 
-def raw_tokens(texts: list[str], options: dict[str, Any]) -> list[list[Any]]:
-    """Kiwi's tokens of each text, analysed with the given Kiwi.tokenize options."""
-    return list(get_kiwi().tokenize(texts, **options))
+def raw_terms(texts: list[str], options: dict[str, Any]) -> tuple[tuple[Terms, Terms], float]:
+    """Give back ((simple terms, compound joins) of each text, texts/s) from Kiwi's raw tokens
+    under the given Kiwi.tokenize options; cached (see timed)."""
+    def run(xs: list[str]) -> list[Terms]:
+        tokens = list(get_kiwi().tokenize(xs, **options))
+        return [[simple_terms(t) for t in tokens], [compound_joins(t) for t in tokens]]
+
+    (simple, joins), per_s = timed(run, texts, {"raw kiwi": options})
+    return (simple, joins), per_s
 
 
 # ---------------------------------------------------------------------------------- scoring
 
 
-def search(doc_terms: Terms, query_terms: Terms, params: BM25) -> list[np.ndarray]:
-    index = BM25Index(params)
+def search(doc_terms: Terms, query_terms: Terms, params: BM25, skips: tuple[str, ...] = ()) -> list[np.ndarray]:
+    index = BM25Index(params, skips)
     index.add(doc_terms)
     return [index.search(q, K).labels for q in query_terms]
 
@@ -164,9 +205,9 @@ def metrics(ds: DataSet, labels: list[np.ndarray], picked: list[int]) -> dict[st
     return {"mrr@10": m["mrr@10"], "recall@10": m["recall@10"]}
 
 
-def index_cost(doc_terms: Terms, query_terms: Terms) -> dict[str, float]:
+def index_cost(doc_terms: Terms, query_terms: Terms, skips: tuple[str, ...]) -> dict[str, float]:
     """Give back the index's size (vocabulary, postings, bytes saved) and its median single-query search time."""
-    index = BM25Index(BM25())
+    index = BM25Index(BM25(), skips)
     index.add(doc_terms)
     with tempfile.TemporaryDirectory() as tmp:
         index.save(Path(tmp), 1)
@@ -181,6 +222,118 @@ def index_cost(doc_terms: Terms, query_terms: Terms) -> dict[str, float]:
             "search_ms_median": 1000 * statistics.median(times) if times else 0.0}
 
 
+# ---------------------------------------------------------------------------------- fields
+
+
+class Fields:
+    """The default's terms as fields (0 Hangul morphemes, 1 pairs, 2 bigrams, 3 other morphemes), scored
+    with per-field weights, a length rule or BM25F; with the defaults it is BM25Index(BM25(), SKIPS)."""
+
+    def __init__(self, docs: Terms, doc_texts: list[str], queries: Terms, query_texts: list[str]) -> None:
+        import scipy.sparse as sp
+
+        vocab: dict[str, int] = {}
+        field: list[int] = []
+
+        def matrix(term_lists: Terms, texts: list[str]) -> tuple[Any, np.ndarray]:
+            rows, cols, hangul = [], [], []
+            for i, (terms, text) in enumerate(zip(term_lists, texts)):
+                hangul.append(bool(HANGUL.search(text)))
+                for f, part in enumerate(split_mixed(terms, text)):
+                    for t in part:
+                        if t not in vocab:
+                            vocab[t] = len(vocab)
+                            field.append(3 if f == 0 and not HANGUL.search(t) else f)
+                        rows.append(i)
+                        cols.append(vocab[t])
+            m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(vocab) + 1))
+            return m, np.array(hangul)
+
+        self.D, self.doc_hangul = matrix(docs, doc_texts)
+        self.Q, self.query_hangul = matrix(queries, query_texts)
+        self.D.resize((len(doc_texts), len(vocab)))
+        self.Q.resize((len(query_texts), len(vocab)))
+        self.field = np.array(field, dtype=np.int64)
+        self.df = np.asarray((self.D > 0).sum(axis=0)).ravel()
+
+    def _weights(self, m: Any, hangul: np.ndarray, w: tuple[float, float, float, float]) -> np.ndarray:
+        f = self.field[m.col]
+        out = np.asarray(w, dtype=np.float64)[f]
+        return np.where(np.isin(f, (0, 3)) & ~hangul[m.row], 1.0, out)  # morphemes of non-Hangul text: x1
+
+    def labels(self, w: tuple[float, ...] = (3, 1, 1, 3), qw: tuple[float, ...] | None = None, k1: float = 1.5,
+               b: float = 0.75, length: str = "morphemes", bm25f: tuple[float, float, float, float] | None = None,
+               epsilon: float = 0.25) -> list[np.ndarray]:
+        """Top 10 of each query. w / qw: document / query weights per field (qw defaults to w);
+        length: "morphemes" (fields 0 and 3, weighted) or "terms"; bm25f: b per field, each field's
+        tf normalised by its own length (BM25F) instead of one length per document."""
+        import scipy.sparse as sp
+
+        d = self.D.tocoo()
+        tf = d.data * self._weights(d, self.doc_hangul, w)
+        n = d.shape[0]
+        raw = np.log(n - self.df + 0.5) - np.log(self.df + 0.5)
+        idf = np.where(raw < 0, epsilon * raw[self.df > 0].mean(), raw)
+        f = self.field[d.col]
+        per_field = [np.bincount(d.row[f == i], weights=tf[f == i], minlength=n) for i in range(4)]
+        if bm25f is None:
+            dl = per_field[0] + per_field[3] + (per_field[1] + per_field[2] if length == "terms" else 0)
+            norm = (k1 * (1 - b + b * dl / dl.mean()))[d.row]
+        else:
+            norms = [1 - bf + bf * lf / max(lf[lf > 0].mean() if (lf > 0).any() else 1.0, 1e-9)
+                     for bf, lf in zip(bm25f, per_field)]
+            tf = tf / np.stack(norms)[f, d.row]
+            norm = k1
+        weights = sp.csr_matrix((idf[d.col] * (k1 + 1) * tf / (tf + norm), (d.row, d.col)), shape=d.shape)
+        q = self.Q.tocoo()
+        qm = sp.csr_matrix((q.data * self._weights(q, self.query_hangul, qw or w), (q.row, q.col)), shape=q.shape)
+        scores = (qm @ weights.T).toarray()
+        hits = ((self.Q > 0).astype(np.float64) @ (self.D > 0).astype(np.float64).T).toarray() > 0
+        out = []
+        for row, hit in zip(scores, hits):
+            cand = np.flatnonzero(hit)
+            out.append(cand[np.lexsort((cand, -row[cand]))[:K]])
+        return out
+
+
+def field_rows(ds: DataSet, queries: list[str], new: tuple[Terms, Terms], every: tuple[Terms, Terms],
+               labels: dict[str, Any]) -> dict[str, Any]:
+    """Add the field-like rows to labels; give back the check that Fields with the defaults is BM25Index."""
+    fields = Fields(new[0], ds.texts, new[1], queries)
+    same = sum(np.array_equal(a, b) for a, b in zip(fields.labels(), labels["kiwi default (mixed)"]))
+    for name, kwargs in [("morpheme weight 6, pairs x2", {"w": (6, 2, 1, 6)}),
+                         ("bigram weight 2", {"w": (3, 1, 2, 3)}),
+                         ("query weights morphemes x2", {"qw": (2, 1, 1, 2)}),
+                         ("Latin morphemes x1 in Korean text", {"w": (3, 1, 1, 1)}),
+                         ("BM25F, b 0.75 per field", {"bm25f": (0.75, 0.75, 0.75, 0.75)}),
+                         ("BM25F, b 0.75 / 0.5 / 0.9", {"bm25f": (0.75, 0.5, 0.9, 0.75)}),
+                         ("BM25F, b 0.75 / 0.3 / 0.75", {"bm25f": (0.75, 0.3, 0.75, 0.75)})]:
+        labels[f"fields: {name}"] = fields.labels(**kwargs)
+    hangul_run = re.compile("[\uac00-\ud7a3]+")
+
+    def spaced_runs(text: str) -> list[str]:
+        return re.findall("[\uac00-\ud7a3]+(?: [\uac00-\ud7a3]+)*", text)
+
+    extras: dict[str, Callable[[list[str], list[str], str], list[str]]] = {
+        "every morpheme": lambda t, e, x: ["\x03" + m for m in e],
+        "particles and endings": lambda t, e, x: ["\x03" + m for m in e if m not in set(split_mixed(t, x)[0])],
+        "Hangul trigrams": lambda t, e, x: ["\x04" + r[i:i + 3] for r in hangul_run.findall(x)
+                                            for i in range(len(r) - 2)],
+        "bigrams across spaces": lambda t, e, x: ["\x05" + a[-1] + b[0] for run in spaced_runs(x)
+                                                  for a, b in zip(run.split(" "), run.split(" ")[1:])],
+        "skip pairs": lambda t, e, x: ["\x06" + a + " " + b for a, b in zip(split_mixed(t, x)[0],
+                                                                            split_mixed(t, x)[0][2:])],
+    }
+    skips = SKIPS + ("\x03", "\x04", "\x05", "\x06")
+    for name, extra in extras.items():
+        def add(terms: Terms, ev: Terms, texts: list[str]) -> Terms:
+            return [t + (extra(t, e, x) if HANGUL.search(x) else []) for t, e, x in zip(terms, ev, texts)]
+
+        labels[f"fields: + {name}"] = search(add(new[0], every[0], ds.texts), add(new[1], every[1], queries),
+                                             BM25(), skips)
+    return {"queries": len(queries), "top10_equal_to_bm25index": int(same)}
+
+
 # ---------------------------------------------------------------------------------- study
 
 
@@ -193,23 +346,31 @@ def candidates(ds: DataSet, kiwi_options: bool, log: Callable[[str], None]) -> t
     terms: dict[str, tuple[Terms, Terms]] = {}
     cost: dict[str, Any] = {}
     for name, tok in tokenizers.items():
-        docs, docs_per_s = timed(tok.tokenize_batch, ds.texts)
-        terms[name] = (docs, tok.tokenize_batch(queries))
+        docs, docs_per_s = timed(tok.tokenize_batch, ds.texts, tok.describe())
+        terms[name] = (docs, terms_of(tok, queries))
         sample = queries[:200]
         times = []
         for q in sample:
             start = time.perf_counter()
             tok.tokenize(q)
             times.append(time.perf_counter() - start)
+        skips = tok.length_skips if isinstance(tok, KiwiTokenizer) else ()
         cost[name] = {"docs_per_s": docs_per_s, "query_ms_median": 1000 * statistics.median(times) if times else 0.0,
-                      **index_cost(docs, terms[name][1])}
+                      **index_cost(docs, terms[name][1], skips)}
         log(f"  {ds.name}: {name} {docs_per_s:,.0f} docs/s")
-    labels = {name: search(d, q, BM25()) for name, (d, q) in terms.items()}
+    labels = {name: search(d, q, BM25(), SKIPS if name == "kiwi default (mixed)" else ())
+              for name, (d, q) in terms.items()}
     if not any(HANGUL.search(t) for t in ds.texts[:50]):
         return labels, cost
+    new_d, new_q = terms["kiwi default (mixed)"]
+    # the default's earlier settings: every term counted in lengths; Kiwi's typo and multi-word dictionaries
+    labels["kiwi default, length counts every term (before)"] = search(new_d, new_q, BM25())
+    full = KiwiTokenizer(load_typo_dict=True, load_multi_dict=True)
+    labels["kiwi default, Kiwi typo + multi dictionaries (before)"] = search(
+        terms_of(full, ds.texts), terms_of(full, queries), BM25(), SKIPS)
     # ablations of the mixed terms, recombined from the default tokenizer's output
-    parts_d = [split_mixed(t, x) for t, x in zip(terms["kiwi default (mixed)"][0], ds.texts)]
-    parts_q = [split_mixed(t, x) for t, x in zip(terms["kiwi default (mixed)"][1], queries)]
+    parts_d = [split_mixed(t, x) for t, x in zip(new_d, ds.texts)]
+    parts_q = [split_mixed(t, x) for t, x in zip(new_q, queries)]
     for weight, use_pairs, use_bigrams, pair_weight in [(1, False, True, 1), (3, False, True, 1), (1, True, False, 1),
                                                         (3, True, False, 1), (1, True, True, 1), (2, True, True, 1),
                                                         (4, True, True, 1), (3, True, True, 2)]:
@@ -218,41 +379,44 @@ def candidates(ds: DataSet, kiwi_options: bool, log: Callable[[str], None]) -> t
 
         name = (f"morphemes x{weight}" + (f" + pairs" + (f" x{pair_weight}" if pair_weight > 1 else "") if use_pairs
                                          else "") + (" + bigrams" if use_bigrams else ""))
-        labels[name] = search([combine(p) for p in parts_d], [combine(p) for p in parts_q], BM25())
+        labels[name] = search([combine(p) for p in parts_d], [combine(p) for p in parts_q], BM25(), SKIPS)
+    cost["fields check"] = field_rows(ds, queries, (new_d, new_q), terms["every morpheme"], labels)
     old_d, old_q = terms["kiwi morphemes (old default)"]
     big_d, big_q = terms["bigram"]
     for w in (0.3, 1.0):
         labels[f"two indexes: morphemes + {w} x bigram scores"] = fused_search(
             [(old_d, old_q, 1.0), (big_d, big_q, w)], len(ds.ids))
-    new_d, new_q = terms["kiwi default (mixed)"]
+    ev_d, ev_q = terms["every morpheme"]
+    labels["two indexes: default + 0.3 x every-morpheme scores"] = fused_search(
+        [(new_d, new_q, 1.0), (ev_d, ev_q, 0.3)], len(ds.ids))
     for label, params in [("lucene", BM25(variant="lucene")), ("bm25plus", BM25(variant="bm25plus")),
-                          ("bm25l", BM25(variant="bm25l")), ("k1=1.2", BM25(k1=1.2)), ("k1=2.0", BM25(k1=2.0)),
-                          ("b=0.5", BM25(b=0.5)), ("b=0.9", BM25(b=0.9))]:
-        labels[f"kiwi default, BM25 {label}"] = search(new_d, new_q, params)
+                          ("bm25l", BM25(variant="bm25l")), ("k1=0.9", BM25(k1=0.9)), ("k1=1.2", BM25(k1=1.2)),
+                          ("k1=2.0", BM25(k1=2.0)), ("k1=3.0", BM25(k1=3.0)), ("b=0.5", BM25(b=0.5)),
+                          ("b=0.9", BM25(b=0.9)), ("k1=2.0 b=0.9", BM25(k1=2.0, b=0.9))]:
+        labels[f"kiwi default, BM25 {label}"] = search(new_d, new_q, params, SKIPS)
     # raw Kiwi tokens: compound joins, and Kiwi's own options (the same simple term rule on both sides)
-    raw_d, raw_q = raw_tokens(ds.texts, {}), raw_tokens(queries, {})
-    simple_d, simple_q = [simple_terms(t) for t in raw_d], [simple_terms(t) for t in raw_q]
+    (simple_d, joins_d), _ = raw_terms(ds.texts, {})
+    (simple_q, joins_q), _ = raw_terms(queries, {})
     labels["raw kiwi morphemes"] = search(simple_d, simple_q, BM25())
     labels["raw kiwi morphemes + compound joins"] = search(
-        [s + compound_joins(t) for s, t in zip(simple_d, raw_d)],
-        [s + compound_joins(t) for s, t in zip(simple_q, raw_q)], BM25())
+        [s + j for s, j in zip(simple_d, joins_d)], [s + j for s, j in zip(simple_q, joins_q)], BM25())
     if kiwi_options:
         for option, kwargs in KIWI_OPTIONS.items():
-            (docs, docs_per_s) = timed(lambda xs: raw_tokens(xs, kwargs), ds.texts)
-            qs = raw_tokens(queries, kwargs)
-            labels[f"raw kiwi morphemes, {option}"] = search([simple_terms(t) for t in docs],
-                                                             [simple_terms(t) for t in qs], BM25())
+            (docs, _), docs_per_s = raw_terms(ds.texts, kwargs)
+            (qs, _), _ = raw_terms(queries, kwargs)
+            labels[f"raw kiwi morphemes, {option}"] = search(docs, qs, BM25())
             cost[f"raw kiwi {option}"] = {"docs_per_s": docs_per_s}
             log(f"  {ds.name}: Kiwi {option} {docs_per_s:,.0f} docs/s")
     # queries typed without spaces: as they are, and after Kiwi.space
     unspaced = [q.replace(" ", "") for q in queries]
-    respaced = list(get_kiwi().space(unspaced))
+    respaced = timed(lambda xs: list(get_kiwi().space(xs)), unspaced, "Kiwi.space")[0]
     for name in ("kiwi default (mixed)", "kiwi morphemes (old default)", "bigram"):
         tok = tokenizers[name]
-        labels[f"unspaced queries: {name}"] = search(terms[name][0], tok.tokenize_batch(unspaced), BM25())
+        skips = SKIPS if name == "kiwi default (mixed)" else ()
+        labels[f"unspaced queries: {name}"] = search(terms[name][0], terms_of(tok, unspaced), BM25(), skips)
         if name != "bigram":
             labels[f"unspaced queries + Kiwi.space: {name}"] = search(
-                terms[name][0], tok.tokenize_batch(respaced), BM25())
+                terms[name][0], terms_of(tok, respaced), BM25(), skips)
     return labels, cost
 
 
@@ -267,6 +431,8 @@ def compare(ds: DataSet, labels: dict[str, Any], split: str, resamples: int) -> 
         row: dict[str, Any] = {"set": ds.name, "split": split, "row": name, "queries": len(picked),
                                "mrr@10": float(m["mrr@10"].mean()), "recall@10": float(m["recall@10"].mean())}
         against = [base] + (["bigram", "every morpheme"] if name == "kiwi default (mixed)" else [])
+        if name.startswith(("kiwi default, ", "unspaced queries", "fields: ")):
+            against = [base, "kiwi default (mixed)"]
         for other in against:
             if other == name or other not in per:
                 continue
@@ -284,33 +450,42 @@ def mixed_collection(ko: DataSet, en: DataSet, resamples: int) -> list[dict[str,
                    [dict(q, relevant=[f"ko:{r}" for r in q["relevant"]], lang="ko") for q in ko.queries]
                    + [dict(q, relevant=[f"en:{r}" for r in q["relevant"]], lang="en") for q in en.queries])
     rows = []
-    toks = {"kiwi default (mixed)": KiwiTokenizer(), "kiwi morphemes (old default)": KiwiTokenizer(mixed=False)}
-    labels = {name: search(t.tokenize_batch(both.texts), t.tokenize_batch([q["query"] for q in both.queries]), BM25())
-              for name, t in toks.items()}
-    for lang in ("ko", "en"):
-        picked = [i for i, q in enumerate(both.queries) if q["lang"] == lang and q.get("split", "tune") == "tune"]
-        m = {name: metrics(both, lab, picked) for name, lab in labels.items()}
-        diff = m["kiwi default (mixed)"]["mrr@10"] - m["kiwi morphemes (old default)"]["mrr@10"]
-        low, high = paired_bootstrap(diff, resamples=resamples)
-        rows.append({"set": both.name, "queries": f"{lang} (tune)", "n": len(picked),
-                     **{f"{name} mrr@10": float(v["mrr@10"].mean()) for name, v in m.items()},
-                     "diff": float(diff.mean()), "low": low, "high": high})
+    default, old = KiwiTokenizer(), KiwiTokenizer(mixed=False)
+    queries = [q["query"] for q in both.queries]
+    new_d, new_q = terms_of(default, both.texts), terms_of(default, queries)
+    labels = {"default": search(new_d, new_q, BM25(), SKIPS),
+              "length counts every term": search(new_d, new_q, BM25()),
+              "morphemes (old default)": search(terms_of(old, both.texts), terms_of(old, queries), BM25())}
+    for split in ("tune", "report"):
+        for lang in ("ko", "en"):
+            picked = [i for i, q in enumerate(both.queries) if q["lang"] == lang and q.get("split", split) == split]
+            m = {name: metrics(both, lab, picked)["mrr@10"] for name, lab in labels.items()}
+            row: dict[str, Any] = {"set": both.name, "split": split, "queries": lang, "n": len(picked),
+                                   **{f"{name} mrr@10": float(v.mean()) for name, v in m.items()}}
+            for other in ("length counts every term", "morphemes (old default)"):
+                diff = m["default"] - m[other]
+                low, high = paired_bootstrap(diff, resamples=resamples)
+                row[f"vs {other}"] = {"diff": float(diff.mean()), "low": low, "high": high}
+            rows.append(row)
     return rows
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    print("| set | split | row | n | MRR@10 | R@10 | vs old default | vs bigram | vs every morpheme |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        def cell(key: str) -> str:
-            c = r.get(key)
-            return f"{c['diff']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]" if c else ""
+def cell(r: dict[str, Any], key: str) -> str:
+    c = r.get(key)
+    return f"{c['diff']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]" if c else ""
 
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print("| set | split | row | n | MRR@10 | R@10 | vs old default | vs bigram | vs every morpheme | vs default |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
         print(f"| {r['set']} | {r['split']} | {r['row']} | {r['queries']} | {r['mrr@10']:.4f} | {r['recall@10']:.4f} "
-              f"| {cell('vs kiwi morphemes (old default)')} | {cell('vs bigram')} | {cell('vs every morpheme')} |")
+              f"| {cell(r, 'vs kiwi morphemes (old default)')} | {cell(r, 'vs bigram')} "
+              f"| {cell(r, 'vs every morpheme')} | {cell(r, 'vs kiwi default (mixed)')} |")
 
 
 def main(argv: list[str] | None = None) -> None:
+    global CACHE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--data", type=Path, nargs="+", default=[ROOT / "benchmarks" / "data"],
@@ -321,7 +496,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resamples", type=int, default=2000, help="paired-bootstrap resamples")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 80 documents and 30 queries per set")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for the JSON")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="folder caching Kiwi's terms (default %(default)s)")
+    parser.add_argument("--no-cache", action="store_true", help="analyse every text again (the smoke run never caches)")
     args = parser.parse_args(argv)
+    CACHE = None if args.no_cache or args.smoke else args.cache
     max_docs, max_queries = (80, 30) if args.smoke else (None, None)
     resamples = 200 if args.smoke else args.resamples
     sets = {}
@@ -352,12 +530,19 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"| {name} | {tok} | {c['docs_per_s']:,.0f} | {c['query_ms_median']:.3f} "
                       f"| {c['search_ms_median']:.3f} | {c['vocabulary']:,} "
                       f"| {c['postings']:,} | {c['saved_bytes'] / 1e6:.2f} |")
+    for name, per in cost.items():
+        if "fields check" in per:
+            check = per["fields check"]
+            print(f"{name}: the field scorer with the default settings gives BM25Index's top 10 for "
+                  f"{check['top10_equal_to_bm25index']} of {check['queries']} queries")
     if mixed:
-        print("\nKorean + English in one index (tune queries):")
+        print("\nKorean + English in one index, MRR@10:\n"
+              "| set | split | queries | n | default | length counts every term | morphemes (old default) "
+              "| default − every-term length | default − old default |\n|---|---|---|---|---|---|---|---|---|")
         for r in mixed:
-            print(f"  {r['set']} {r['queries']} n={r['n']}: old {r['kiwi morphemes (old default) mrr@10']:.4f} "
-                  f"default {r['kiwi default (mixed) mrr@10']:.4f} "
-                  f"diff {r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]")
+            print(f"| {r['set']} | {r['split']} | {r['queries']} | {r['n']} | {r['default mrr@10']:.4f} "
+                  f"| {r['length counts every term mrr@10']:.4f} | {r['morphemes (old default) mrr@10']:.4f} "
+                  f"| {cell(r, 'vs length counts every term')} | {cell(r, 'vs morphemes (old default)')} |")
     report = {"benchmark": "korean_keyword_study", "smoke": args.smoke, "python": platform.python_version(),
               "machine": platform.machine(), "rows": rows, "cost": cost, "mixed_collection": mixed,
               "sets": {n: {"documents": len(d.texts), "queries": len(d.queries)} for n, d in sets.items()}}

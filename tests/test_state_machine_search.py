@@ -5,7 +5,8 @@ across add / upsert / delete / delete(where=) / compact / close+reopen, with sea
 interleaved between the writes. The references are independent of gyeol's engine:
 
 - keyword: rank_bm25's BM25Okapi over every live document, tokenized with the same public
-  tokenizer; hits are the documents that hold a query term and pass the filter;
+  tokenizer (document lengths without the tokenizer's length_skips terms, counted here);
+  hits are the documents that hold a query term and pass the filter;
 - vector: exact numpy search (conftest) over the documents that pass the filter;
 - hybrid: RRF / relative-score fusion (API.md's definitions, written out here) of the two
   reference rankings, each cut at the documented depth;
@@ -394,8 +395,12 @@ class SearchesVersusModel(RuleBasedStateMachine):
         holds = [bool(set(terms).intersection(doc)) for doc in corpus]
         if not any(holds):  # (rank_bm25 divides by zero on a corpus without terms)
             return {}
-        scores = BM25Okapi(corpus, k1=BM25_DEFAULTS.k1, b=BM25_DEFAULTS.b, epsilon=BM25_DEFAULTS.epsilon
-                           ).get_scores(terms)
+        bm25 = BM25Okapi(corpus, k1=BM25_DEFAULTS.k1, b=BM25_DEFAULTS.b, epsilon=BM25_DEFAULTS.epsilon)
+        skips = _public_tokenizer(self.TOKENIZER).length_skips if self.TOKENIZER == "kiwi" else ()
+        if skips:  # the default Kiwi tokenizer's bigrams and pairs are scored but not counted in lengths
+            bm25.doc_len = [sum(not t.startswith(skips) for t in doc) for doc in corpus]
+            bm25.avgdl = sum(bm25.doc_len) / len(corpus) or 1.0
+        scores = bm25.get_scores(terms)
         allowed = set(self._allowed(where))
         return {i: float(s) for i, s, h in zip(live, scores, holds) if h and i in allowed}
 

@@ -28,6 +28,11 @@ _DEFAULT_POS = ["NNG", "NNP", "NR", "SH", "SL", "SN", "VA", "VV", "VX", "W_EMAIL
 STORED = {
     "kiwi": {  # today's default
         "kind": "kiwi", "pos": _DEFAULT_POS, "user_words": [], "stopwords": [],
+        "english_stopwords": True, "english_stemming": "porter", "mixed": True, "doc_length": "morphemes",
+        "load_typo_dict": False, "load_multi_dict": False,
+    },
+    "kiwi mixed, every term long": {  # the default before morpheme lengths and the light Kiwi load
+        "kind": "kiwi", "pos": _DEFAULT_POS, "user_words": [], "stopwords": [],
         "english_stopwords": True, "english_stemming": "porter", "mixed": True,
     },
     "kiwi morphemes": {  # the default before mixed terms: collections built then hold these terms
@@ -74,6 +79,27 @@ def test_the_old_default_description_still_means_morphemes_alone():
     assert old.tokenize("파일 관리자") == ["파일", "관리자"]  # the terms its saved BM25 index holds
     today = tokenizer_from_config(STORED["kiwi"])
     assert today.mixed and today.tokenize("파일 관리자") == KiwiTokenizer().tokenize("파일 관리자")
+
+
+def test_the_mixed_default_before_morpheme_lengths_keeps_its_rule_and_dictionaries():
+    old = tokenizer_from_config(STORED["kiwi mixed, every term long"])
+    assert old.mixed and old.doc_length == "terms" and old.length_skips == ()
+    assert "load_typo_dict=True, load_multi_dict=True" in repr(old)  # Kiwi's dictionaries, as then
+    today = tokenizer_from_config(STORED["kiwi"])
+    assert today.doc_length == "morphemes" and today.length_skips == ("\x01", "\x02")
+    assert "load_typo_dict=False, load_multi_dict=False" in repr(today)
+    assert old.tokenize("파일 관리자") == today.tokenize("파일 관리자")  # the same terms; only lengths differ
+    assert KiwiTokenizer(mixed=False).length_skips == ()
+
+
+def test_kiwi_dictionary_and_length_options_are_checked():
+    with pytest.raises(InvalidInputError, match="doc_length must be one of 'morphemes', 'terms', got 'chars'"):
+        KiwiTokenizer(doc_length="chars")
+    with pytest.raises(InvalidInputError, match="load_typo_dict must be True or False"):
+        KiwiTokenizer(load_typo_dict="no")  # type: ignore[arg-type]
+    bad = {**STORED["kiwi"], "doc_length": "chars"}
+    with pytest.raises(CorruptionError, match="doc_length='chars'"):
+        tokenizer_from_config(bad)
 
 
 def test_legacy_descriptions_get_the_defaults_of_keys_added_later():
@@ -202,7 +228,8 @@ def test_the_argument_checks_keep_the_signatures():
     import inspect
 
     assert list(inspect.signature(KiwiTokenizer).parameters) == [
-        "pos", "user_words", "stopwords", "num_workers", "english_stopwords", "english_stemming", "mixed"]
+        "pos", "user_words", "stopwords", "num_workers", "english_stopwords", "english_stemming", "mixed",
+        "load_typo_dict", "load_multi_dict", "doc_length"]  # the last three keyword-only
     assert list(inspect.signature(WhitespaceTokenizer).parameters) == [
         "stopwords", "english_stopwords", "english_stemming"]
     assert KiwiTokenizer(["NNG"], None, ["검색"]).describe()["pos"] == ["NNG"]  # positional still work

@@ -143,16 +143,23 @@ class KeywordSide:
             self._deleted = store.manifest.deleted
         return index
 
+    def _length_skips(self) -> tuple[str, ...]:
+        """The terms left out of document lengths, from the stored description: old collections keep their rule."""
+        from ..lexical.tokenizers import length_skips_of
+
+        return length_skips_of(self.require_tokenizer())
+
     def _load(self, store: SegmentStore) -> "BM25Index":
         from ..lexical.bm25 import BM25Index
 
+        skips = self._length_skips()
         directory = index_dir(store, "bm25")
         if directory is not None:
             index = BM25Index.load(directory, store.manifest.generation, self._config.bm25,
-                                   max_labels=store.n_labels, terms=self._terms_signature())
+                                   max_labels=store.n_labels, terms=self._terms_signature(), length_skips=skips)
             if index is not None:
                 return index
-        return BM25Index(self._config.bm25)
+        return BM25Index(self._config.bm25, skips)
 
     def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None) -> list[Ranked]:
         """The k best documents of each query by BM25, only labels where allowed is True (None: every live one)."""
@@ -181,7 +188,7 @@ class KeywordSide:
         from ..lexical.counts import count_terms
 
         self.index(store)
-        return count_terms(self.tokenize(texts))
+        return count_terms(self.tokenize(texts), self._length_skips())
 
     def append(self, store: SegmentStore, counts: "TermCounts | None", first_label: int) -> None:
         """After the store committed labels first_label..: index their counts and persist them."""

@@ -7,7 +7,8 @@ dict term -> term id, one entry per distinct term):
   `post_tf` (term frequency). Appends land in a short list of small term-sorted *tail*
   chunks and are merged into the CSR when the tail grows past a fraction of it, so an
   add costs time proportional to what it adds, amortised.
-- per label: `doc_len` (tokens), `live` (False once deleted).
+- per label: `doc_len` (tokens, less those starting with a length_skips prefix), `live`
+  (False once deleted).
 - forward index: `fwd_ptr[l]:fwd_ptr[l+1]` slices `fwd_term`, the distinct terms of
   label l, so a delete can lower the live document frequency `df` of just those terms.
 
@@ -53,10 +54,15 @@ ARRAY_DTYPES: dict[str, np.dtype] = {
 class BM25Index:
     """BM25 over documents labelled 0..n_labels-1 in add order; see the module docstring."""
 
-    def __init__(self, params: BM25) -> None:
+    def __init__(self, params: BM25, length_skips: tuple[str, ...] = ()) -> None:
+        """length_skips: prefixes of terms that are scored but not counted in their document's
+        length (KiwiTokenizer.length_skips). Default (): the length is the number of terms."""
         if not isinstance(params, BM25):
             raise InvalidInputError(f"params must be a gyeol.BM25, got {type(params).__name__}")
+        if not isinstance(length_skips, tuple) or not all(isinstance(p, str) and p for p in length_skips):
+            raise InvalidInputError(f"length_skips must be a tuple of non-empty str, got {length_skips!r}")
         self.params = params
+        self.length_skips = length_skips
         self._vocab: dict[str, int] = {}
         self._term_ptr = np.zeros(1, dtype=np.int64)
         self._post_doc = np.empty(0, dtype=np.int32)
@@ -102,7 +108,7 @@ class BM25Index:
 
     def add(self, token_lists: list[list[str]]) -> None:
         """Append documents as labels n_labels, n_labels + 1, ..., in order."""
-        self.add_counts(count_terms(token_lists))
+        self.add_counts(count_terms(token_lists, self.length_skips))
 
     def add_counts(self, counts: TermCounts) -> None:
         """Append documents counted by count_terms (or loaded from a save) as the next labels."""
@@ -200,7 +206,7 @@ class BM25Index:
         terms = np.repeat(np.arange(vocab_size, dtype=np.int64), np.diff(self._term_ptr))
         docs = renumber[self._post_doc]
         kept = docs >= 0  # the renumbering keeps label order, so docs stay ascending within a term
-        out = BM25Index(self.params)
+        out = BM25Index(self.params, self.length_skips)
         out._vocab = dict(self._vocab)
         out._post_doc, out._post_tf = docs[kept].astype(np.int32), np.asarray(self._post_tf)[kept]
         df = np.bincount(terms[kept], minlength=vocab_size)
@@ -261,7 +267,8 @@ class BM25Index:
             mean_idf = 0.0
             if self.params.variant == "okapi":
                 mean_idf = scoring.mean_okapi_idf(self._df.view(), self._n_live)
-            norm = scoring.length_norm(self.params, self._doc_len.view(), self.avgdl)
+            # avgdl is 0 only when every live term is one of length_skips: then lengths are all 0 too
+            norm = scoring.length_norm(self.params, self._doc_len.view(), self.avgdl or 1.0)
             self._stats_cache = (mean_idf, norm)
         return self._stats_cache
 
@@ -363,11 +370,13 @@ class BM25Index:
 
     @classmethod
     def load(
-        cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None
+        cls, directory: Path, generation: int, params: BM25, max_labels: int, terms: dict[str, Any] | None = None,
+        length_skips: tuple[str, ...] = (),
     ) -> "BM25Index | None":
         """Give back the saved index (memory-mapped) with the deltas appended to it that fit in max_labels
         (cut to max_labels when the save covers more: a newer commit than the caller's); None when
-        missing, damaged, or of another generation or terms description."""
+        missing, damaged, or of another generation or terms description.
+        length_skips: the constructor's, for documents added later."""
         directory = Path(directory)
         try:
             saved = open_saved(directory)
@@ -384,7 +393,7 @@ class BM25Index:
             n_labels = _count(header, "n_labels")
             arrays = saved.load(ARRAY_DTYPES)
             index = cls.from_arrays(params, arrays, n_labels=n_labels,
-                                    vocabulary_size=_count(header, "vocabulary_size"))
+                                    vocabulary_size=_count(header, "vocabulary_size"), length_skips=length_skips)
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
@@ -433,7 +442,8 @@ class BM25Index:
 
     @classmethod
     def from_arrays(
-        cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int
+        cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int,
+        length_skips: tuple[str, ...] = (),
     ) -> "BM25Index":
         """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps).
 
@@ -454,7 +464,7 @@ class BM25Index:
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
             raise CorruptionError(f"inconsistent arrays: {', '.join(failed)}")
-        index = cls(params)
+        index = cls(params, length_skips)
         index._vocab = vocab
         index._term_ptr = term_ptr
         index._post_doc = arrays["post_doc"]

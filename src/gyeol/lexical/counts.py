@@ -68,8 +68,11 @@ class TermCounts:
         return cls(terms, doc_len, doc_ptr, pair_term, pair_tf)
 
 
-def count_terms(token_lists: list[list[str]]) -> TermCounts:
-    """The TermCounts of each document's tokens; InvalidInputError when a token is not a str."""
+def count_terms(token_lists: list[list[str]], length_skips: tuple[str, ...] = ()) -> TermCounts:
+    """The TermCounts of each document's tokens; InvalidInputError when a token is not a str.
+
+    length_skips: prefixes of terms that count in the term frequencies but not in doc_len
+    (BM25Index.length_skips)."""
     if isinstance(token_lists, str) or not isinstance(token_lists, (list, tuple)):
         raise InvalidInputError(f"token_lists must be a list of lists of str, got {type(token_lists).__name__}")
     n = len(token_lists)
@@ -88,6 +91,9 @@ def count_terms(token_lists: list[list[str]]) -> TermCounts:
     term_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     n_terms = len(terms)
     doc_local = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    if length_skips:  # one Python step per distinct term of the batch, not per token
+        skipped = np.fromiter((term.startswith(length_skips) for term in terms), dtype=np.bool_, count=n_terms)
+        lengths = lengths - np.bincount(doc_local[skipped[term_ids]], minlength=n)
     pair_keys, tfs = np.unique(doc_local * n_terms + term_ids, return_counts=True)  # doc-major
     doc_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(pair_keys // n_terms, minlength=n), out=doc_ptr[1:])

@@ -11,7 +11,8 @@ from .base import Tokenizer
 from .english import ENGLISH_STEMMERS, ENGLISH_STOPWORDS, english_minimal_stem, english_porter_stem
 from .kiwi import ALL_POS, DEFAULT_POS, KIWI_TAGS, KiwiTokenizer
 from .registry import (
-    NO_TOKENIZER, TERMS_VERSION, TOKENIZER_KINDS, TokenizerSpec, has_keyword_side, resolve_tokenizer,
+    NO_TOKENIZER, TERMS_VERSION, TOKENIZER_KINDS, TokenizerSpec, has_keyword_side, length_skips_of,
+    resolve_tokenizer,
     tokenizer_from_config,
 )
 from .simple import BigramTokenizer, CallableTokenizer, WhitespaceTokenizer
@@ -31,6 +32,7 @@ __all__ = [
     "ENGLISH_STEMMERS",
     "resolve_tokenizer",
     "tokenizer_from_config",
+    "length_skips_of",
     "TokenizerSpec",
     "TOKENIZER_KINDS",
     "TERMS_VERSION",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # kiwipiepy is imported lazily: its model costs seconds and h
     from kiwipiepy import Kiwi
 
 __all__ = [
-    "KiwiTokenizer", "DEFAULT_POS", "KIWI_TAGS", "ALL_POS", "get_kiwi",
+    "KiwiTokenizer", "DEFAULT_POS", "KIWI_TAGS", "ALL_POS", "KIWI_DICTS", "DOC_LENGTHS", "get_kiwi",
     "MORPHEME_WEIGHT", "BIGRAM_PREFIX", "PAIR_PREFIX",
 ]
 
@@ -63,6 +63,12 @@ _PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "VCP", "VCN"})
 #: 2 +0.020 / +0.027, 3 +0.017 / +0.032, 4 +0.008 / +0.031; ko_retrieval -0.021, -0.006,
 #: +0.000, +0.006.
 MORPHEME_WEIGHT = 3
+#: doc_length choices under mixed=True. "morphemes" (the default): a document's BM25 length
+#: counts its morpheme terms only (see KiwiTokenizer.length_skips). Measured on the tune
+#: queries (benchmarks/korean_keyword_study.py): Korean-only sets within noise (gnome_help_ko
+#: -0.004 [-0.009, +0.001], libreoffice_help_ko +0.000 MRR@10); a Korean + English collection
+#: in one index: English queries +0.013 / +0.011, Korean queries +0.001 / +0.006 over "terms".
+DOC_LENGTHS = ("morphemes", "terms")
 #: mixed=True: character bigrams of Hangul words are "\x01" + the two syllables, and pairs of
 #: adjacent content terms "\x02" + first + " " + second, so neither can equal a morpheme term.
 BIGRAM_PREFIX = "\x01"
@@ -77,8 +83,17 @@ KIWI_TAGS: frozenset[str] = frozenset(
     "USER0 USER1 USER2 USER3 USER4".split()
 )
 
-# One Kiwi per (num_workers, user words) per process, built on first use, never at import.
-_KIWI_CACHE: dict[tuple[int, tuple[tuple[str, str], ...]], "Kiwi"] = {}
+#: Kiwi's optional dictionaries, loaded unless switched off: load_typo_dict (common misspellings
+#: as dictionary entries) and load_multi_dict (multi-word proper nouns). Off by default: they
+#: double the cold start (import, load and first tokenization in a fresh process: 7.0 s against
+#: 3.0 s without, best of 3 on 2 busy cores), and without them the terms of 13 of 5,420 documents
+#: change and keyword MRR@10 not at all on gnome_help_ko, libreoffice_help_ko and ko_retrieval
+#: (benchmarks/korean_keyword_study.py, row "Kiwi typo + multi dictionaries (before)").
+#: A stored description without these keys means both loaded, as gyeol did before.
+KIWI_DICTS = ("load_typo_dict", "load_multi_dict")
+
+# One Kiwi per (num_workers, user words, dictionaries) per process, built on first use, never at import.
+_KIWI_CACHE: dict[tuple[int, tuple[tuple[str, str], ...], bool, bool], "Kiwi"] = {}
 _KIWI_LOCK = threading.Lock()
 
 
@@ -95,9 +110,17 @@ def _resolve_workers(num_workers: int | None) -> int:
     return num_workers
 
 
-def get_kiwi(num_workers: int | None = None, user_words: tuple[tuple[str, str], ...] = ()) -> "Kiwi":
-    """Give back the process-wide Kiwi for these settings, loading its model on first call."""
-    key = (_resolve_workers(num_workers), tuple(user_words))
+def get_kiwi(
+    num_workers: int | None = None,
+    user_words: tuple[tuple[str, str], ...] = (),
+    load_typo_dict: bool = False,
+    load_multi_dict: bool = False,
+) -> "Kiwi":
+    """Give back the process-wide Kiwi for these settings, loading its model on first call.
+
+    load_typo_dict / load_multi_dict: Kiwi's optional dictionaries (see KIWI_DICTS).
+    """
+    key = (_resolve_workers(num_workers), tuple(user_words), bool(load_typo_dict), bool(load_multi_dict))
     kiwi = _KIWI_CACHE.get(key)
     if kiwi is not None:
         return kiwi
@@ -111,7 +134,7 @@ def get_kiwi(num_workers: int | None = None, user_words: tuple[tuple[str, str], 
                     "the 'kiwi' tokenizer needs kiwipiepy: pip install kiwipiepy"
                 ) from exc
             logger.debug("loading the Kiwi model (num_workers=%d)", key[0])
-            kiwi = Kiwi(num_workers=key[0])
+            kiwi = Kiwi(num_workers=key[0], load_typo_dict=key[2], load_multi_dict=key[3])
             for word, tag in user_words:
                 try:
                     kiwi.add_user_word(word, tag)
@@ -193,6 +216,14 @@ class KiwiTokenizer:
     A text without Hangul gets exactly the terms of mixed=False. Default True; False gives
     the morpheme terms alone, as gyeol wrote them before (stored descriptions without the
     key mean False, so saved BM25 terms stay valid).
+    doc_length: under mixed=True, what BM25 counts as a document's length: "morphemes" (the
+    default) its morpheme terms (with their weight), not the bigrams and pairs; "terms" every
+    term, as gyeol did before (stored descriptions without the key). The bigrams and pairs
+    double or triple a Korean text's terms, so counting them made Korean documents look
+    longer than English ones in a collection of both (see DOC_LENGTHS).
+    load_typo_dict, load_multi_dict: load Kiwi's optional typo and multi-word dictionaries
+    (default False: a faster cold start; see KIWI_DICTS). Stored descriptions without the
+    keys mean True, Kiwi's own default and gyeol's before.
 
     Latin text is lowercased; verb and adjective stems are emitted in dictionary form
     (검색했다 -> 검색, 먹었다 -> 먹다), the same way for documents and queries. The two
@@ -210,9 +241,18 @@ class KiwiTokenizer:
         english_stopwords: bool = True,
         english_stemming: bool | str = True,
         mixed: bool = True,
+        *,
+        load_typo_dict: bool = False,
+        load_multi_dict: bool = False,
+        doc_length: str = "morphemes",
     ) -> None:
         self._pos = _normalize_pos(pos)
         self._mixed = check_flag("mixed", mixed)
+        if doc_length not in DOC_LENGTHS:
+            choices = ", ".join(map(repr, DOC_LENGTHS))
+            raise InvalidInputError(f"doc_length must be one of {choices}, got {doc_length!r}")
+        self._doc_length = doc_length
+        self._dicts = (check_flag("load_typo_dict", load_typo_dict), check_flag("load_multi_dict", load_multi_dict))
         self._user_words = _normalize_user_words(user_words)
         self._english = EnglishFilter(english_stopwords, english_stemming, stopwords)
         self._stopwords = self._english.user_stopwords
@@ -232,8 +272,10 @@ class KiwiTokenizer:
     def describe(self) -> dict[str, Any]:
         """Give back a JSON-able description that tokenizer_from_config rebuilds.
 
-        "mixed" is written only when True: with mixed=False the description is the one gyeol
-        wrote before the option existed, so collections built then keep their saved terms.
+        "mixed" is written only when True, "doc_length" only with mixed=True and when it is
+        not "terms", and load_typo_dict / load_multi_dict only when False: a description
+        without them is the one gyeol wrote before the options existed, so collections built
+        then keep their saved terms and lengths.
         """
         desc: dict[str, Any] = {
             "kind": "kiwi",
@@ -245,14 +287,31 @@ class KiwiTokenizer:
         }
         if self._mixed:
             desc["mixed"] = True
+        if self._mixed and self._doc_length != "terms":
+            desc["doc_length"] = self._doc_length
+        for name, loaded in zip(KIWI_DICTS, self._dicts):
+            if not loaded:
+                desc[name] = False
         return desc
 
     def _kiwi(self) -> "Kiwi":
-        return get_kiwi(self._num_workers, self._user_words)
+        return get_kiwi(self._num_workers, self._user_words, *self._dicts)
 
     @property
     def mixed(self) -> bool:
         return self._mixed
+
+    @property
+    def doc_length(self) -> str:
+        return self._doc_length
+
+    @property
+    def length_skips(self) -> tuple[str, ...]:
+        """The term prefixes that BM25 leaves out of a document's length (BM25Index's length_skips):
+        the bigrams and pairs under mixed=True with doc_length="morphemes", else none."""
+        if self._mixed and self._doc_length == "morphemes":
+            return (BIGRAM_PREFIX, PAIR_PREFIX)
+        return ()
 
     def _terms(self, tokens: Iterable[Any], text: str) -> list[str]:
         # the hot loop of indexing: plain set lookups, no string splitting per token
@@ -326,7 +385,8 @@ class KiwiTokenizer:
         return (
             f"KiwiTokenizer(pos={pos}, user_words={len(self._user_words)}, stopwords={len(self._stopwords)}, "
             f"english_stopwords={self._english.stopwords}, english_stemming={self._english.stemming!r}, "
-            f"mixed={self._mixed})"
+            f"mixed={self._mixed}, doc_length={self._doc_length!r}, load_typo_dict={self._dicts[0]}, "
+            f"load_multi_dict={self._dicts[1]})"
         )
 
 

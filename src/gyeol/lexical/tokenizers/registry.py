@@ -16,11 +16,11 @@ from typing import Any, Union
 from ...errors import CorruptionError, InvalidInputError
 from .base import Tokenizer
 from .english import ENGLISH_STEMMERS
-from .kiwi import ALL_POS, KiwiTokenizer
+from .kiwi import ALL_POS, DOC_LENGTHS, KiwiTokenizer
 from .simple import BigramTokenizer, CallableTokenizer, WhitespaceTokenizer
 
-__all__ = ["TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "TOKENIZER_KINDS", "TERMS_VERSION",
-           "NO_TOKENIZER", "has_keyword_side"]
+__all__ = ["TokenizerSpec", "resolve_tokenizer", "tokenizer_from_config", "length_skips_of", "TOKENIZER_KINDS",
+           "TERMS_VERSION", "NO_TOKENIZER", "has_keyword_side"]
 
 #: Bumped whenever a built-in tokenizer gives other terms for the same text, so BM25 indexes
 #: saved with the old terms are rebuilt rather than matched against new query terms.
@@ -100,6 +100,11 @@ _KINDS: dict[str, _Kind] = {
         **_ENGLISH_KEYS,
         # added with the bigrams and pairs of Korean text; older descriptions mean morphemes alone
         "mixed": _Key(_is_bool, "true or false", default=False),
+        # added with document lengths of morpheme terms only; older descriptions mean every term
+        "doc_length": _Key(lambda v: v in DOC_LENGTHS, " or ".join(map(repr, DOC_LENGTHS)), default="terms"),
+        # added with the lighter Kiwi load; older descriptions mean Kiwi's dictionaries loaded
+        "load_typo_dict": _Key(_is_bool, "true or false", default=True),
+        "load_multi_dict": _Key(_is_bool, "true or false", default=True),
     }),
     "whitespace": _Kind(WhitespaceTokenizer, {
         "stopwords": _Key(_is_str_list, "a list of str", default=[]),
@@ -176,3 +181,9 @@ def tokenizer_from_config(desc: Any) -> Tokenizer | None:
         return kind.cls(**values)
     except InvalidInputError as exc:
         raise CorruptionError(f"{where} is not valid: {exc}") from exc
+
+
+def length_skips_of(tokenizer: Any) -> tuple[str, ...]:
+    """Give back the term prefixes BM25 leaves out of document lengths for this tokenizer
+    (BM25Index's length_skips): KiwiTokenizer.length_skips, () for every other tokenizer."""
+    return tokenizer.length_skips if isinstance(tokenizer, KiwiTokenizer) else ()
