@@ -13,15 +13,25 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
+from .._checksum import FileSum, check_file, file_sum
+from .._fileset import FileSet, confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
 from ..errors import CorruptionError
 from .idmap import IdMap, hash_ids
-from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, read_manifest, write_manifest
+from .manifest import (
+    DATA_DIR,
+    MANIFEST,
+    SEGMENT_NAME,
+    Manifest,
+    SegmentRef,
+    check_sealed,
+    read_manifest,
+    write_manifest,
+)
 from .segments import (
     arrow_to_vectors,
     build_segment,
@@ -40,6 +50,8 @@ INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
 DOCS_COLUMNS = ("id", "text", "metadata")
 _CACHE_NAME = re.compile(f"(?:{SEGMENT_NAME})\\.arrow")
+# index/docs/docs.json names each cache file with its length and crc32 (written by the writer that made them)
+DOCS_FILES = FileSet("docs.json", format=1, names=_CACHE_NAME.pattern, sealed=True)
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,7 @@ class SegmentStore:
         manifest = Manifest(version=1, generation=1, next_label=0, config=config)
         if directory is not None:
             (directory / DATA_DIR).mkdir(parents=True, exist_ok=True)
-            write_manifest(directory, manifest)
+            manifest = write_manifest(directory, manifest)
         return cls(directory, manifest)
 
     @classmethod
@@ -105,6 +117,11 @@ class SegmentStore:
         raise AssertionError("unreachable")
 
     def _load(self, writable: bool) -> None:
+        """Read the committed state, checking every file against the manifest: CorruptionError naming the file.
+
+        The precise checks (names, dim, label ranges, ids) come first and the checksums last, so a
+        damaged file is reported by what is wrong with it where that can be told.
+        """
         directory = self._folder()
         data = directory / DATA_DIR
         where = directory / MANIFEST.meta_name
@@ -112,21 +129,32 @@ class SegmentStore:
             confined(data / name, data, where)
         for seg in self.manifest.segments:  # the footer only: the dim the manifest says must be the data's
             check_segment_dim(data / seg.file, self.dim, where)
+        tombstones = [read_tombstones(data / name) for name in self.manifest.tombstones]
+        for name, labels in zip(self.manifest.tombstones, tombstones):
+            bad = labels[(labels < 0) | (labels >= self.manifest.next_label)]
+            if len(bad):
+                raise CorruptionError(f"tombstone {data / name} holds label {int(bad[0])}, outside "
+                                      f"0..{self.manifest.next_label - 1} that {where} names")
+        check_sealed(directory, self.manifest)
+        sums = self.manifest.checksums
+        for seg in self.manifest.segments:
+            if seg.file in sums:
+                check_file(data / seg.file, sums[seg.file], what="segment", where=where)
+        for name in self.manifest.tombstones:
+            if name in sums:
+                check_file(data / name, sums[name], what="tombstone", where=where)
+        caches = _DocsCaches(directory / INDEX_DIR / DOCS_CACHE, writable)
         hashes = []
         for seg in self.manifest.segments:
-            table = self._docs_table(seg, writable)
+            table = self._docs_table(seg, caches)
             for batch in table.to_batches():  # one row group at a time: small temporaries
                 ids, texts, metas = batch.columns
                 self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
                 hashes.append(hash_ids(ids))
+        caches.commit({f"{seg.file}.arrow" for seg in self.manifest.segments})
         self._live = np.ones(self.manifest.next_label, dtype=bool)
-        for name in self.manifest.tombstones:
-            labels = read_tombstones(data / name)
-            bad = labels[(labels < 0) | (labels >= self.manifest.next_label)]
-            if len(bad):
-                raise CorruptionError(f"tombstone {data / name} holds label {int(bad[0])}, outside "
-                                      f"0..{self.manifest.next_label - 1} that {where} names")
+        for labels in tombstones:
             self._live[labels] = False
         if self.n_labels != self.manifest.next_label:
             raise CorruptionError(
@@ -135,36 +163,35 @@ class SegmentStore:
         live = np.flatnonzero(self._live)
         all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
         self.idmap.rebuild(all_hashes[live], live)
+        self._check_unique_ids()
 
-    def _docs_table(self, seg: SegmentRef, writable: bool) -> pa.Table:
+    def _check_unique_ids(self) -> None:
+        """CorruptionError when two live labels hold the same id (hash ties are compared as strings)."""
+        tied = self.idmap.tied_labels()
+        if not len(tied):
+            return
+        seen: dict[str, int] = {}
+        for label, doc_id in zip(tied.tolist(), self.ids.take(pa.array(tied, pa.int64())).to_pylist()):
+            if doc_id in seen:
+                raise CorruptionError(f"id {doc_id!r} is live at labels {seen[doc_id]} and {label} in "
+                                      f"{self._folder() / DATA_DIR}: the segments contradict each other")
+            seen[doc_id] = label
+
+    def _docs_table(self, seg: SegmentRef, caches: "_DocsCaches") -> pa.Table:
         """A segment's id, text and metadata columns, memory-mapped from the derived Arrow IPC cache.
 
         Parquet pages must be decoded into RAM; an uncompressed IPC file maps straight in, so
-        texts cost page cache rather than heap. The writer creates a missing or unreadable cache;
-        a reader decodes the Parquet and writes nothing.
+        texts cost page cache rather than heap. The writer creates a missing or damaged cache
+        (a damaged one with a WARNING); a reader decodes the Parquet and writes nothing.
         """
         directory = self._folder()
-        cache = directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
-        try:
-            if cache.is_symlink():  # derived data is never read through a link: rebuild it
-                raise OSError(f"{cache} is a symlink")
-            table = pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
-            if table.num_rows == seg.rows and table.schema.names == list(DOCS_COLUMNS):
-                return table
-        except (OSError, pa.ArrowInvalid):
-            pass
+        table = caches.open(f"{seg.file}.arrow", seg.rows)
+        if table is not None:
+            return table
         table = read_segment(directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
         if table.num_rows != seg.rows:
             raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
-        if not writable:
-            return table
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache, lambda tmp: _write_ipc(tmp, table), sync_dir=False)
-            return pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
-        except OSError as exc:  # derived data: serve from RAM rather than fail
-            log.warning("could not write the document cache %s (%s)", cache, exc)
-            return table
+        return caches.write(f"{seg.file}.arrow", table)
 
     def _sweep(self) -> None:
         """Remove files of interrupted writes: temp files and data files no manifest names."""
@@ -310,7 +337,7 @@ class SegmentStore:
                 deleted=self.manifest.deleted + len(delete_labels),
             )
             if self.directory is not None:
-                write_manifest(self.directory, manifest)
+                manifest = write_manifest(self.directory, manifest)
         except BaseException:
             for path in written:  # never named by a manifest: safe to drop
                 path.unlink(missing_ok=True)
@@ -354,7 +381,7 @@ class SegmentStore:
             generation=generation, next_label=len(keep), segments=segments, tombstones=(), deleted=0
         )
         if self.directory is not None:
-            write_manifest(self.directory, manifest)
+            manifest = write_manifest(self.directory, manifest)
             for name in old_files:
                 (self.directory / DATA_DIR / name).unlink(missing_ok=True)
                 (self.directory / INDEX_DIR / DOCS_CACHE / f"{name}.arrow").unlink(missing_ok=True)
@@ -405,6 +432,68 @@ def _check_folders(directory: Path) -> None:
 def _segment_name(generation: int, first_label: int) -> str:
     """A fresh segment file name that says its generation and first label."""
     return f"seg-{generation:04d}-{first_label:012d}-{fresh_token()[:8]}.parquet"
+
+
+class _DocsCaches:
+    """The docs caches of one collection (index/docs/*.arrow) and docs.json, which records their checksums."""
+
+    def __init__(self, folder: Path, writable: bool) -> None:
+        self.folder = folder
+        self.writable = writable
+        try:
+            meta = DOCS_FILES.read(folder) or {}
+        except CorruptionError as exc:
+            log.warning("%s; the document caches are rebuilt from the segments", exc)
+            meta = {}
+        files = meta.get("files")
+        self.recorded: dict[str, Any] = files if isinstance(files, dict) else {}
+        self.sums: dict[str, FileSum] = {}
+
+    def open(self, name: str, rows: int) -> pa.Table | None:
+        """The cache file name mapped, when docs.json records it and it matches; None otherwise."""
+        path = self.folder / name
+        if path.is_symlink() or not path.is_file():  # derived data is never read through a link
+            return None
+        where = self.folder / DOCS_FILES.meta_name
+        if name not in self.recorded:
+            log.info("document cache %s has no checksum in %s; it is made again", path, where)
+            return None
+        try:
+            expected = FileSum.from_json(self.recorded[name], where, name)
+            check_file(path, expected, what="document cache", where=where)
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+            if table.num_rows != rows or table.schema.names != list(DOCS_COLUMNS):
+                raise CorruptionError(f"document cache {path} holds {table.num_rows} rows of "
+                                      f"{table.schema.names}, expected {rows} of {list(DOCS_COLUMNS)}")
+        except (CorruptionError, OSError, pa.ArrowInvalid) as exc:
+            log.warning("%s; it is rebuilt from its segment", exc)
+            return None
+        self.sums[name] = expected
+        return table
+
+    def write(self, name: str, table: pa.Table) -> pa.Table:
+        """table, written as the cache file name by a writer and mapped back (a reader's stays in RAM)."""
+        if not self.writable:
+            return table
+        path = self.folder / name
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, lambda tmp: _write_ipc(tmp, table), sync_dir=False)
+            self.sums[name] = file_sum(path)
+            return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        except OSError as exc:  # derived data: serve from RAM rather than fail
+            log.warning("could not write the document cache %s (%s)", path, exc)
+            return table
+
+    def commit(self, names: set[str]) -> None:
+        """A writer records the checksums of the caches of names when they changed."""
+        entries = {n: self.sums[n].to_json() for n in sorted(names) if n in self.sums}
+        if not self.writable or entries == self.recorded:
+            return
+        try:
+            DOCS_FILES.commit(self.folder, {"files": entries}, entries, sweep=False)
+        except OSError as exc:
+            log.warning("could not record the document caches in %s (%s)", self.folder, exc)
 
 
 def _write_ipc(path: Path, table: pa.Table) -> None:
