@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._checksum import seal_json, unseal
 from .._fileset import write_bytes_atomic
 from ..calibration import AUTO_DEFAULTS, MIN_SAMPLES, AutoFusion, calibrate, calibration_sample
 from ..errors import InvalidInputError
@@ -85,7 +86,7 @@ class AutoFusionState:
             return
         directory.mkdir(parents=True, exist_ok=True)
         record = {"format": PARAMS_FORMAT, "measured_at": self._measured_at, "params": self._params.to_json()}
-        write_bytes_atomic(directory / PARAMS_FILE, json.dumps(record, sort_keys=True).encode("utf-8"))
+        write_bytes_atomic(directory / PARAMS_FILE, seal_json(record))  # sealed: a flipped digit is caught
         self._saved = True
 
     def _load(self, store: SegmentStore) -> None:
@@ -96,6 +97,10 @@ class AutoFusionState:
         path = directory / PARAMS_FILE
         try:
             record = json.loads(path.read_bytes())
+            if isinstance(record, dict):
+                record, sealed_ok = unseal(record)
+                if sealed_ok is False:
+                    raise InvalidInputError("its crc32 does not match its content")
             if not isinstance(record, dict) or record.get("format") != PARAMS_FORMAT:
                 raise InvalidInputError("not an auto-fusion parameters file of format 1")
             measured_at = record.get("measured_at")

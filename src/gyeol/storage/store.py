@@ -36,6 +36,7 @@ from .segments import (
     arrow_to_vectors,
     build_segment,
     check_segment_dim,
+    check_vector_values,
     read_segment,
     read_tombstones,
     segment_schema,
@@ -290,9 +291,7 @@ class SegmentStore:
             end = seg.first_label + seg.rows
             if end <= first_label:
                 continue
-            table = read_segment(self.directory / DATA_DIR / seg.file, ["vector"])
-            vecs = arrow_to_vectors(table.column("vector"), self.dim)
-            parts.append(vecs[max(0, first_label - seg.first_label) :])
+            parts.append(self._segment_vectors(seg)[max(0, first_label - seg.first_label) :])
         return np.concatenate(parts) if parts else np.empty((0, self.dim), np.float32)
 
     def iter_vector_batches(self, first_label: int = 0) -> Iterator[np.ndarray]:
@@ -303,8 +302,15 @@ class SegmentStore:
         for seg in self.manifest.segments:
             if seg.first_label + seg.rows <= first_label:
                 continue
-            table = read_segment(self.directory / DATA_DIR / seg.file, ["vector"])
-            yield arrow_to_vectors(table.column("vector"), self.dim)[max(0, first_label - seg.first_label) :]
+            yield self._segment_vectors(seg)[max(0, first_label - seg.first_label) :]
+
+    def _segment_vectors(self, seg: SegmentRef) -> np.ndarray:
+        """One segment's vectors, checked: finite, and unit length in a cosine collection."""
+        path = self._folder() / DATA_DIR / seg.file
+        vectors = arrow_to_vectors(read_segment(path, ["vector"]).column("vector"), self.dim)
+        if len(vectors) != seg.rows:
+            raise CorruptionError(f"segment {path} holds {len(vectors)} vectors, {MANIFEST.meta_name} says {seg.rows}")
+        return check_vector_values(vectors, path, unit=self.manifest.config.get("metric") == "cosine")
 
     # ----------------------------------------------------------------- writing
 
