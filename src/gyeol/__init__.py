@@ -38,6 +38,10 @@ def __getattr__(name: str):
         from .lexical import tokenizers
 
         return getattr(tokenizers, name)
+    if name in ("verify", "VerifyReport"):
+        from . import verify as _verify_module
+
+        return getattr(_verify_module, name)
     if name == "load_sample":
         from .data import load_sample
 
@@ -68,6 +72,8 @@ __all__ = [
     "BigramTokenizer",
     "Tokenizer",
     "load_sample",
+    "verify",
+    "VerifyReport",
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",
