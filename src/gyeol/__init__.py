@@ -39,9 +39,9 @@ def __getattr__(name: str):
 
         return getattr(tokenizers, name)
     if name in ("verify", "VerifyReport"):
-        from . import verify as _verify_module
+        from . import integrity
 
-        return getattr(_verify_module, name)
+        return getattr(integrity, name)
     if name == "load_sample":
         from .data import load_sample
 

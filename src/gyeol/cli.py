@@ -18,7 +18,7 @@ EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 def _verify(args: argparse.Namespace) -> int:
     from .errors import InvalidInputError
-    from .verify import verify
+    from .integrity import verify
 
     try:
         report = verify(args.path)

@@ -31,7 +31,7 @@ COLLECTION_FOLDER = re.compile(r"c-[0-9a-f]{16}")
 MANIFEST = FileSet("manifest.json", format=2, names=f"{SEGMENT_NAME}|{TOMBSTONE_NAME}", folder=DATA_DIR,
                    reads=(1, 2), sealed=True)
 # The database's catalog names the collection folders (swept by Database, not by FileSet).
-CATALOG = FileSet("catalog.json", format=1)
+CATALOG = FileSet("catalog.json", format=1, sealed=True)  # the seal is checked after the names
 MANIFEST_NAME = MANIFEST.meta_name
 CATALOG_NAME = CATALOG.meta_name
 
@@ -163,7 +163,7 @@ class Catalog:
 
 def read_catalog(root: Path) -> Catalog | None:
     """The committed catalog in root; None when there is none."""
-    data = CATALOG.read(root)
+    data, sealed_ok = CATALOG.read_unsealed(root)
     if data is None:
         return None
     where = root / CATALOG_NAME
@@ -177,6 +177,8 @@ def read_catalog(root: Path) -> Catalog | None:
         checked_name(folder, COLLECTION_FOLDER, where)
     if len(set(catalog.collections.values())) != len(catalog.collections):
         raise CorruptionError(f"{where} names one folder for two collections")
+    if sealed_ok is False:
+        raise CorruptionError(f"{where} is damaged: its crc32 does not match its content")
     return catalog
 
 

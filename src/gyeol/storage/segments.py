@@ -55,7 +55,7 @@ def check_vector_values(vectors: np.ndarray, path: Path, *, unit: bool) -> np.nd
         off = np.abs(np.einsum("ij,ij->i", vectors, vectors) - 1.0) > UNIT_NORM_TOLERANCE
         if off.any():
             row = int(np.flatnonzero(off)[0])
-            raise CorruptionError(f"segment {path} holds a vector of norm {float(np.linalg.norm(vectors[row])):.4g} "
+            raise CorruptionError(f"segment {path} holds a vector of norm {float(np.linalg.norm(vectors[row].astype(np.float64))):.4g} "
                                   f"(row {row}) in a cosine collection, whose vectors are unit length")
     return vectors
 

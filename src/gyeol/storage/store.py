@@ -461,8 +461,9 @@ class _DocsCaches:
         if path.is_symlink() or not path.is_file():  # derived data is never read through a link
             return None
         where = self.folder / DOCS_FILES.meta_name
-        if name not in self.recorded:
-            log.info("document cache %s has no checksum in %s; it is made again", path, where)
+        if name not in self.recorded:  # docs.json absent: written by a gyeol before checksums
+            (log.warning if self.recorded else log.info)(
+                "document cache %s has no checksum in %s; it is made again", path, where)
             return None
         try:
             expected = FileSum.from_json(self.recorded[name], where, name)

@@ -1,4 +1,4 @@
-"""gyeol.verify(path): check every file of a database directory against the file that names it, read-only.
+"""gyeol.verify(path) (defined here): check every file of a database directory against the file that names it, read-only.
 
 Nothing is written, locked or repaired: the report says, per file, whether it is ok, damaged,
 missing (named but absent) or extra (of gyeol's naming but named by nothing). Source files
