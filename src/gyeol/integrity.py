@@ -8,6 +8,7 @@ damaged derived files (indexes, caches, calibration) are rebuilt by the next wri
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -192,7 +193,7 @@ class _Checker:
                 self.bm25(part)
         fusion = index_root / "fusion" / "auto.json"
         if fusion.exists():
-            self.check(fusion, "fusion", lambda: _sealed_json(fusion))
+            self.check(fusion, "fusion", lambda: _sealed_json(fusion, manifest.config.get("name")))
 
     def docs(self, docs: Path, fileset: Any, current: set[str]) -> None:
         box: dict[str, Any] = {}
@@ -200,15 +201,23 @@ class _Checker:
         if meta_path.exists():
             self.check(meta_path, "docs meta", lambda: box.update(m=fileset.read(docs)) or None)
         recorded = (box.get("m") or {}).get("files") or {}
+        if not isinstance(recorded, dict):
+            recorded = {}
         for p in sorted(docs.iterdir()):
             if p.name == fileset.meta_name or not fileset.name_pattern.fullmatch(p.name):
                 continue
             if p.name not in current:
                 self.add(p, "docs cache", EXTRA, "of no current segment: swept by the next writer")
+            elif not meta_path.exists():
+                self.add(p, "docs cache", OK, "no checksum recorded (written before checksums): remade by the next writer")
             elif p.name not in recorded:
-                self.add(p, "docs cache", OK, "no checksum recorded: remade by the next writer")
+                self.add(p, "docs cache", DAMAGED, f"{meta_path.name} records no checksum for it")
             else:
-                expected = FileSum.from_json(recorded[p.name], meta_path, p.name)
+                try:
+                    expected = FileSum.from_json(recorded[p.name], meta_path, p.name)
+                except CorruptionError as exc:
+                    self.add(p, "docs cache", DAMAGED, str(exc))
+                    continue
                 self.check(p, "docs cache", self._sum_test(p, expected, "document cache", meta_path))
 
     def vector(self, part: Path, manifest: Any) -> None:
@@ -269,14 +278,22 @@ class _Checker:
         named: set[str] = set()
         for name, entry in sorted(saved.files.items()):
             file_name = entry.get("file") if isinstance(entry, dict) else None
-            path = part / _bare(file_name, ARRAY_NAME, part / META_NAME) if isinstance(file_name, str) else part
+            try:
+                path = part / _bare(file_name, ARRAY_NAME, part / META_NAME)
+            except CorruptionError as exc:
+                self.add(part / META_NAME, "bm25 meta", DAMAGED, str(exc))
+                continue
             named.add(path.name)
             dtype = ARRAY_DTYPES.get(name)
             if dtype is None:
                 self.add(path, "bm25 array", DAMAGED, f"unknown array {name!r}")
                 continue
-            self.check(path, "bm25 array", lambda n=name, d=dtype: saved.load({n: d}) and None)
+            self.check(path, "bm25 array", functools.partial(_load_array, saved, name, dtype))
         self.extras(part, ARRAY_FILES.name_pattern, named, "bm25 array")
+
+
+def _load_array(saved: Any, name: str, dtype: Any) -> None:
+    saved.load({name: dtype})
 
 
 def _bare(name: Any, pattern: str, where: Path) -> str:
@@ -289,11 +306,13 @@ def _raise(message: str) -> None:
     raise CorruptionError(message)
 
 
-def _sealed_json(path: Path) -> str | None:
+def _sealed_json(path: Path, collection: Any) -> str | None:
     record = json.loads(path.read_bytes())
     if not isinstance(record, dict):
         raise CorruptionError(f"{path} holds no JSON object")
-    _, ok = unseal(record)
+    record, ok = unseal(record)
     if ok is False:
         raise CorruptionError(f"{path} is damaged: its crc32 does not match its content")
+    if record.get("collection", collection) != collection:
+        raise CorruptionError(f"{path} was measured for collection {record['collection']!r}, not {collection!r}")
     return "no checksum recorded" if ok is None else None
