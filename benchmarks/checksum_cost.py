@@ -26,7 +26,7 @@ from pathlib import Path
 
 from harness import add_output_args, apply_smoke, fresh_python, machine, markdown_table, report_path, write_report
 
-VARIANTS = ("off", "on")
+VARIANTS = ("off", "on", "lazy")  # lazy: on, but segments checked before their first read, not at open
 
 CHILD = r"""
 import json, sys, time
@@ -37,6 +37,9 @@ import numpy as np
 import gyeol, gyeol._checksum as checksum
 if variant == "off":
     checksum.crc_buffer = lambda data, crc=0: 0
+if variant == "lazy":
+    import gyeol.storage.store as store
+    store.VERIFY_SEGMENTS_AT_OPEN = False
 out = {}
 if action == "build":
     rng = np.random.default_rng(0)
@@ -85,13 +88,14 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gyeol-checksum-cost-") as scratch:
         for tier in args.tiers:
-            adds: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            adds: dict[str, list[float]] = {v: [] for v in ("off", "on")}
             paths: dict[str, Path] = {}
             for b in range(args.builds):
-                for variant in VARIANTS:
+                for variant in ("off", "on"):  # lazy writes exactly as on
                     path = Path(scratch) / f"{tier}-{variant}-{b}"
                     adds[variant].extend(child("build", variant, path, tier, args)["add_call_s"])
                     paths[variant] = path  # the last build of each variant is the one opened
+            paths["lazy"] = paths["on"]
             opens: dict[tuple[str, str], list[float]] = {}
             for _ in range(args.opens):
                 for action in ("open_writer", "open_reader"):
@@ -100,13 +104,16 @@ def main() -> None:
                             child(action, variant, paths[variant], tier, args)["open_s"])
             row: dict = {"name": tier, "n": args.n, "dim": args.dim}
             for variant in VARIANTS:
-                row[f"add_docs_per_s_{variant}"] = args.batch / statistics.median(adds[variant])
+                if variant in adds:
+                    row[f"add_docs_per_s_{variant}"] = args.batch / statistics.median(adds[variant])
                 for action in ("open_writer", "open_reader"):
                     row[f"{action}_ms_{variant}"] = 1000 * min(opens[(action, variant)])
                     row[f"{action}_ms_median_{variant}"] = 1000 * statistics.median(opens[(action, variant)])
             row["add_ratio"] = row["add_docs_per_s_on"] / row["add_docs_per_s_off"]
-            row["open_writer_ratio"] = row["open_writer_ms_on"] / row["open_writer_ms_off"]
-            row["open_reader_ratio"] = row["open_reader_ms_on"] / row["open_reader_ms_off"]
+            for action in ("open_writer", "open_reader"):
+                for variant in ("on", "lazy"):
+                    suffix = "" if variant == "on" else "_lazy"
+                    row[f"{action}_ratio{suffix}"] = row[f"{action}_ms_{variant}"] / row[f"{action}_ms_off"]
             row["bytes_on_disk"] = sum(p.stat().st_size for p in paths["on"].rglob("*") if p.is_file())
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -114,9 +121,11 @@ def main() -> None:
     columns = [("name", "tier"), ("add_docs_per_s_off", "add docs/s off"), ("add_docs_per_s_on", "add docs/s on"),
                ("add_ratio", "add on/off"), ("open_writer_ms_off", "writer open ms off (best)"),
                ("open_writer_ms_on", "writer open ms on (best)"), ("open_writer_ratio", "writer open on/off"),
+               ("open_writer_ms_lazy", "writer open ms lazy (best)"), ("open_writer_ratio_lazy", "lazy/off"),
                ("open_writer_ms_median_off", "median off"), ("open_writer_ms_median_on", "median on"),
                ("open_reader_ms_off", "reader open ms off (best)"), ("open_reader_ms_on", "reader open ms on (best)"),
-               ("open_reader_ratio", "reader open on/off")]
+               ("open_reader_ratio", "reader open on/off"), ("open_reader_ms_lazy", "reader lazy (best)"),
+               ("open_reader_ratio_lazy", "reader lazy/off")]
     table = markdown_table(rows, columns)
     print(table)
     report = {"config": {"n": args.n, "dim": args.dim, "batch": args.batch, "builds": args.builds,

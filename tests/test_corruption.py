@@ -324,3 +324,27 @@ def test_vectors_that_are_not_unit_length_in_a_cosine_collection_are_corruption_
     with pytest.raises(CorruptionError, match=f"{seg.name} holds a vector of norm"):
         with gyeol.connect(root, read_only=True) as db:
             db.get_collection("c")
+
+
+def test_with_segments_checked_lazily_a_damaged_segment_is_refused_before_its_bytes_are_used(twin, monkeypatch):
+    """VERIFY_SEGMENTS_AT_OPEN = False: an open that needs no segment bytes answers from its intact derived
+    files; the first read of the segment (compact, an index rebuild) raises CorruptionError naming it."""
+    import gyeol.storage.store as store
+
+    monkeypatch.setattr(store, "VERIFY_SEGMENTS_AT_OPEN", False)
+    root, expected = twin
+    seg = target(root, "memory", "data/seg-*.parquet")
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside a data page: the footer (read at every open) stays intact
+    seg.write_bytes(bytes(data))
+    assert answers(root, read_only=True) == expected  # the docs cache and the index are intact and verified
+    with gyeol.connect(root) as db:
+        col = db.get_collection("memory")
+        with pytest.raises(CorruptionError, match=seg.name):
+            col.compact()
+        assert col.count() == SIZES["memory"] - 2  # the refused compact changed nothing
+    shutil.rmtree(folder_of(root, "memory") / "index")  # every derived file must now come from the segments
+    for read_only in (True, False):
+        with pytest.raises(CorruptionError, match=seg.name):
+            with gyeol.connect(root, read_only=read_only) as db:
+                db.get_collection("memory")

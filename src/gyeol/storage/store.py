@@ -51,6 +51,11 @@ INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
 DOCS_COLUMNS = ("id", "text", "metadata")
 _CACHE_NAME = re.compile(f"(?:{SEGMENT_NAME})\\.arrow")
+# True: every segment's crc32 is checked at open (damage is a CorruptionError there, whatever is read
+# later). False: each segment is checked just before its bytes are first read by this handle (an index
+# rebuild, a docs-cache rebuild, compact()), which an open that finds its derived files intact never
+# does; benchmarks/checksum_cost.py measures both (docs/durability.md).
+VERIFY_SEGMENTS_AT_OPEN = True
 # index/docs/docs.json names each cache file with its length and crc32 (written by the writer that made them)
 DOCS_FILES = FileSet("docs.json", format=1, names=_CACHE_NAME.pattern, sealed=True)
 
@@ -83,6 +88,7 @@ class SegmentStore:
         self._id_index: tuple[np.ndarray, list] | None = None  # per-chunk (offsets, bytes) for ids_of
         self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
+        self._unverified: dict[str, FileSum] = {}  # segments whose crc32 is checked before their first read
 
     def _folder(self) -> Path:
         """The database folder, for the steps only an on-disk store takes (open, sweep)."""
@@ -138,9 +144,10 @@ class SegmentStore:
                                       f"0..{self.manifest.next_label - 1} that {where} names")
         check_sealed(directory, self.manifest)
         sums = self.manifest.checksums
-        for seg in self.manifest.segments:
-            if seg.file in sums:
-                check_file(data / seg.file, sums[seg.file], what="segment", where=where)
+        self._unverified = {seg.file: sums[seg.file] for seg in self.manifest.segments if seg.file in sums}
+        if VERIFY_SEGMENTS_AT_OPEN:
+            for seg in self.manifest.segments:
+                self._verify_segment(seg)
         for name in self.manifest.tombstones:
             if name in sums:
                 check_file(data / name, sums[name], what="tombstone", where=where)
@@ -166,6 +173,14 @@ class SegmentStore:
         self.idmap.rebuild(all_hashes[live], live)
         self._check_unique_ids()
 
+    def _verify_segment(self, seg: SegmentRef) -> None:
+        """Check a segment against the crc32 its manifest records, once per handle (CorruptionError naming it)."""
+        expected = self._unverified.get(seg.file)
+        if expected is not None:
+            directory = self._folder()
+            check_file(directory / DATA_DIR / seg.file, expected, what="segment", where=directory / MANIFEST.meta_name)
+            del self._unverified[seg.file]
+
     def _check_unique_ids(self) -> None:
         """CorruptionError when two live labels hold the same id (hash ties are compared as strings)."""
         tied = self.idmap.tied_labels()
@@ -189,6 +204,7 @@ class SegmentStore:
         table = caches.open(f"{seg.file}.arrow", seg.rows)
         if table is not None:
             return table
+        self._verify_segment(seg)
         table = read_segment(directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
         if table.num_rows != seg.rows:
             raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
@@ -307,6 +323,7 @@ class SegmentStore:
     def _segment_vectors(self, seg: SegmentRef) -> np.ndarray:
         """One segment's vectors, checked: finite, and unit length in a cosine collection."""
         path = self._folder() / DATA_DIR / seg.file
+        self._verify_segment(seg)
         vectors = arrow_to_vectors(read_segment(path, ["vector"]).column("vector"), self.dim)
         if len(vectors) != seg.rows:
             raise CorruptionError(f"segment {path} holds {len(vectors)} vectors, {MANIFEST.meta_name} says {seg.rows}")
