@@ -7,7 +7,8 @@ caches, FAISS and .f32 rescoring files at each save and load. Each measurement r
 process, "off" and "on" interleaved. The machine this was written on is shared (its load average
 often passes 10 on 2 cores), so each figure is robust to bursts of other work: add throughput
 from the median seconds per add call over every call of every build, open time as the best
-(minimum) of the fresh-process opens, with the median beside it. Run:
+(minimum) of the fresh-process opens, with the median beside it, and the CPU seconds the process
+spent (time.process_time, all its threads), which other processes' load disturbs far less. Run:
 
     python benchmarks/checksum_cost.py                 # 50k docs of dim 384, three tiers
     python benchmarks/checksum_cost.py --n 10000       # quicker
@@ -48,19 +49,21 @@ if action == "build":
         col = db.create_collection("c", embedder=None, dim=dim, tier=tier, index=index, tokenizer="whitespace")
         texts = [f"document {i} about topic {i % 97} and subject {i % 31} " * 4 for i in range(n)]
         vectors = rng.normal(size=(n, dim)).astype(np.float32)
-        out["add_call_s"] = []
+        out["add_call_s"], out["add_call_cpu_s"] = [], []
         for lo in range(0, n, batch):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             col.add(texts[lo:lo + batch], ids=[f"d{i}" for i in range(lo, min(n, lo + batch))],
                     vectors=vectors[lo:lo + batch])
             out["add_call_s"].append(time.perf_counter() - start)
+            out["add_call_cpu_s"].append(time.process_time() - cpu)
     with gyeol.connect(path) as db:  # the first writer open writes the docs caches (not timed)
         db.get_collection("c")
 else:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     db = gyeol.connect(path, read_only=action == "open_reader")
     col = db.get_collection("c")
     out["open_s"] = time.perf_counter() - start
+    out["open_cpu_s"] = time.process_time() - cpu
     col.search(vector=np.ones(dim, np.float32), k=10, mode="vector")
     out["open_search_s"] = time.perf_counter() - start
     db.close()
@@ -89,31 +92,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gyeol-checksum-cost-") as scratch:
         for tier in args.tiers:
             adds: dict[str, list[float]] = {v: [] for v in ("off", "on")}
+            add_cpu: dict[str, list[float]] = {v: [] for v in ("off", "on")}
             paths: dict[str, Path] = {}
             for b in range(args.builds):
                 for variant in ("off", "on"):  # lazy writes exactly as on
                     path = Path(scratch) / f"{tier}-{variant}-{b}"
-                    adds[variant].extend(child("build", variant, path, tier, args)["add_call_s"])
+                    built = child("build", variant, path, tier, args)
+                    adds[variant].extend(built["add_call_s"])
+                    add_cpu[variant].extend(built["add_call_cpu_s"])
                     paths[variant] = path  # the last build of each variant is the one opened
             paths["lazy"] = paths["on"]
             opens: dict[tuple[str, str], list[float]] = {}
+            open_cpu: dict[tuple[str, str], list[float]] = {}
             for _ in range(args.opens):
                 for action in ("open_writer", "open_reader"):
                     for variant in VARIANTS:
-                        opens.setdefault((action, variant), []).append(
-                            child(action, variant, paths[variant], tier, args)["open_s"])
+                        opened = child(action, variant, paths[variant], tier, args)
+                        opens.setdefault((action, variant), []).append(opened["open_s"])
+                        open_cpu.setdefault((action, variant), []).append(opened["open_cpu_s"])
             row: dict = {"name": tier, "n": args.n, "dim": args.dim}
             for variant in VARIANTS:
                 if variant in adds:
                     row[f"add_docs_per_s_{variant}"] = args.batch / statistics.median(adds[variant])
+                    row[f"add_docs_per_cpu_s_{variant}"] = args.batch / statistics.median(add_cpu[variant])
                 for action in ("open_writer", "open_reader"):
                     row[f"{action}_ms_{variant}"] = 1000 * min(opens[(action, variant)])
                     row[f"{action}_ms_median_{variant}"] = 1000 * statistics.median(opens[(action, variant)])
+                    row[f"{action}_cpu_ms_{variant}"] = 1000 * statistics.median(open_cpu[(action, variant)])
             row["add_ratio"] = row["add_docs_per_s_on"] / row["add_docs_per_s_off"]
+            row["add_cpu_ratio"] = row["add_docs_per_cpu_s_on"] / row["add_docs_per_cpu_s_off"]
             for action in ("open_writer", "open_reader"):
                 for variant in ("on", "lazy"):
                     suffix = "" if variant == "on" else "_lazy"
                     row[f"{action}_ratio{suffix}"] = row[f"{action}_ms_{variant}"] / row[f"{action}_ms_off"]
+                    row[f"{action}_cpu_ratio{suffix}"] = row[f"{action}_cpu_ms_{variant}"] / row[f"{action}_cpu_ms_off"]
             row["bytes_on_disk"] = sum(p.stat().st_size for p in paths["on"].rglob("*") if p.is_file())
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -126,7 +138,13 @@ def main() -> None:
                ("open_reader_ms_off", "reader open ms off (best)"), ("open_reader_ms_on", "reader open ms on (best)"),
                ("open_reader_ratio", "reader open on/off"), ("open_reader_ms_lazy", "reader lazy (best)"),
                ("open_reader_ratio_lazy", "reader lazy/off")]
-    table = markdown_table(rows, columns)
+    cpu_columns = [("name", "tier"), ("add_cpu_ratio", "add docs per CPU s on/off"),
+                   ("open_writer_cpu_ms_off", "writer open CPU ms off"), ("open_writer_cpu_ms_on", "on"),
+                   ("open_writer_cpu_ratio", "on/off"), ("open_writer_cpu_ms_lazy", "lazy"),
+                   ("open_writer_cpu_ratio_lazy", "lazy/off"), ("open_reader_cpu_ms_off", "reader open CPU ms off"),
+                   ("open_reader_cpu_ms_on", "on"), ("open_reader_cpu_ratio", "on/off"),
+                   ("open_reader_cpu_ms_lazy", "lazy"), ("open_reader_cpu_ratio_lazy", "lazy/off")]
+    table = markdown_table(rows, columns) + "\n\nCPU time (median per call or open):\n\n" + markdown_table(rows, cpu_columns)
     print(table)
     report = {"config": {"n": args.n, "dim": args.dim, "batch": args.batch, "builds": args.builds,
                          "opens": args.opens, "tiers": args.tiers},

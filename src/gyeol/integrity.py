@@ -178,7 +178,8 @@ class _Checker:
     # ------------------------------------------------------------------ derived files
 
     def derived(self, folder: Path, manifest: Any) -> None:
-        from .storage.store import DOCS_CACHE, DOCS_FILES, INDEX_DIR
+        from .storage.docs_cache import DOCS_FILES
+        from .storage.store import DOCS_CACHE, INDEX_DIR
 
         index_root = folder / INDEX_DIR
         if not index_root.is_dir():

@@ -9,23 +9,22 @@ manifest that names them, so a crash leaves the old state or the new one.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from .._checksum import FileSum, check_file, file_sum
-from .._fileset import FileSet, confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
+from .._checksum import FileSum, check_file
+from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed
 from ..errors import CorruptionError
+from .docs_cache import CACHE_NAME, DOCS_COLUMNS, DocsCaches
 from .idmap import IdMap, hash_ids
 from .manifest import (
     DATA_DIR,
     MANIFEST,
-    SEGMENT_NAME,
     Manifest,
     SegmentRef,
     check_sealed,
@@ -49,15 +48,11 @@ log = logging.getLogger(__name__)
 
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
-DOCS_COLUMNS = ("id", "text", "metadata")
-_CACHE_NAME = re.compile(f"(?:{SEGMENT_NAME})\\.arrow")
 # True: every segment's crc32 is checked at open (damage is a CorruptionError there, whatever is read
 # later). False: each segment is checked just before its bytes are first read by this handle (an index
 # rebuild, a docs-cache rebuild, compact()), which an open that finds its derived files intact never
 # does; benchmarks/checksum_cost.py measures both (docs/durability.md).
 VERIFY_SEGMENTS_AT_OPEN = True
-# index/docs/docs.json names each cache file with its length and crc32 (written by the writer that made them)
-DOCS_FILES = FileSet("docs.json", format=1, names=_CACHE_NAME.pattern, sealed=True)
 
 
 @dataclass(frozen=True)
@@ -151,7 +146,7 @@ class SegmentStore:
         for name in self.manifest.tombstones:
             if name in sums:
                 check_file(data / name, sums[name], what="tombstone", where=where)
-        caches = _DocsCaches(directory / INDEX_DIR / DOCS_CACHE, writable)
+        caches = DocsCaches(directory / INDEX_DIR / DOCS_CACHE, writable)
         hashes = []
         for seg in self.manifest.segments:
             table = self._docs_table(seg, caches)
@@ -193,7 +188,7 @@ class SegmentStore:
                                       f"{self._folder() / DATA_DIR}: the segments contradict each other")
             seen[doc_id] = label
 
-    def _docs_table(self, seg: SegmentRef, caches: "_DocsCaches") -> pa.Table:
+    def _docs_table(self, seg: SegmentRef, caches: "DocsCaches") -> pa.Table:
         """A segment's id, text and metadata columns, memory-mapped from the derived Arrow IPC cache.
 
         Parquet pages must be decoded into RAM; an uncompressed IPC file maps straight in, so
@@ -223,7 +218,7 @@ class SegmentStore:
                     sweep_temp_files(part)
         named = self.manifest.files()
         MANIFEST.sweep(directory, named)
-        sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
+        sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, CACHE_NAME, {f"{n}.arrow" for n in named})
 
     # ----------------------------------------------------------------- reading
 
@@ -455,71 +450,3 @@ def _check_folders(directory: Path) -> None:
 def _segment_name(generation: int, first_label: int) -> str:
     """A fresh segment file name that says its generation and first label."""
     return f"seg-{generation:04d}-{first_label:012d}-{fresh_token()[:8]}.parquet"
-
-
-class _DocsCaches:
-    """The docs caches of one collection (index/docs/*.arrow) and docs.json, which records their checksums."""
-
-    def __init__(self, folder: Path, writable: bool) -> None:
-        self.folder = folder
-        self.writable = writable
-        try:
-            meta = DOCS_FILES.read(folder) or {}
-        except CorruptionError as exc:
-            log.warning("%s; the document caches are rebuilt from the segments", exc)
-            meta = {}
-        files = meta.get("files")
-        self.recorded: dict[str, Any] = files if isinstance(files, dict) else {}
-        self.sums: dict[str, FileSum] = {}
-
-    def open(self, name: str, rows: int) -> pa.Table | None:
-        """The cache file name mapped, when docs.json records it and it matches; None otherwise."""
-        path = self.folder / name
-        if path.is_symlink() or not path.is_file():  # derived data is never read through a link
-            return None
-        where = self.folder / DOCS_FILES.meta_name
-        if name not in self.recorded:  # docs.json absent: written by a gyeol before checksums
-            (log.warning if self.recorded else log.info)(
-                "document cache %s has no checksum in %s; it is made again", path, where)
-            return None
-        try:
-            expected = FileSum.from_json(self.recorded[name], where, name)
-            check_file(path, expected, what="document cache", where=where)
-            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-            if table.num_rows != rows or table.schema.names != list(DOCS_COLUMNS):
-                raise CorruptionError(f"document cache {path} holds {table.num_rows} rows of "
-                                      f"{table.schema.names}, expected {rows} of {list(DOCS_COLUMNS)}")
-        except (CorruptionError, OSError, pa.ArrowInvalid) as exc:
-            log.warning("%s; it is rebuilt from its segment", exc)
-            return None
-        self.sums[name] = expected
-        return table
-
-    def write(self, name: str, table: pa.Table) -> pa.Table:
-        """table, written as the cache file name by a writer and mapped back (a reader's stays in RAM)."""
-        if not self.writable:
-            return table
-        path = self.folder / name
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, lambda tmp: _write_ipc(tmp, table), sync_dir=False)
-            self.sums[name] = file_sum(path)
-            return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-        except OSError as exc:  # derived data: serve from RAM rather than fail
-            log.warning("could not write the document cache %s (%s)", path, exc)
-            return table
-
-    def commit(self, names: set[str]) -> None:
-        """A writer records the checksums of the caches of names when they changed."""
-        entries = {n: self.sums[n].to_json() for n in sorted(names) if n in self.sums}
-        if not self.writable or entries == self.recorded:
-            return
-        try:
-            DOCS_FILES.commit(self.folder, {"files": entries}, entries, sweep=False)
-        except OSError as exc:
-            log.warning("could not record the document caches in %s (%s)", self.folder, exc)
-
-
-def _write_ipc(path: Path, table: pa.Table) -> None:
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
