@@ -34,6 +34,13 @@ DOWNLOADERS = {"make_debian_sets.py"}
 # script -> (arguments after `python benchmarks/NAME.py`, {file written under {out}: keys it must hold}).
 # A key path is dotted; "[]" means every element of a list.
 SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
+    "checksum_cost.py": (["--smoke", "--out", "{out}"], {
+        "checksum_cost_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
+            "name", "add_docs_per_s_off", "add_docs_per_s_on", "add_ratio", "open_writer_ms_off", "open_writer_ms_on",
+            "open_writer_ratio", "open_reader_ms_off", "open_reader_ms_on", "open_reader_ratio", "open_writer_ms_lazy",
+            "open_writer_ratio_lazy", "add_cpu_ratio", "open_writer_cpu_ratio", "open_writer_cpu_ratio_lazy",
+            "open_reader_cpu_ratio"))],
+    }),
     "cold_keyword.py": (["--smoke", "--out", "{out}"], {
         "cold_keyword_smoke.json": ["docs", "runs[].hits", *(f"median.{key}" for key in (
             "import_s", "open_s", "first_keyword_s", "second_keyword_s", "total_s"))],

@@ -15,6 +15,7 @@ from conftest import HashEmbedder, new_collection, random_vectors, subprocess_en
 from rank_bm25 import BM25Okapi
 
 import gyeol
+from gyeol._checksum import seal_json
 from gyeol.lexical.deltas import coverage
 from gyeol.lexical.tokenizers import TERMS_VERSION
 
@@ -118,7 +119,7 @@ def test_a_delta_that_does_not_continue_the_save_is_not_used(db_path, rng):
     meta = json.loads(meta_path.read_text())
     assert len(meta["deltas"]) == 1
     meta["deltas"][0]["first_label"] = 19  # a chain with an overlap: the delta describes other rows
-    meta_path.write_text(json.dumps(meta))
+    meta_path.write_bytes(seal_json(meta))  # sealed again: a sound file that describes a broken chain
     seen: list[str] = []
     with gyeol.connect(db_path, read_only=True) as db:
         col = db.get_collection("docs", tokenizer=_counting_tokenizer(seen))

@@ -54,6 +54,10 @@ def __getattr__(name: str):
         from .chunking import SentenceChunker
 
         return SentenceChunker
+    if name in ("verify", "VerifyReport"):
+        from . import integrity
+
+        return getattr(integrity, name)
     if name == "load_sample":
         from .data import load_sample
 
@@ -95,6 +99,8 @@ __all__ = [
     "CrossEncoderReranker",
     "MMRReranker",
     "CallableReranker",
+    "verify",
+    "VerifyReport",
     "GyeolError",
     "InvalidInputError",
     "DimensionMismatchError",

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ._checksum import dump_json, seal_json, unseal
 from .errors import CorruptionError
 
 log = logging.getLogger(__name__)
@@ -205,13 +206,17 @@ class FileSet:
     meta_name: the JSON file, in the set's directory; format: the layout version written into
     it and required on read; names: a regular expression that the whole name of each data file
     the JSON names matches (they live in folder, a subfolder of the directory, or the directory
-    itself); only such files are swept when no longer named.
+    itself); only such files are swept when no longer named. reads: the formats a reader
+    accepts (default: format only). sealed: the JSON carries its own crc32 (gyeol._checksum),
+    written always and checked on read when present.
     """
 
     meta_name: str
     format: int
     names: str = r"(?!)"  # matches nothing: a set without data files sweeps nothing
     folder: str = ""
+    reads: tuple[int, ...] = ()
+    sealed: bool = False
 
     @property
     def name_pattern(self) -> re.Pattern[str]:
@@ -222,15 +227,25 @@ class FileSet:
         return directory / self.folder if self.folder else directory
 
     def read(self, directory: Path) -> dict[str, Any] | None:
-        """The committed JSON of the set in directory; None when there is none.
+        """The committed JSON of the set in directory (its seal removed); None when there is none.
 
-        Raises CorruptionError when it is unreadable or of another format.
+        Raises CorruptionError when it is unreadable, of another format, or its seal does not match.
+        """
+        meta, sealed_ok = self.read_unsealed(directory)
+        if sealed_ok is False:
+            raise CorruptionError(f"{directory / self.meta_name} is damaged: its crc32 does not match its content")
+        return meta
+
+    def read_unsealed(self, directory: Path) -> tuple[dict[str, Any] | None, bool | None]:
+        """The committed JSON (seal removed) and whether its seal matched (None: it has none).
+
+        For callers that check the content first, so that their more precise error comes first.
         """
         path = directory / self.meta_name
         try:
             raw = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return None, None
         except OSError as exc:
             raise CorruptionError(f"{path} is unreadable ({exc})") from exc
         try:
@@ -239,14 +254,17 @@ class FileSet:
             raise CorruptionError(f"{path} is not valid JSON ({exc})") from None
         if not isinstance(meta, dict):
             raise CorruptionError(f"{path} holds no JSON object")
-        if meta.get(FORMAT_KEY) != self.format:
-            raise CorruptionError(f"{path}: unsupported format {meta.get(FORMAT_KEY)!r} (this gyeol reads {self.format})")
-        return meta
+        readable = self.reads or (self.format,)
+        found = meta.get(FORMAT_KEY)
+        if type(found) is not int or found not in readable:
+            raise CorruptionError(f"{path}: unsupported format {found!r} (this gyeol reads "
+                                  f"{', '.join(map(str, readable))})")
+        return unseal(meta)
 
     def write_meta(self, directory: Path, meta: dict[str, Any]) -> None:
         """Atomically replace the set's JSON with meta plus its format marker (the commit point)."""
         body = {FORMAT_KEY: self.format, **{k: v for k, v in meta.items() if k != FORMAT_KEY}}
-        data = json.dumps(body, ensure_ascii=False, indent=1).encode()
+        data = seal_json(body) if self.sealed else dump_json(body)
         write_bytes_atomic(directory / self.meta_name, data)
 
     def write_file(self, directory: Path, name: str, write: Callable[[Path], None]) -> None:

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._checksum import seal_json, unseal
 from .._fileset import fsync_dir, write_bytes_atomic
 from ..calibration import AUTO_DEFAULTS, MIN_SAMPLES, AutoFusion, calibrate, calibration_sample
 from ..errors import InvalidInputError
@@ -86,8 +87,9 @@ class AutoFusionState:
         if self._saved or self._params is None or directory is None:
             return
         directory.mkdir(parents=True, exist_ok=True)
-        record = {"format": PARAMS_FORMAT, "measured_at": self._measured_at, "params": self._params.to_json()}
-        write_bytes_atomic(directory / PARAMS_FILE, json.dumps(record, sort_keys=True).encode("utf-8"))
+        record = {"format": PARAMS_FORMAT, "collection": store.manifest.config.get("name"),
+                  "measured_at": self._measured_at, "params": self._params.to_json()}
+        write_bytes_atomic(directory / PARAMS_FILE, seal_json(record))  # sealed: a flipped digit is caught
         self._saved = True
 
     def _load(self, store: SegmentStore) -> None:
@@ -98,8 +100,15 @@ class AutoFusionState:
         path = directory / PARAMS_FILE
         try:
             record = json.loads(path.read_bytes())
+            if isinstance(record, dict):
+                record, sealed_ok = unseal(record)
+                if sealed_ok is False:
+                    raise InvalidInputError("its crc32 does not match its content")
             if not isinstance(record, dict) or record.get("format") != PARAMS_FORMAT:
                 raise InvalidInputError("not an auto-fusion parameters file of format 1")
+            owner = record.get("collection", store.manifest.config.get("name"))
+            if owner != store.manifest.config.get("name"):  # another collection's file, copied or swapped in
+                raise InvalidInputError(f"it was measured for collection {owner!r}")
             measured_at = record.get("measured_at")
             if isinstance(measured_at, bool) or not isinstance(measured_at, int) or measured_at < 0:
                 raise InvalidInputError(f"measured_at must be a non-negative int, got {measured_at!r}")

@@ -57,6 +57,9 @@ class KeywordSide:
         self._index: "BM25Index | None" = None
         self._generation = -1  # of the store the index was built over
         self._deleted = -1  # store.manifest.deleted when deletes were last applied
+        # False while the index in memory was built by tokenizing, not loaded from the files in index/bm25
+        # (none, stale or damaged): the files must then be written whole, never extended by a delta
+        self._matches_files = False
         self._preload: threading.Thread | None = None
         self._start_preload()
 
@@ -158,7 +161,9 @@ class KeywordSide:
             index = BM25Index.load(directory, store.manifest.generation, self._config.bm25,
                                    max_labels=store.n_labels, terms=self._terms_signature(), length_skips=skips)
             if index is not None:
+                self._matches_files = True
                 return index
+        self._matches_files = False
         return BM25Index(self._config.bm25, skips)
 
     def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None) -> list[Ranked]:
@@ -208,7 +213,8 @@ class KeywordSide:
             covered = coverage(directory, generation, terms)
             small = covered is not None and covered.n_deltas < MAX_DELTAS and (
                 covered.delta_labels + counts.n_docs <= covered.base_labels)
-            if not (small and append_delta(directory, counts, first_label, generation, terms)):
+            extend = small and self._matches_files
+            if not (extend and append_delta(directory, counts, first_label, generation, terms)):
                 self._save_all(store)
         except OSError as exc:  # the commit stands: the next save, or the next process, catches up
             log.warning("could not save the BM25 index of %r (%s); it is saved at close", self._config.name, exc)
@@ -230,6 +236,7 @@ class KeywordSide:
         """Forget the index (the store it was derived from was replaced); the next use loads or builds."""
         self._index = None
         self._generation = self._deleted = -1
+        self._matches_files = False
 
     def save(self, store: SegmentStore, *, consolidate: bool = False) -> None:
         """Write the whole index when the files do not cover it (or, consolidate, when they hold deltas);
@@ -240,7 +247,8 @@ class KeywordSide:
         from ..lexical.deltas import coverage
 
         covered = coverage(directory, store.manifest.generation, self._terms_signature())
-        if covered is None or covered.end != self._index.n_labels or (consolidate and covered.n_deltas):
+        if (covered is None or covered.end != self._index.n_labels or (consolidate and covered.n_deltas)
+                or not self._matches_files):
             self._save_all(store)
 
     def _save_all(self, store: SegmentStore) -> None:
@@ -248,6 +256,7 @@ class KeywordSide:
         assert directory is not None and self._index is not None
         directory.mkdir(parents=True, exist_ok=True)
         self._index.save(directory, store.manifest.generation, terms=self._terms_signature())
+        self._matches_files = True
 
     def _terms_signature(self) -> dict[str, Any]:
         """How this collection's BM25 terms are made: its tokenizer's description and version."""

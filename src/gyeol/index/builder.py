@@ -174,9 +174,16 @@ def load_index(
         return None
     if meta is None:
         return None
-    if meta.get("generation") != generation or meta.get("tier") != tier:
+    if meta.get("generation") != generation and type(meta.get("generation")) is int:
+        # a writer stopped between a compaction's commit and the index save: stale, not damaged
+        log.info("vector index in %s is of generation %s, not %d; rebuilding", directory, meta["generation"], generation)
         return None
-    if meta.get("metric") != metric or meta.get("dim") != dim or meta.get("ntotal", 0) > next_label:
+    found = tuple(meta.get(key) for key in ("generation", "tier", "metric", "dim"))
+    ntotal = meta.get("ntotal")
+    if found != (generation, tier, metric, dim) or type(ntotal) is not int or not 0 <= ntotal <= next_label:
+        log.warning("vector index in %s does not fit this collection (generation, tier, metric, dim %s, "
+                    "ntotal %r; expected %s and at most %d); rebuilding",
+                    directory / VECTOR_FILES.meta_name, found, ntotal, (generation, tier, metric, dim), next_label)
         return None
     placed = resolve_device(device)
     try:
@@ -206,5 +213,6 @@ def _load_state(directory: Path, state: dict[str, Any], *, metric: str, dim: int
             store = VectorStore.load_ram(path, dim, n)
         else:
             store = VectorStore.open_file(path, dim, n, writable=not read_only)
+        store.verify(state.get("vectors_crc32"), path, directory / VECTOR_FILES.meta_name)
         return RescoredIndex(inner, store, metric=metric, rescore=int(state["rescore"]), rebuild_at=state["rebuild_at"])
     raise KeyError(f"unknown index state type {kind!r}")

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..ranked import Ranked
 from .._fileset import fresh_name, write_atomic
-from .files import rows_file
+from .._checksum import file_sum
+from .files import META_NAME, rows_file
 from .base import VectorIndex, as_queries, empty_result, exact_search, merge_results, normalise_mask
 from .faiss_index import FaissIndex, family_of, load_faiss
 from .vectors import VectorStore
@@ -37,7 +38,9 @@ def write_mmapped(index, directory: Path, *, metric: str, nprobe: int | None, re
 
     name = fresh_name("index", ".faiss")
     write_atomic(directory / name, lambda tmp: faiss.write_index(index, str(tmp)))
-    state = {"file": name, "bytes": (directory / name).stat().st_size, "family": family_of(index), "nprobe": nprobe, "rebuild_at": rebuild_at}
+    written = file_sum(directory / name)
+    state = {"file": name, "bytes": written.bytes, "crc32": written.crc32, "family": family_of(index),
+             "nprobe": nprobe, "rebuild_at": rebuild_at}
     return load_faiss(directory, state, metric=metric, mmap=True)
 
 
@@ -101,7 +104,8 @@ class DiskIndex(VectorIndex):
             self.fold(directory)
         base_state = self.base.save(directory)
         delta_file = self.delta.save(directory, "delta")
-        return {"type": "disk", "base": base_state, "delta": delta_file, "delta_n": self.delta.n, "ntotal": self.ntotal}
+        return {"type": "disk", "base": base_state, "delta": delta_file, "delta_n": self.delta.n,
+                "delta_crc32": self.delta.checksum(), "ntotal": self.ntotal}
 
     def fold(self, directory: Path) -> None:
         """Write base + delta as one new base file (read into RAM for the fold) and map it."""
@@ -148,6 +152,7 @@ def build_disk(index, vectors: np.ndarray, directory: Path, *, metric: str, npro
 
 def load_disk(directory: Path, state: dict[str, Any], *, metric: str, dim: int, read_only: bool = False) -> DiskIndex:
     base = load_faiss(directory, state["base"], metric=metric, mmap=True)
-    delta = VectorStore.open_file(rows_file(directory, state["delta"]), dim, int(state["delta_n"]),
-                                  writable=not read_only)
+    path = rows_file(directory, state["delta"])
+    delta = VectorStore.open_file(path, dim, int(state["delta_n"]), writable=not read_only)
+    delta.verify(state.get("delta_crc32"), path, directory / META_NAME)
     return DiskIndex(base, delta, metric=metric, directory=directory)

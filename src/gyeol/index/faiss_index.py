@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..ranked import Ranked
+from .._checksum import FileSum, check_file, file_sum
 from .._fileset import checked_name, confined, fresh_name, register_open_file, write_atomic
 from .files import FAISS_NAME, META_NAME
 from .base import (
@@ -148,6 +149,7 @@ class FaissIndex(VectorIndex):
         self.mmapped = mmapped
         self.file_name = file_name
         self.file_bytes: int | None = None  # size when written: a different size on load means damage
+        self.file_crc: int | None = None  # crc32 of the file when written (None: saved by a gyeol before checksums)
         # the search parameters a plain search() uses: the ones set on the index itself
         self._plain_nprobe = int(ivf.nprobe) if ivf is not None else None
         self._plain_ef = int(self.index.hnsw.efSearch) if isinstance(self.index, faiss.IndexHNSW) else None
@@ -299,7 +301,8 @@ class FaissIndex(VectorIndex):
             name = fresh_name("index", ".faiss")
             write_atomic(directory / name, lambda tmp: faiss.write_index(self.index, str(tmp)))
             self.file_name = name
-            self.file_bytes = (directory / name).stat().st_size
+            written = file_sum(directory / name)
+            self.file_bytes, self.file_crc = written.bytes, written.crc32
         return self.state()
 
     def state(self) -> dict[str, Any]:
@@ -307,6 +310,7 @@ class FaissIndex(VectorIndex):
             "type": "faiss",
             "file": self.file_name,
             "bytes": self.file_bytes,
+            "crc32": self.file_crc,
             "kind": self.kind,
             "family": self.family,
             "ntotal": self.ntotal,
@@ -351,6 +355,9 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
     if state.get("bytes") is not None and size != state["bytes"]:
         # a memory-mapped read of a short file would fault at search time: refuse it here
         raise OSError(f"{path.name} has {size} bytes, {state['bytes']} were written")
+    crc = state.get("crc32")
+    if crc is not None:  # faiss.read_index is not safe on damaged bytes: check them first
+        check_file(path, FileSum(int(crc), size), what="vector index file", where=where)
     flags = 0
     if mmap:  # flat codes (Flat, SQ) map zero-copy; IVF lists map as read-only on-disk lists
         flags = faiss.IO_FLAG_MMAP_IFC if state.get("family") == "scan" else faiss.IO_FLAG_MMAP
@@ -365,6 +372,7 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
         file_name=state["file"],
     )
     loaded.file_bytes = size
+    loaded.file_crc = None if crc is None else int(crc)
     if mmap:
         register_open_file(loaded, path)
     return loaded

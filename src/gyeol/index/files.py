@@ -16,7 +16,8 @@ from ..errors import CorruptionError
 META_NAME = "vector.json"
 FAISS_NAME = r"index-[0-9a-f]{12}\.faiss"
 ROWS_NAME = r"(?:vectors|delta)-[0-9a-f]{12}\.f32"
-VECTOR_FILES = FileSet(META_NAME, format=1, names=f"{FAISS_NAME}|{ROWS_NAME}")
+# sealed: a flipped digit in nprobe or rescore would change results silently
+VECTOR_FILES = FileSet(META_NAME, format=1, names=f"{FAISS_NAME}|{ROWS_NAME}", sealed=True)
 
 
 def read_meta(directory: Path) -> dict[str, Any] | None:

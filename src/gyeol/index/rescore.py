@@ -117,6 +117,7 @@ class RescoredIndex(VectorIndex):
             "type": "rescored",
             "vectors": vectors_file,
             "vectors_in_ram": not self.store.in_file,
+            "vectors_crc32": self.store.checksum(),
             "ntotal": self.ntotal,
             "rescore": self.rescore,
             "rebuild_at": self.rebuild_at,

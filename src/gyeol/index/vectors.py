@@ -19,7 +19,9 @@ from typing import Any, Literal
 import numpy as np
 
 from .._arrays import GrowableArray
+from .._checksum import crc_array
 from .._fileset import fresh_name, fsync_file, register_open_file, write_atomic
+from ..errors import CorruptionError
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,20 @@ class VectorStore:
             self._remap(max(self._n, 1))
             register_open_file(self, self.path)
         return name
+
+    def checksum(self) -> int:
+        """crc32 of the n rows' bytes (what the index meta records for the file that holds them)."""
+        return crc_array(self.view())
+
+    def verify(self, expected: Any, path: Path, where: Path) -> None:
+        """CorruptionError naming path (the rows' file) unless the rows match the crc32 that where records.
+
+        expected None: the meta was written before checksums; nothing to check.
+        """
+        if expected is None:
+            return
+        if type(expected) is not int or self.checksum() != expected:
+            raise CorruptionError(f"vector file {path} is damaged: its rows do not match the crc32 {where} records")
 
     def ram_bytes(self) -> int:
         return (len(self._ram) + len(self._tail)) * self.dim * 4

@@ -23,9 +23,9 @@ from .._fileset import FileSet, checked_name, confined, fresh_token
 from ..errors import CorruptionError
 
 ARRAY_NAME = r"bm25\.[0-9a-f]{12}\.[a-z][a-z0-9_]*\.npy"
-ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME)
+ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME, sealed=True)
 META_NAME = ARRAY_FILES.meta_name
-_RESERVED = ("format", "files", "deltas")  # keys of the JSON that are not the header's
+_RESERVED = ("format", "files", "deltas", "crc32")  # keys of the JSON that are not the header's
 
 
 def _crc(arr: np.ndarray) -> int:

@@ -93,5 +93,12 @@ class IdMap:
                     out[q] = label
         return out
 
+    def tied_labels(self) -> np.ndarray:
+        """Labels whose id hash another live label shares (the same id twice, or a rare collision)."""
+        same = np.flatnonzero(self._hashes[1:] == self._hashes[:-1])
+        if not len(same):
+            return np.empty(0, np.int64)
+        return self._labels[np.unique(np.concatenate([same, same + 1]))]
+
     def live_labels(self) -> np.ndarray:
         return np.sort(self._labels)

@@ -4,6 +4,10 @@ A manifest is the single commit point of a collection (the protocol of gyeol._fi
 data files are written first, then the manifest that names them replaces the old one
 atomically. Files that no manifest names are leftovers of an interrupted write and are
 swept by the next writer.
+
+Format 2 records each data file's length and crc32 ("checksums") and seals the manifest with
+its own crc32; a format-1 manifest (no checksums) still opens, and the next commit writes
+format 2 (reading each old file once to sum it).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._fileset import FileSet, checked_name
+from .._checksum import FileSum, file_sum
+from .._fileset import FORMAT_KEY, FileSet, checked_name
 from ..errors import CorruptionError
 
 DATA_DIR = "data"
@@ -23,9 +28,10 @@ SEGMENT_NAME = r"seg-\d{4,}-\d{12,}-[0-9a-f]{8}\.parquet"
 TOMBSTONE_NAME = r"tomb-\d{4,}-[0-9a-f]{12}\.parquet"
 COLLECTION_FOLDER = re.compile(r"c-[0-9a-f]{16}")
 # A collection's manifest names the Parquet segments and tombstones under data/.
-MANIFEST = FileSet("manifest.json", format=1, names=f"{SEGMENT_NAME}|{TOMBSTONE_NAME}", folder=DATA_DIR)
+MANIFEST = FileSet("manifest.json", format=2, names=f"{SEGMENT_NAME}|{TOMBSTONE_NAME}", folder=DATA_DIR,
+                   reads=(1, 2), sealed=True)
 # The database's catalog names the collection folders (swept by Database, not by FileSet).
-CATALOG = FileSet("catalog.json", format=1)
+CATALOG = FileSet("catalog.json", format=1, sealed=True)  # the seal is checked after the names
 MANIFEST_NAME = MANIFEST.meta_name
 CATALOG_NAME = CATALOG.meta_name
 
@@ -50,6 +56,11 @@ class Manifest:
     segments: tuple[SegmentRef, ...] = ()
     tombstones: tuple[str, ...] = ()
     deleted: int = 0  # labels tombstoned so far in this generation
+    # name -> length and crc32 of each file named (format 2); write_manifest fills in new files'
+    checksums: dict[str, FileSum] = field(default_factory=dict, compare=False)
+    # False when the manifest's own crc32 did not match its content (store.open reports it after
+    # the more precise checks); None when it carried none (format 1)
+    sealed_ok: bool | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,10 +71,11 @@ class Manifest:
             "segments": [vars(s) for s in self.segments],
             "tombstones": list(self.tombstones),
             "deleted": self.deleted,
+            "checksums": {name: self.checksums[name].to_json() for name in sorted(self.checksums)},
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: Path) -> "Manifest":
+    def from_dict(cls, data: dict[str, Any], where: Path, sealed_ok: bool | None = None) -> "Manifest":
         """The manifest in data; CorruptionError naming where when it is malformed or names a file badly."""
         try:
             manifest = cls(
@@ -92,7 +104,19 @@ class Manifest:
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
             raise CorruptionError(f"{where} lists {', '.join(twice)} more than once")
-        return manifest
+        sums = data.get("checksums")
+        if data.get(FORMAT_KEY, 1) >= 2:
+            if not isinstance(sums, dict):
+                raise CorruptionError(f"{where}: a format-2 manifest without its checksums")
+            missing = [n for n in names if n not in sums]
+            if missing:
+                raise CorruptionError(f"{where}: format 2, but no checksum for {missing[0]}")
+            if sealed_ok is None:
+                raise CorruptionError(f"{where}: a format-2 manifest without its own crc32")
+        elif sums is not None:
+            raise CorruptionError(f"{where}: a format-1 manifest with checksums")
+        checksums = {n: FileSum.from_json(sums[n], where, n) for n in names} if sums else {}
+        return replace(manifest, checksums=checksums, sealed_ok=sealed_ok)
 
     def next(self, **changes: Any) -> "Manifest":
         return replace(self, version=self.version + 1, **changes)
@@ -102,15 +126,31 @@ class Manifest:
 
 
 def read_manifest(directory: Path) -> Manifest:
-    data = MANIFEST.read(directory)
+    """The committed manifest; its own crc32 is checked by check_sealed (after the checks against the data)."""
+    data, sealed_ok = MANIFEST.read_unsealed(directory)
     if data is None:
         raise CorruptionError(f"{directory / MANIFEST_NAME} is missing")
-    return Manifest.from_dict(data, directory / MANIFEST_NAME)
+    return Manifest.from_dict(data, directory / MANIFEST_NAME, sealed_ok)
 
 
-def write_manifest(directory: Path, manifest: Manifest) -> None:
-    """Commit manifest: the names of the data files written for it are made durable first."""
-    MANIFEST.commit(directory, manifest.to_dict(), manifest.files(), sweep=False)
+def check_sealed(directory: Path, manifest: Manifest) -> None:
+    """CorruptionError when the manifest read from directory did not match its own crc32."""
+    if manifest.sealed_ok is False:
+        raise CorruptionError(f"{directory / MANIFEST_NAME} is damaged: its crc32 does not match its content")
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> Manifest:
+    """Commit manifest, summing the files it names that have no checksum yet; give back the manifest committed.
+
+    The names of the data files written for it are made durable first. Keep the manifest given
+    back: it carries the new files' checksums, which the next commit would otherwise sum again.
+    """
+    files = manifest.files()
+    data = directory / DATA_DIR
+    checksums = {n: manifest.checksums.get(n) or file_sum(data / n) for n in sorted(files)}
+    manifest = replace(manifest, checksums=checksums, sealed_ok=True)
+    MANIFEST.commit(directory, manifest.to_dict(), files, sweep=False)
+    return manifest
 
 
 @dataclass(frozen=True)
@@ -123,7 +163,7 @@ class Catalog:
 
 def read_catalog(root: Path) -> Catalog | None:
     """The committed catalog in root; None when there is none."""
-    data = CATALOG.read(root)
+    data, sealed_ok = CATALOG.read_unsealed(root)
     if data is None:
         return None
     where = root / CATALOG_NAME
@@ -137,6 +177,8 @@ def read_catalog(root: Path) -> Catalog | None:
         checked_name(folder, COLLECTION_FOLDER, where)
     if len(set(catalog.collections.values())) != len(catalog.collections):
         raise CorruptionError(f"{where} names one folder for two collections")
+    if sealed_ok is False:
+        raise CorruptionError(f"{where} is damaged: its crc32 does not match its content")
     return catalog
 
 

@@ -39,6 +39,27 @@ def arrow_to_vectors(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray
     return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
 
 
+# How far a stored cosine vector's squared norm may stray from 1 (float32 rounding is ~1e-7).
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+def check_vector_values(vectors: np.ndarray, path: Path, *, unit: bool) -> np.ndarray:
+    """vectors, when finite (and of unit length when unit); CorruptionError naming the segment otherwise.
+
+    A damaged page can decode into huge or NaN floats that every search would rank first.
+    """
+    if not np.isfinite(vectors).all():
+        row = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
+        raise CorruptionError(f"segment {path} holds a non-finite vector (row {row})")
+    if unit and len(vectors):
+        off = np.abs(np.einsum("ij,ij->i", vectors, vectors) - 1.0) > UNIT_NORM_TOLERANCE
+        if off.any():
+            row = int(np.flatnonzero(off)[0])
+            raise CorruptionError(f"segment {path} holds a vector of norm {float(np.linalg.norm(vectors[row].astype(np.float64))):.4g} "
+                                  f"(row {row}) in a cosine collection, whose vectors are unit length")
+    return vectors
+
+
 def build_segment(
     ids: list[str], texts: list[str | None], metadata_json: list[str], vectors: np.ndarray
 ) -> pa.Table:

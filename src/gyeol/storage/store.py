@@ -9,7 +9,6 @@ manifest that names them, so a crash leaves the old state or the new one.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +17,26 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed, write_atomic
+from .._checksum import FileSum, check_file
+from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed
 from ..errors import CorruptionError
+from .docs_cache import CACHE_NAME, DOCS_COLUMNS, DocsCaches
 from .idmap import IdMap, hash_ids
-from .manifest import DATA_DIR, MANIFEST, SEGMENT_NAME, Manifest, SegmentRef, read_manifest, write_manifest
+from .manifest import (
+    DATA_DIR,
+    MANIFEST,
+    Manifest,
+    SegmentRef,
+    check_sealed,
+    read_manifest,
+    write_manifest,
+)
 from .reembed import pending_files
 from .segments import (
     arrow_to_vectors,
     build_segment,
     check_segment_dim,
+    check_vector_values,
     read_segment,
     read_tombstones,
     segment_schema,
@@ -39,8 +49,13 @@ log = logging.getLogger(__name__)
 
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
-DOCS_COLUMNS = ("id", "text", "metadata")
-_CACHE_NAME = re.compile(f"(?:{SEGMENT_NAME})\\.arrow")
+# True: segments up to VERIFY_AT_OPEN_MAX_BYTES have their crc32 checked at open (damage is a
+# CorruptionError there, whatever is read later); larger ones, like every segment when False, are
+# checked just before this handle first reads their bytes (an index rebuild, a docs-cache rebuild,
+# compact()), so an open that finds its derived files intact does not stream gigabytes it does not
+# need, and no damaged byte is ever used. benchmarks/checksum_cost.py measures it (docs/durability.md).
+VERIFY_SEGMENTS_AT_OPEN = True
+VERIFY_AT_OPEN_MAX_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class SegmentStore:
         self._id_index: tuple[np.ndarray, list] | None = None  # per-chunk (offsets, bytes) for ids_of
         self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
+        self._unverified: dict[str, FileSum] = {}  # segments whose crc32 is checked before their first read
 
     def _folder(self) -> Path:
         """The database folder, for the steps only an on-disk store takes (open, sweep)."""
@@ -84,7 +100,7 @@ class SegmentStore:
         manifest = Manifest(version=1, generation=1, next_label=0, config=config)
         if directory is not None:
             (directory / DATA_DIR).mkdir(parents=True, exist_ok=True)
-            write_manifest(directory, manifest)
+            manifest = write_manifest(directory, manifest)
         return cls(directory, manifest)
 
     @classmethod
@@ -106,6 +122,11 @@ class SegmentStore:
         raise AssertionError("unreachable")
 
     def _load(self, writable: bool) -> None:
+        """Read the committed state, checking every file against the manifest: CorruptionError naming the file.
+
+        The precise checks (names, dim, label ranges, ids) come first and the checksums last, so a
+        damaged file is reported by what is wrong with it where that can be told.
+        """
         directory = self._folder()
         data = directory / DATA_DIR
         where = directory / MANIFEST.meta_name
@@ -113,21 +134,34 @@ class SegmentStore:
             confined(data / name, data, where)
         for seg in self.manifest.segments:  # the footer only: the dim the manifest says must be the data's
             check_segment_dim(data / seg.file, self.dim, where)
+        tombstones = [read_tombstones(data / name) for name in self.manifest.tombstones]
+        for name, labels in zip(self.manifest.tombstones, tombstones):
+            bad = labels[(labels < 0) | (labels >= self.manifest.next_label)]
+            if len(bad):
+                raise CorruptionError(f"tombstone {data / name} holds label {int(bad[0])}, outside "
+                                      f"0..{self.manifest.next_label - 1} that {where} names")
+        check_sealed(directory, self.manifest)
+        sums = self.manifest.checksums
+        self._unverified = {seg.file: sums[seg.file] for seg in self.manifest.segments if seg.file in sums}
+        if VERIFY_SEGMENTS_AT_OPEN:
+            for seg in self.manifest.segments:
+                if seg.file in self._unverified and self._unverified[seg.file].bytes <= VERIFY_AT_OPEN_MAX_BYTES:
+                    self._verify_segment(seg)
+        for name in self.manifest.tombstones:
+            if name in sums:
+                check_file(data / name, sums[name], what="tombstone", where=where)
+        caches = DocsCaches(directory / INDEX_DIR / DOCS_CACHE, writable)
         hashes = []
         for seg in self.manifest.segments:
-            table = self._docs_table(seg, writable)
+            table = self._docs_table(seg, caches)
             for batch in table.to_batches():  # one row group at a time: small temporaries
                 ids, texts, metas = batch.columns
                 self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
                 hashes.append(hash_ids(ids))
+        caches.commit({f"{seg.file}.arrow" for seg in self.manifest.segments})
         self._live = np.ones(self.manifest.next_label, dtype=bool)
-        for name in self.manifest.tombstones:
-            labels = read_tombstones(data / name)
-            bad = labels[(labels < 0) | (labels >= self.manifest.next_label)]
-            if len(bad):
-                raise CorruptionError(f"tombstone {data / name} holds label {int(bad[0])}, outside "
-                                      f"0..{self.manifest.next_label - 1} that {where} names")
+        for labels in tombstones:
             self._live[labels] = False
         if self.n_labels != self.manifest.next_label:
             raise CorruptionError(
@@ -136,36 +170,44 @@ class SegmentStore:
         live = np.flatnonzero(self._live)
         all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
         self.idmap.rebuild(all_hashes[live], live)
+        self._check_unique_ids()
 
-    def _docs_table(self, seg: SegmentRef, writable: bool) -> pa.Table:
+    def _verify_segment(self, seg: SegmentRef) -> None:
+        """Check a segment against the crc32 its manifest records, once per handle (CorruptionError naming it)."""
+        expected = self._unverified.get(seg.file)
+        if expected is not None:
+            directory = self._folder()
+            check_file(directory / DATA_DIR / seg.file, expected, what="segment", where=directory / MANIFEST.meta_name)
+            del self._unverified[seg.file]
+
+    def _check_unique_ids(self) -> None:
+        """CorruptionError when two live labels hold the same id (hash ties are compared as strings)."""
+        tied = self.idmap.tied_labels()
+        if not len(tied):
+            return
+        seen: dict[str, int] = {}
+        for label, doc_id in zip(tied.tolist(), self.ids.take(pa.array(tied, pa.int64())).to_pylist()):
+            if doc_id in seen:
+                raise CorruptionError(f"id {doc_id!r} is live at labels {seen[doc_id]} and {label} in "
+                                      f"{self._folder() / DATA_DIR}: the segments contradict each other")
+            seen[doc_id] = label
+
+    def _docs_table(self, seg: SegmentRef, caches: "DocsCaches") -> pa.Table:
         """A segment's id, text and metadata columns, memory-mapped from the derived Arrow IPC cache.
 
         Parquet pages must be decoded into RAM; an uncompressed IPC file maps straight in, so
-        texts cost page cache rather than heap. The writer creates a missing or unreadable cache;
-        a reader decodes the Parquet and writes nothing.
+        texts cost page cache rather than heap. The writer creates a missing or damaged cache
+        (a damaged one with a WARNING); a reader decodes the Parquet and writes nothing.
         """
         directory = self._folder()
-        cache = directory / INDEX_DIR / DOCS_CACHE / f"{seg.file}.arrow"
-        try:
-            if cache.is_symlink():  # derived data is never read through a link: rebuild it
-                raise OSError(f"{cache} is a symlink")
-            table = pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
-            if table.num_rows == seg.rows and table.schema.names == list(DOCS_COLUMNS):
-                return table
-        except (OSError, pa.ArrowInvalid):
-            pass
+        table = caches.open(f"{seg.file}.arrow", seg.rows)
+        if table is not None:
+            return table
+        self._verify_segment(seg)
         table = read_segment(directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
         if table.num_rows != seg.rows:
             raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
-        if not writable:
-            return table
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache, lambda tmp: _write_ipc(tmp, table), sync_dir=False)
-            return pa.ipc.open_file(pa.memory_map(str(cache))).read_all()
-        except OSError as exc:  # derived data: serve from RAM rather than fail
-            log.warning("could not write the document cache %s (%s)", cache, exc)
-            return table
+        return caches.write(f"{seg.file}.arrow", table)
 
     def _sweep(self) -> None:
         """Remove files of interrupted writes: temp files and data files no manifest names."""
@@ -181,7 +223,7 @@ class SegmentStore:
         named = self.manifest.files()
         # an interrupted re-embedding's batches stay while it can resume (storage/reembed.py)
         MANIFEST.sweep(directory, named | pending_files(directory, self.manifest))
-        sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, _CACHE_NAME, {f"{n}.arrow" for n in named})
+        sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, CACHE_NAME, {f"{n}.arrow" for n in named})
 
     # ----------------------------------------------------------------- reading
 
@@ -265,9 +307,7 @@ class SegmentStore:
             end = seg.first_label + seg.rows
             if end <= first_label:
                 continue
-            table = read_segment(self.directory / DATA_DIR / seg.file, ["vector"])
-            vecs = arrow_to_vectors(table.column("vector"), self.dim)
-            parts.append(vecs[max(0, first_label - seg.first_label) :])
+            parts.append(self._segment_vectors(seg)[max(0, first_label - seg.first_label) :])
         return np.concatenate(parts) if parts else np.empty((0, self.dim), np.float32)
 
     def iter_vector_batches(self, first_label: int = 0) -> Iterator[np.ndarray]:
@@ -278,8 +318,16 @@ class SegmentStore:
         for seg in self.manifest.segments:
             if seg.first_label + seg.rows <= first_label:
                 continue
-            table = read_segment(self.directory / DATA_DIR / seg.file, ["vector"])
-            yield arrow_to_vectors(table.column("vector"), self.dim)[max(0, first_label - seg.first_label) :]
+            yield self._segment_vectors(seg)[max(0, first_label - seg.first_label) :]
+
+    def _segment_vectors(self, seg: SegmentRef) -> np.ndarray:
+        """One segment's vectors, checked: finite, and unit length in a cosine collection."""
+        path = self._folder() / DATA_DIR / seg.file
+        self._verify_segment(seg)
+        vectors = arrow_to_vectors(read_segment(path, ["vector"]).column("vector"), self.dim)
+        if len(vectors) != seg.rows:
+            raise CorruptionError(f"segment {path} holds {len(vectors)} vectors, {MANIFEST.meta_name} says {seg.rows}")
+        return check_vector_values(vectors, path, unit=self.manifest.config.get("metric") == "cosine")
 
     # ----------------------------------------------------------------- writing
 
@@ -312,7 +360,7 @@ class SegmentStore:
                 deleted=self.manifest.deleted + len(delete_labels),
             )
             if self.directory is not None:
-                write_manifest(self.directory, manifest)
+                manifest = write_manifest(self.directory, manifest)
         except BaseException:
             for path in written:  # never named by a manifest: safe to drop
                 path.unlink(missing_ok=True)
@@ -356,7 +404,7 @@ class SegmentStore:
             generation=generation, next_label=len(keep), segments=segments, tombstones=(), deleted=0
         )
         if self.directory is not None:
-            write_manifest(self.directory, manifest)
+            manifest = write_manifest(self.directory, manifest)
             for name in old_files:
                 (self.directory / DATA_DIR / name).unlink(missing_ok=True)
                 (self.directory / INDEX_DIR / DOCS_CACHE / f"{name}.arrow").unlink(missing_ok=True)
@@ -407,8 +455,3 @@ def _check_folders(directory: Path) -> None:
 def _segment_name(generation: int, first_label: int) -> str:
     """A fresh segment file name that says its generation and first label."""
     return f"seg-{generation:04d}-{first_label:012d}-{fresh_token()[:8]}.parquet"
-
-
-def _write_ipc(path: Path, table: pa.Table) -> None:
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)

@@ -1,0 +1,127 @@
+"""crc32 checksums of files, arrays and JSON bodies: what gyeol records for each file it writes.
+
+Every data and index file's checksum is kept in the JSON file that names it (the manifest for
+segments and tombstones, index metadata for FAISS, rescoring and cache files), and checked when
+the file is loaded. zlib's crc32 runs at several GB/s here, so a whole-file check costs a small
+fraction of reading or decoding the file; files are read through a memory map, never copied.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CorruptionError
+
+CHUNK = 64 << 20  # bytes per crc32 call: zlib releases the GIL for each
+SEAL_KEY = "crc32"  # the key of a JSON file's own checksum (see seal_json)
+
+
+def crc_buffer(data: Any, crc: int = 0) -> int:
+    """crc32 of a bytes-like object, continuing from crc."""
+    view = memoryview(data).cast("B")
+    for start in range(0, len(view), CHUNK):
+        crc = zlib.crc32(view[start : start + CHUNK], crc)
+    return crc
+
+
+def crc_array(arr: np.ndarray) -> int:
+    """crc32 of an array's bytes in C order (0 for an empty array)."""
+    if not arr.size:
+        return 0
+    flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+    return crc_buffer(flat)
+
+
+@dataclass(frozen=True)
+class FileSum:
+    """A file's length and the crc32 of its first `bytes` bytes."""
+
+    crc32: int
+    bytes: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"crc32": self.crc32, "bytes": self.bytes}
+
+    @classmethod
+    def from_json(cls, value: Any, where: Path, name: str) -> "FileSum":
+        """The sum recorded for name in where; CorruptionError when it is not one."""
+        if (
+            not isinstance(value, dict)
+            or type(value.get("crc32")) is not int
+            or type(value.get("bytes")) is not int
+            or not 0 <= value["crc32"] < 2**32
+            or value["bytes"] < 0
+        ):
+            raise CorruptionError(f"{where}: the checksum recorded for {name} is malformed ({value!r})")
+        return cls(value["crc32"], value["bytes"])
+
+
+def file_sum(path: Path, length: int | None = None) -> FileSum:
+    """The FileSum of path's first length bytes (the whole file when None); OSError when shorter."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        length = size if length is None else length
+        if size < length:
+            raise OSError(f"{path.name} has {size} bytes, {length} were written")
+        if length == 0:
+            return FileSum(0, 0)
+        with mmap.mmap(handle.fileno(), length, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                crc = crc_buffer(view)
+            finally:
+                view.release()
+    return FileSum(crc, length)
+
+
+def check_file(path: Path, expected: FileSum, *, what: str, where: Path, exact: bool = True) -> None:
+    """CorruptionError naming path unless its first expected.bytes bytes match expected.
+
+    exact: the file must hold exactly that many bytes (False for preallocated files that grow).
+    what: what the file is ("segment", "tombstone", ...); where: the file that records the sum.
+    """
+    try:
+        size = path.stat().st_size
+        if (size != expected.bytes) if exact else (size < expected.bytes):
+            raise CorruptionError(f"{what} {path} has {size} bytes, {where} records {expected.bytes}")
+        found = file_sum(path, expected.bytes)
+    except FileNotFoundError:
+        raise CorruptionError(f"{what} {path} named by {where} is missing") from None
+    except OSError as exc:
+        raise CorruptionError(f"{what} {path} is unreadable ({exc})") from exc
+    if found.crc32 != expected.crc32:
+        raise CorruptionError(f"{what} {path} is damaged: its crc32 is {found.crc32:08x}, "
+                              f"{where} records {expected.crc32:08x}")
+
+
+# --------------------------------------------------------------------------- JSON files that seal themselves
+
+
+def dump_json(body: dict[str, Any]) -> bytes:
+    """How gyeol serialises its JSON files (the seal is computed over exactly these bytes)."""
+    return json.dumps(body, ensure_ascii=False, indent=1).encode()
+
+
+def seal_json(body: dict[str, Any]) -> bytes:
+    """body serialised with its own crc32 appended under SEAL_KEY."""
+    unsealed = {k: v for k, v in body.items() if k != SEAL_KEY}
+    return dump_json({**unsealed, SEAL_KEY: zlib.crc32(dump_json(unsealed))})
+
+
+def unseal(meta: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
+    """meta without its seal, and whether the seal matched (None: the file carries none)."""
+    if SEAL_KEY not in meta:
+        return meta, None
+    body = {k: v for k, v in meta.items() if k != SEAL_KEY}
+    try:
+        ok = meta[SEAL_KEY] == zlib.crc32(dump_json(body))
+    except (TypeError, ValueError):
+        ok = False
+    return body, ok
