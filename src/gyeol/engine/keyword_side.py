@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +28,7 @@ class KeywordSide:
         self._read_only = read_only
         self._index: "BM25Index | None" = None
         self._dirty = False
+        self._build_lock = threading.Lock()  # searches racing to the first keyword query build once
 
     @property
     def built(self) -> bool:
@@ -46,10 +48,23 @@ class KeywordSide:
         """Terms of each text (None counts as empty), in one batch."""
         return self.require_tokenizer().tokenize_batch([t or "" for t in texts])
 
+    def tokenize_queries(self, queries: list[str]) -> list[list[str]]:
+        """Terms of each query text, in one batch (a search makes them before it takes any lock)."""
+        return self.require_tokenizer().tokenize_batch(queries)
+
     def index(self, store: SegmentStore) -> "BM25Index":
-        """The BM25 index: loaded from disk and caught up, or built from every stored text."""
-        if self._index is not None:
-            return self._index
+        """The BM25 index: loaded from disk and caught up, or built from every stored text.
+
+        Threads that ask at once build it once: the first builds, the others wait for it.
+        """
+        index = self._index
+        if index is not None:
+            return index
+        with self._build_lock:
+            index = self._index
+            return index if index is not None else self._build(store)
+
+    def _build(self, store: SegmentStore) -> "BM25Index":
         from ..lexical.bm25 import BM25Index
 
         tokenizer = self.require_tokenizer()
@@ -69,15 +84,19 @@ class KeywordSide:
             self._dirty = True
         if store.has_deletes:
             index.delete(np.flatnonzero(~store.live))
-        self._index = index
         if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
-            self.save(store)
+            self._save(index, store)  # before searches see it: a save merges the index's tail
+        self._index = index
         return index
 
-    def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None) -> list[Ranked]:
-        """The k best documents of each query by BM25, only labels where allowed is True (None: every live one)."""
+    def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None,
+               terms: list[list[str]] | None = None) -> list[Ranked]:
+        """The k best documents of each query by BM25, only labels where allowed is True (None: every live one);
+        terms: the queries' terms when already made (tokenize_queries)."""
         index = self.index(store)
-        return [index.search(terms, k, allowed) for terms in self.tokenizer.tokenize_batch(queries)]
+        if terms is None:
+            terms = self.tokenizer.tokenize_batch(queries)
+        return [index.search(query_terms, k, allowed) for query_terms in terms]
 
     def add(self, tokens: list[list[str]]) -> None:
         """Index the terms of a committed batch (the built index only)."""
@@ -97,11 +116,15 @@ class KeywordSide:
 
     def save(self, store: SegmentStore) -> None:
         """Write the index if it changed since its last save (writers on disk only)."""
+        if self._index is not None:
+            self._save(self._index, store)
+
+    def _save(self, index: "BM25Index", store: SegmentStore) -> None:
         directory = index_dir(store, "bm25")
-        if directory is None or self._read_only or self._index is None or not self._dirty:
+        if directory is None or self._read_only or not self._dirty:
             return
         directory.mkdir(parents=True, exist_ok=True)
-        self._index.save(directory, store.manifest.generation, terms=self._terms_signature())
+        index.save(directory, store.manifest.generation, terms=self._terms_signature())
         self._dirty = False
 
     def _terms_signature(self) -> dict[str, Any]:
