@@ -53,6 +53,10 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                                   "first_hybrid.preload.to_first_hybrid_s.median", "first_hybrid.preload.cpu_s.median",
                                   "steps_runs[].hits"],
     }),
+    "concurrency.py": (["--smoke", "--out", "{out}"], {
+        "concurrency_smoke.json": ["config.docs", "load_average.before", *(f"rows[].{key}" for key in (
+            "name", "qps_1", "qps_2", "speedup_2", "qps_4", "speedup_4", "qps_serial_2", "speedup_serial_2"))],
+    }),
     "compare_tiers.py": (["--smoke", "--out", "{out}"], {
         "compare_tiers_2000_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
             "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",

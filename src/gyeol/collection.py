@@ -1,9 +1,14 @@
 """Collection: the public facade over one collection's documents and the engine that indexes them.
 
-This class validates every call, holds the lock, and delegates: engine/ keeps the store and
+This class validates every call, holds the locks, and delegates: engine/ keeps the store and
 the derived indexes (vector, BM25, metadata columns) in step, search.py runs queries.
 Arguments are checked here, once, before anything changes, so a call that raises
 changes nothing.
+
+Locking: reads (search, get, count) share a ReadWriteLock, so threads search in parallel;
+query texts are embedded and tokenized before it is taken. Writes run one at a time under
+a writer mutex and embed their batch there; they take the exclusive side only to commit
+and bring the derived indexes up to the commit, so a search waits at most for that swap.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from . import _validation as v
 from .config import CollectionConfig
 from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, queries_function
+from ._rwlock import ReadWriteLock
 from .errors import DuplicateIdError, GyeolError, InvalidInputError
 from .search import plan_search
 from .storage.store import SegmentStore
@@ -43,7 +49,8 @@ class Collection:
         check_writable also when it is read-only."""
         self._config = config
         self._embedder = embedder
-        self._lock = threading.RLock()
+        self._rw = ReadWriteLock()  # shared: reads; exclusive: a commit swapping the state in
+        self._write_lock = threading.RLock()  # one write at a time, its embedding included
         self._closed = False
         self._db_check_open = check_open
         self._db_check_writable = check_writable
@@ -90,8 +97,9 @@ class Collection:
     @property
     def index_info(self) -> dict[str, Any]:
         """What the vector index serving queries is (kind, size, device)."""
-        self._check_open()
-        return self._engine.describe()
+        with self._rw.shared():
+            self._check_open()
+            return self._engine.describe()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self.count()} docs"
@@ -105,7 +113,7 @@ class Collection:
     def reconfigure(self, *, tier: str, device: str, embedder: Any = None, tokenizer: Any = None) -> None:
         """Internal, for Database.get_collection: serve this open handle from tier and device (a
         resolved "cpu" or "gpu"), with embedder and tokenizer when given (None keeps the current)."""
-        with self._lock:
+        with self._write_lock, self._rw.exclusive():
             self._check_open()
             if tokenizer is not None and not self._engine.keyword.enabled:
                 self._engine.set_tokenizer(tokenizer)  # raises: checked before anything changes
@@ -119,7 +127,7 @@ class Collection:
     def release(self, *, save: bool = True) -> None:
         """Internal, for Database.close and drop_collection: save the derived indexes (unless
         save=False) and release them; later calls raise."""
-        with self._lock:
+        with self._write_lock, self._rw.exclusive():
             if self._closed:
                 return
             try:
@@ -137,7 +145,7 @@ class Collection:
         disk instead of each tokenizing the whole collection on their first keyword search.
         """
         keyword = v.check_flag("keyword", keyword)
-        with self._lock:
+        with self._write_lock, self._rw.exclusive():  # a save merges the BM25 tail: no search meanwhile
             if keyword:
                 self._check_writable()
             else:
@@ -185,7 +193,7 @@ class Collection:
         vectors: Any = None,
     ) -> list[str]:
         """Add new documents; give back their ids. An id already stored raises DuplicateIdError."""
-        with self._lock:
+        with self._write_lock:  # no other write changes the ids meanwhile; searches go on
             self._check_writable()
             batch = self._check_batch(texts, ids, metadata, vectors, generate_ids=True)
             if not batch.ids:
@@ -208,7 +216,7 @@ class Collection:
         vectors: Any = None,
     ) -> list[str]:
         """Insert documents, replacing any stored under the same ids; give back the ids."""
-        with self._lock:
+        with self._write_lock:
             self._check_writable()
             if ids is None:
                 raise InvalidInputError("upsert needs ids=")
@@ -221,7 +229,7 @@ class Collection:
 
     def delete(self, ids: list[str] | None = None, *, where: dict[str, Any] | None = None) -> int:
         """Delete documents by ids, by filter, or both (ids that match the filter); give back how many."""
-        with self._lock:
+        with self._write_lock:
             self._check_writable()
             if ids is None and where is None:
                 raise InvalidInputError("delete needs ids= or where= (use drop_collection to remove everything)")
@@ -230,7 +238,8 @@ class Collection:
             labels = self._engine.select(_check_ids(ids), _compile(where))
             if len(labels) == 0:
                 return 0
-            self._engine.delete(labels)
+            with self._rw.exclusive():
+                self._engine.delete(labels)
             return int(len(labels))
 
     def add_documents(
@@ -249,7 +258,7 @@ class Collection:
         from .documents import plan, prepare
         from .progress import progress_override
 
-        with self._lock, progress_override(progress):
+        with self._write_lock, progress_override(progress):  # searches go on until the commit (_write)
             self._check_writable()
             self._require_embedder()
             prepared = prepare(sources, chunker=chunker, metadata=metadata)
@@ -269,7 +278,7 @@ class Collection:
 
     def compact(self) -> None:
         """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes."""
-        with self._lock:
+        with self._write_lock, self._rw.exclusive():
             self._check_writable()
             self._engine.compact()
 
@@ -285,7 +294,7 @@ class Collection:
         """
         from .engine.reembed import AfterCommitError, reembed
 
-        with self._lock:
+        with self._write_lock, self._rw.exclusive():
             self._check_writable()
             try:
                 done = reembed(self._engine, self._config, embedder, batch_size=batch_size, progress=progress)
@@ -323,16 +332,19 @@ class Collection:
         return WriteBatch(ids=ids, texts=texts, metadata=metas, metadata_json=metas_json, vectors=vectors)
 
     def _write(self, batch: WriteBatch, replaced: np.ndarray) -> None:
+        """Stage the batch (embedding it) while searches go on, then commit it exclusively."""
         engine = self._engine
-        engine.apply(engine.stage(batch, replaced))
+        staged = engine.stage(batch, replaced)
+        with self._rw.exclusive():
+            engine.apply(staged)
 
     # ------------------------------------------------------------------ reads
 
     def count(self) -> int:
         """How many live documents the collection holds."""
-        with self._lock:
+        self._follow_writer()
+        with self._rw.shared():
             self._check_open()
-            self._engine.refresh()
             return self._engine.store.n_live
 
     def get(
@@ -345,9 +357,9 @@ class Collection:
         include_vectors: bool = False,
     ) -> list[Document]:
         """Documents by ids (input order, missing omitted), by filter, or all; limit/offset page them."""
-        with self._lock:
+        self._follow_writer()
+        with self._rw.shared():
             self._check_open()
-            self._engine.refresh()
             if limit is not None:
                 v.check_k(limit, name="limit")
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
@@ -390,13 +402,13 @@ class Collection:
             return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
         from .stages import search_with_stages
 
-        with self._lock:  # every stage reads the same snapshot
-            return search_with_stages(
-                lambda depth: self._search(query, vector, True, depth, mode, where, alpha, fusion, rrf_k,
-                                           candidates)[0],
-                query, k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
-                vectors_of=self._vectors_of, parents_of=self._chunks_of,
-            )
+        # each stage takes the shared lock itself: a commit between two stages is seen by the later one
+        return search_with_stages(
+            lambda depth: self._search(query, vector, True, depth, mode, where, alpha, fusion, rrf_k,
+                                       candidates)[0],
+            query, k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+            vectors_of=self._vectors_of, parents_of=self._chunks_of,
+        )
 
     def _chunks_of(self, doc_ids: list[str]) -> list[Document]:
         """Every stored chunk of the parent documents doc_ids (add_documents' doc_id metadata)."""
@@ -425,21 +437,34 @@ class Collection:
 
     def _search(self, queries: Any, vectors: Any, single: bool, k: Any, mode: Any, where: Any, alpha: Any,
                 fusion: Any, rrf_k: Any, candidates: Any) -> list[Results]:
-        with self._lock:
+        while True:
             self._check_open()
-            self._engine.refresh()
-            config = self._config
+            self._follow_writer()
+            config, engine = self._config, self._engine
             if mode == "hybrid" and fusion is None and (alpha is None or (isinstance(alpha, str) and alpha == "auto")) \
-                    and not self._engine.keyword.enabled:
+                    and not engine.keyword.enabled:
                 mode = "vector"  # tokenizer=None: the default search has only a vector side to rank
-            plan = plan_search(queries, vectors, single=single, dim=config.dim, metric=config.metric, k=k, mode=mode,
-                               alpha=alpha, fusion=fusion, rrf_k=rrf_k, candidates=candidates)
+            plan = plan_search(queries, vectors, single=single, dim=config.dim, metric=config.metric, k=k,
+                               mode=mode, alpha=alpha, fusion=fusion, rrf_k=rrf_k, candidates=candidates)
             if plan.embeds:
                 self._require_embedder()
-            found = self._engine.search(plan, None if where is None else _compile(where))
-            if plan.queries is None:
-                return found
-            return [res.with_query(q) for res, q in zip(found, plan.queries)]  # for highlights
+            expr = None if where is None else _compile(where)
+            # embedding and tokenizing the queries take no lock: commits go on meanwhile
+            plan, terms = engine.prepare(plan)
+            with self._rw.shared():
+                self._check_open()
+                if engine is self._engine:  # else re-embedded meanwhile: plan again for the new model
+                    found = engine.search(plan, expr, terms)
+                    if plan.queries is None:
+                        return found
+                    return [res.with_query(q) for res, q in zip(found, plan.queries)]  # for highlights
+
+    def _follow_writer(self) -> None:
+        """A read-only handle takes its writer's latest commit (exclusively: it swaps the store)."""
+        if self._engine.refresh_due():
+            with self._write_lock, self._rw.exclusive():
+                self._check_open()
+                self._engine.refresh()
 
 
     # ------------------------------------------------------------------ tables (notebooks)

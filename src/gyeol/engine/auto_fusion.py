@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -48,6 +49,8 @@ class AutoFusionState:
         self._measured_at = 0  # live documents when the parameters were measured
         self._saved = True  # nothing measured that a save should write
         self._loaded = False  # the saved file was looked for
+        # searches racing to the first auto hybrid search calibrate once; the others wait for it
+        self._lock = threading.RLock()
 
     @property
     def params(self) -> AutoFusion | None:
@@ -56,11 +59,17 @@ class AutoFusionState:
 
     def reset(self) -> None:
         """Forget the parameters (another embedder or tokenizer): the next auto search measures again."""
-        self._params = None
-        self._measured_at = 0
+        with self._lock:
+            self._params = None
+            self._measured_at = 0
 
     def get(self, store: SegmentStore, search_vector: RankLabels, search_keyword: RankLabels) -> AutoFusion:
-        """The parameters for the store as it is now, calibrating when none fit its size."""
+        """The parameters for the store as it is now, calibrating when none fit its size (once, whatever
+        the threads asking)."""
+        with self._lock:
+            return self._get(store, search_vector, search_keyword)
+
+    def _get(self, store: SegmentStore, search_vector: RankLabels, search_keyword: RankLabels) -> AutoFusion:
         n = store.n_live
         if self._params is None and not self._loaded:
             self._load(store)
@@ -83,6 +92,10 @@ class AutoFusionState:
 
     def save(self, store: SegmentStore) -> None:
         """Write the measured parameters beside the derived indexes (a writer's on-disk store only)."""
+        with self._lock:
+            self._save(store)
+
+    def _save(self, store: SegmentStore) -> None:
         directory = _params_dir(store)
         if self._saved or self._params is None or directory is None:
             return

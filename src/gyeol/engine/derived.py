@@ -4,12 +4,18 @@ Everything here is derived from the store's committed rows and can be rebuilt fr
 write is staged first (embedded, normalised, tokenized: whatever can fail), then applied: the
 store commits, and every derived structure follows. Read-only handles follow a writer's
 commits by watching its manifest.
+
+Threads: the Collection runs searches side by side and a write's apply alone (engine/ holds no
+lock of its own for that); what a search builds lazily (BM25, metadata columns, auto-fusion
+parameters) is built under its own lock, once, while other searches wait for it.
 """
 
 from __future__ import annotations
 
 import logging
+import dataclasses
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, cast
 
@@ -89,6 +95,7 @@ class DerivedIndexes:
         self.keyword = KeywordSide(config, tokenizer, read_only=read_only)
         self.auto_fusion = AutoFusionState()  # measured on the first auto hybrid search
         self._metadata: "MetadataColumns | None" = None
+        self._metadata_lock = threading.Lock()  # the first filtered searches build the columns once
         directory = store.directory
         self._manifest_path = None if directory is None else str(directory / MANIFEST_NAME)
         self._manifest_stamp = self._stamp()
@@ -108,6 +115,12 @@ class DerivedIndexes:
         return self.vectors.index.describe()
 
     # ------------------------------------------------------------------ following the writer
+
+    def refresh_due(self) -> bool:
+        """True for a read-only handle whose writer committed since (refresh() then moves it on)."""
+        if not self._read_only or self.store.directory is None:
+            return False
+        return self._switched is not None or self._stamp() != self._manifest_stamp
 
     def refresh(self) -> None:
         """Read-only handles: take the writer's latest commit when its manifest changed."""
@@ -198,7 +211,7 @@ class DerivedIndexes:
         self.store.commit(staged.rows, staged.replaced)
         self.vectors.add(staged.rows.vectors, self.store)
         if len(staged.replaced):
-            self.keyword.delete(staged.replaced)
+            self.keyword.delete(self.store, staged.replaced)
         self.keyword.append(self.store, staged.counts, first_label)  # and saves them beside the commit
         if self.vectors.checkpoint_due():
             self.save()
@@ -212,7 +225,7 @@ class DerivedIndexes:
     def delete(self, labels: np.ndarray) -> None:
         """Tombstone live labels in one commit (the vector index keeps them: searches mask them out)."""
         self.store.commit(None, labels)
-        self.keyword.delete(labels)
+        self.keyword.delete(self.store, labels)
 
     def compact(self) -> None:
         """Rewrite live rows as one segment, then renumber or rebuild the indexes over the new labels, and save them."""
@@ -273,15 +286,19 @@ class DerivedIndexes:
         return self._columns().mask(expr) & self.store.live
 
     def _columns(self) -> "MetadataColumns":
-        """Typed metadata columns for filters, built on first filtered call."""
-        if self._metadata is None:
-            from ..filters import MetadataColumns
+        """Typed metadata columns for filters, built on first filtered call (once, whatever the threads)."""
+        columns = self._metadata
+        if columns is not None:
+            return columns
+        with self._metadata_lock:
+            if self._metadata is None:
+                from ..filters import MetadataColumns
 
-            columns = MetadataColumns()
-            if self.store.n_labels:
-                columns.append_json(self.store.metadata_json)
-            self._metadata = columns
-        return self._metadata
+                columns = MetadataColumns()
+                if self.store.n_labels:
+                    columns.append_json(self.store.metadata_json)
+                self._metadata = columns
+            return self._metadata
 
     def select(self, ids: list[str] | None, expr: "Expr | None") -> np.ndarray:
         """Live labels of ids (input order, missing dropped) that match expr; with ids None, all that match."""
@@ -311,8 +328,29 @@ class DerivedIndexes:
             for i in range(len(labels))
         ]
 
-    def search(self, plan: SearchPlan, expr: "Expr | None") -> list[Results]:
-        """Run a validated search over the live documents that match expr (None: all)."""
+    def prepare(self, plan: SearchPlan) -> tuple[SearchPlan, list[list[str]] | None]:
+        """The plan with its query texts embedded, and their BM25 terms (None: not needed or no tokenizer).
+
+        Work a search does before it reads any index, so the Collection runs it outside its lock;
+        an empty collection embeds and tokenizes nothing.
+        """
+        if plan.n == 0 or self.store.n_live == 0:
+            return plan, None
+        if plan.embeds:
+            assert plan.queries is not None  # plan_search: a plan that embeds has texts
+            vectors = self._embed_queries(plan.queries)
+            if self._config.metric == "cosine":
+                vectors = v.normalise(vectors, name="query vectors")
+            plan = dataclasses.replace(plan, vectors=vectors, embeds=False)
+        terms = None
+        if plan.use_keyword and self.keyword.tokenizer is not None:
+            assert plan.queries is not None  # plan_search: a keyword side has texts
+            terms = self.keyword.tokenize_queries(plan.queries)
+        return plan, terms
+
+    def search(self, plan: SearchPlan, expr: "Expr | None", terms: list[list[str]] | None = None) -> list[Results]:
+        """Run a validated search over the live documents that match expr (None: all); terms: the
+        queries' BM25 terms when prepare() made them."""
         store = self.store
         allowed: np.ndarray | None
         if expr is not None:
@@ -322,8 +360,8 @@ class DerivedIndexes:
         return run_search(
             plan,
             store=store,
-            vector_index=self.vectors.index,
-            keyword=self._keyword_search,
+            vector_index=self.vectors.searcher(),
+            keyword=lambda queries, depth, allowed: self.keyword.search(self.store, queries, depth, allowed, terms),
             allowed=allowed,
             embed_queries=self._embed_queries,
             metric=self._config.metric,
@@ -340,7 +378,7 @@ class DerivedIndexes:
         if self._config.metric == "cosine":
             vectors = v.normalise(vectors, name="query vectors")
         allowed = self._live_mask()
-        return [row.labels.tolist() for row in self.vectors.index.search(vectors, 10, allowed).rows()]
+        return [row.labels.tolist() for row in self.vectors.searcher().search(vectors, 10, allowed).rows()]
 
     def _rank_keyword(self, queries: list[str]) -> list[list[int]]:
         """Each query's 10 best live labels by BM25 (auto-fusion calibration)."""

@@ -60,6 +60,7 @@ class KeywordSide:
         # False while the index in memory was built by tokenizing, not loaded from the files in index/bm25
         # (none, stale or damaged): the files must then be written whole, never extended by a delta
         self._matches_files = False
+        self._build_lock = threading.Lock()  # searches racing to the first keyword query build once
         self._preload: threading.Thread | None = None
         self._start_preload()
 
@@ -128,22 +129,43 @@ class KeywordSide:
                 bar.update(len(part))
         return out
 
+    def tokenize_queries(self, queries: list[str]) -> list[list[str]]:
+        """Terms of each query text, in one batch (a search makes them before it takes any lock)."""
+        return self.require_tokenizer().tokenize_batch(queries)
+
     def index(self, store: SegmentStore) -> "BM25Index":
-        """The BM25 index over every stored text: loaded from disk, caught up by tokenizing what it lacks."""
+        """The BM25 index over every stored text: loaded from disk, caught up by tokenizing what it lacks.
+
+        Threads that ask at once build it once: the first builds, the others wait for it. A new index is
+        published only once built (and saved, when large: a save merges its tail), so a search never reads
+        one that is half made.
+        """
         self.require_tokenizer()  # no keyword side, or a custom tokenizer not passed again: nothing is built
         index = self._index
-        if index is None or self._generation != store.manifest.generation:
-            index = self._index = self._load(store)
-            self._generation, self._deleted = store.manifest.generation, -1
+        if (index is not None and self._generation == store.manifest.generation
+                and index.n_labels == store.n_labels and self._deleted == store.manifest.deleted):
+            return index  # in step: the common case takes no lock
+        with self._build_lock:
+            return self._catch_up(store)
+
+    def _catch_up(self, store: SegmentStore) -> "BM25Index":
+        index = self._index
+        published = index is not None and self._generation == store.manifest.generation
+        if not published:
+            index = self._load(store)
+            deleted = -1
+        else:
+            deleted = self._deleted
+        assert index is not None
         start = index.n_labels
         if start < store.n_labels:
             index.add(self.tokenize(store.texts.slice(start).to_pylist()))
-            if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
-                self.save(store)
-        if store.manifest.deleted != self._deleted:
-            if store.has_deletes:
-                index.delete(np.flatnonzero(~store.live))
-            self._deleted = store.manifest.deleted
+        if store.manifest.deleted != deleted and store.has_deletes:
+            index.delete(np.flatnonzero(~store.live))
+        self._index = index  # the fast path in index() waits until _generation and _deleted say it is in step
+        if store.n_labels - start >= LEXICAL_SAVE_AFTER:  # minutes of Kiwi work: keep it past a crash
+            self.save(store)
+        self._generation, self._deleted = store.manifest.generation, store.manifest.deleted
         return index
 
     def _length_skips(self) -> tuple[str, ...]:
@@ -166,10 +188,14 @@ class KeywordSide:
         self._matches_files = False
         return BM25Index(self._config.bm25, skips)
 
-    def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None) -> list[Ranked]:
-        """The k best documents of each query by BM25, only labels where allowed is True (None: every live one)."""
+    def search(self, store: SegmentStore, queries: list[str], k: int, allowed: np.ndarray | None,
+               terms: list[list[str]] | None = None) -> list[Ranked]:
+        """The k best documents of each query by BM25, only labels where allowed is True (None: every live one);
+        terms: the queries' terms when already made (tokenize_queries)."""
         index = self.index(store)
-        return [index.search(terms, k, allowed) for terms in self.tokenize(list(queries))]
+        if terms is None:
+            terms = self.tokenize(list(queries))
+        return [index.search(query_terms, k, allowed) for query_terms in terms]
 
     def follow(self, store: SegmentStore) -> None:
         """A read-only handle took a newer snapshot: add the writer's saved deltas up to it (or forget the index)."""
@@ -219,10 +245,12 @@ class KeywordSide:
         except OSError as exc:  # the commit stands: the next save, or the next process, catches up
             log.warning("could not save the BM25 index of %r (%s); it is saved at close", self._config.name, exc)
 
-    def delete(self, labels: np.ndarray) -> None:
-        """Tombstoned labels (the store's tombstones carry them to the next process)."""
+    def delete(self, store: SegmentStore, labels: np.ndarray) -> None:
+        """The store just tombstoned labels (its tombstones carry them to the next process)."""
         if self._index is not None:
             self._index.delete(labels)
+            if self._deleted >= 0:  # the index held every earlier delete: it holds this commit's too
+                self._deleted = store.manifest.deleted
 
     def compacted(self, store: SegmentStore, kept: np.ndarray) -> None:
         """The store was compacted, keeping the old labels kept: renumber the index (or forget it)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +37,19 @@ class VectorSide:
         self._index: VectorIndex | None = None
         self._saved = -1  # ntotal at the last save; -1 = never saved in this process
         self._scratch: tempfile.TemporaryDirectory | None = None
+        self._gpu_lock = threading.Lock()  # FAISS GPU indexes and their resources are not thread-safe
 
     @property
     def index(self) -> VectorIndex:
         if self._index is None:
             raise RuntimeError("the vector index is not open")
         return self._index
+
+    def searcher(self) -> Any:
+        """What searches call .search(queries, k, allowed) on: the index, which CPU FAISS and numpy
+        search from many threads at once, or on a GPU the index behind a lock (one search at a time)."""
+        index = self.index
+        return index if self.device != "gpu" else _OneAtATime(index, self._gpu_lock)
 
     def open(self, store: SegmentStore) -> None:
         """Load the saved index and add the rows committed after it, or build one from the stored vectors."""
@@ -130,3 +139,15 @@ class VectorSide:
         if self._scratch is None:  # a reader never writes into the writer's folders
             self._scratch = tempfile.TemporaryDirectory(prefix="gyeol-reader-")
         return Path(self._scratch.name) / self.tier
+
+
+class _OneAtATime:
+    """An index whose searches run one at a time (a GPU index shares one stream and scratch memory)."""
+
+    def __init__(self, index: VectorIndex, lock: threading.Lock) -> None:
+        self._index = index
+        self._lock = lock
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Any:
+        with self._lock:
+            return self._index.search(queries, k, allowed)

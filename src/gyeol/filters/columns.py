@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import operator
+import threading
 from itertools import chain
 from typing import Any, Callable, Iterable, Sequence, cast
 
@@ -41,12 +42,13 @@ class _Pairs:
 class _Strings:
     """Interned strings of one key: str -> dense int32 code, plus a lazily built Arrow array."""
 
-    __slots__ = ("codes", "_pending", "_array")
+    __slots__ = ("codes", "_pending", "_array", "_lock")
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
         self._pending: list[str] = []
         self._array = pa.array([], pa.string())
+        self._lock = threading.Lock()  # filtered searches in many threads fold the pending strings once
 
     def intern(self, value: str) -> int:
         code = self.codes.get(value)
@@ -65,8 +67,10 @@ class _Strings:
 
     def array(self) -> pa.Array:
         if self._pending:
-            self._array = pa.concat_arrays([self._array, pa.array(self._pending, pa.string())])
-            self._pending = []
+            with self._lock:
+                if self._pending:
+                    self._array = pa.concat_arrays([self._array, pa.array(self._pending, pa.string())])
+                    self._pending = []
         return self._array
 
 
