@@ -39,7 +39,7 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "import_s", "open_s", "first_keyword_s", "second_keyword_s", "total_s"))],
     }),
     "compare_tiers.py": (["--smoke", "--out", "{out}"], {
-        "compare_tiers_2000_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
+        "compare_tiers_2000_smoke.json": ["config.n", "config.data", *(f"rows[].{key}" for key in (
             "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",
             "raw_qps_batched", "raw_qps_single", "index_qps_batched", "index_ram_bytes_per_vector",
             "cold_open_s", "rss_open_bytes", "index_open_s", "peak_rss_bytes", "disk_bytes"))],

@@ -216,6 +216,26 @@ class FaissIndex(VectorIndex):
             distances, labels = self.index.search(queries, k, params=params)
         return Ranked(labels, distances_to_scores(distances, labels, self.metric))
 
+    def probe(self, queries: np.ndarray, k: int, *, nprobe: int | None = None, ef_search: int | None = None) -> np.ndarray:
+        """Labels of an unfiltered CPU search with these search settings (None = the current ones), for tuning."""
+        params = _params(self.index, k=k, selector=None, nprobe=nprobe or self.nprobe,
+                         ef_search=ef_search or self.ef_search, widen=0)
+        return self.index.search(as_queries(queries, self.dim), k, params=params)[1]
+
+    def set_search(self, *, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Use these search settings from now on (the FAISS index's own fields too, so they are saved)."""
+        import faiss
+
+        if nprobe is not None and self.family == "ivf":
+            nprobe = int(min(nprobe, self.nlist or nprobe))
+            faiss.extract_index_ivf(self.index).nprobe = nprobe
+            self.nprobe = self._plain_nprobe = nprobe
+            if self.gpu is not None:  # a fresh GPU copy takes the new nprobe
+                self.place_on_gpu()
+        if ef_search is not None and self.family == "hnsw" and isinstance(self.index, faiss.IndexHNSW):
+            self.index.hnsw.efSearch = int(ef_search)
+            self.ef_search = self._plain_ef = int(ef_search)
+
     def _plain_ok(self, k: int) -> bool:
         """True when a plain search() uses the same nprobe / efSearch as the SearchParameters would."""
         if self.family == "scan":
@@ -321,6 +341,10 @@ class FaissIndex(VectorIndex):
     def ram_bytes(self) -> int:
         return faiss_ram_bytes(self.index, mmapped=self.mmapped)
 
+    def ram_parts(self) -> dict[str, int]:
+        vec, fixed = faiss_ram_parts(self.index, mmapped=self.mmapped)
+        return {"per_vector_bytes": vec, "fixed_bytes": fixed}
+
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(
@@ -355,6 +379,11 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
     if mmap:  # flat codes (Flat, SQ) map zero-copy; IVF lists map as read-only on-disk lists
         flags = faiss.IO_FLAG_MMAP_IFC if state.get("family") == "scan" else faiss.IO_FLAG_MMAP
     index = faiss.read_index(str(path), flags)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and state.get("nprobe"):  # tuned after the file was written (the disk tier)
+        ivf.nprobe = int(state["nprobe"])
+    if state.get("ef_search") and isinstance(faiss.downcast_index(index), faiss.IndexHNSW):
+        faiss.downcast_index(index).hnsw.efSearch = int(state["ef_search"])
     loaded = FaissIndex(
         index,
         metric=metric,
@@ -383,35 +412,44 @@ def flat_vectors(index) -> np.ndarray:
 
 def faiss_ram_bytes(index, *, mmapped: bool = False) -> int:
     """Bytes of RAM a CPU FAISS index holds; memory-mapped codes and lists count as zero."""
+    return sum(faiss_ram_parts(index, mmapped=mmapped))
+
+
+def faiss_ram_parts(index, *, mmapped: bool = False) -> tuple[int, int]:
+    """(bytes that grow with the vectors: codes, ids, graph links; the rest: centroids, codebooks, tables)."""
     import faiss
 
     index = faiss.downcast_index(index)
     n, d = int(index.ntotal), int(index.d)
     if isinstance(index, faiss.IndexPreTransform):
-        return faiss_ram_bytes(index.index, mmapped=mmapped) + 4 * d * d
+        vec, fixed = faiss_ram_parts(index.index, mmapped=mmapped)
+        return vec, fixed + 4 * d * d
     if isinstance(index, faiss.IndexRefine):
-        return faiss_ram_bytes(index.base_index, mmapped=mmapped) + faiss_ram_bytes(index.refine_index)
+        base, refine = faiss_ram_parts(index.base_index, mmapped=mmapped), faiss_ram_parts(index.refine_index)
+        return base[0] + refine[0], base[1] + refine[1]
     if isinstance(index, faiss.IndexHNSW):
         graph = int(index.hnsw.neighbors.size()) * 4 + n * (4 + 8)
-        return graph + faiss_ram_bytes(index.storage, mmapped=mmapped)
+        vec, fixed = faiss_ram_parts(index.storage, mmapped=mmapped)
+        return graph + vec, fixed
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None:
-        total = faiss_ram_bytes(ivf.quantizer)
+        fixed = faiss_ram_bytes(ivf.quantizer)
+        vec = 0
         if not mmapped:
-            total += _invlists_bytes(ivf)
+            vec = _invlists_bytes(ivf)
         else:  # OnDiskInvertedLists keeps a small per-list table in RAM
-            total += int(ivf.nlist) * 24
+            fixed += int(ivf.nlist) * 24
         table = getattr(ivf, "precomputed_table", None)
         if table is not None:
-            total += int(table.size()) * 4
+            fixed += int(table.size()) * 4
         pq = getattr(ivf, "pq", None)
         if pq is not None:
-            total += int(pq.M) * int(pq.ksub) * int(pq.dsub) * 4
-        return total
+            fixed += int(pq.M) * int(pq.ksub) * int(pq.dsub) * 4
+        return vec, fixed
     if mmapped:
-        return 0
+        return 0, 0
     code_size = getattr(index, "code_size", None)
-    return n * int(code_size) if code_size is not None else n * d * 4
+    return (n * int(code_size) if code_size is not None else n * d * 4), 0
 
 
 def _invlists_bytes(ivf) -> int:
