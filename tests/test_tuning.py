@@ -26,6 +26,17 @@ def hard_clusters(n: int, dim: int, *, seed: int, n_clusters: int) -> np.ndarray
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """FAISS on one thread: k-means and PQ training on a shared, loaded machine stop spinning on locks."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def hard():
     both = hard_clusters(6000 + 300, DIM, seed=11, n_clusters=12)
