@@ -12,6 +12,7 @@ IVF-Flat): a search returns min(k, allowed) hits on every row.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 # IVF widening rounds before the exhaustive fallback: nprobe x4, x16, x64.
 WIDEN_ROUNDS = 3
+# A filter allowing a share s of the labels widens the beam by 1/s (the k nearest allowed labels lie
+# about as far as the k/s nearest labels): nprobe up to every list, HNSW efSearch up to this (past it,
+# the allowed labels are scanned exactly from the graph's flat storage).
+FILTER_EF_MAX = 2048
 
 
 def unwrap(index):
@@ -79,20 +84,22 @@ def kind_of(index) -> str:
     return "factory"
 
 
-def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | None, widen: int):
-    """SearchParameters matching the index's wrapper structure, beam widened by 4**widen."""
+def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | None, widen: int, scale: float = 1.0):
+    """SearchParameters matching the index's wrapper structure, beam widened by scale * 4**widen."""
     import faiss
 
     index = faiss.downcast_index(index)
     if isinstance(index, faiss.IndexPreTransform):
         params = faiss.SearchParametersPreTransform()
-        inner = _params(index.index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen)
+        inner = _params(index.index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen,
+                        scale=scale)
         params.index_params = inner
         params._keep = inner  # SWIG does not own the inner params
         return params
     if isinstance(index, faiss.IndexRefine):
         params = faiss.IndexRefineSearchParameters()
-        inner = _params(index.base_index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen)
+        inner = _params(index.base_index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen,
+                        scale=scale)
         params.base_index_params = inner
         params.k_factor = index.k_factor
         params._keep = inner
@@ -101,10 +108,11 @@ def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | Non
     if ivf is not None:
         params = faiss.SearchParametersIVF()
         base = nprobe or ivf.nprobe
-        params.nprobe = int(min(ivf.nlist, base * 4**widen))
+        params.nprobe = int(min(ivf.nlist, math.ceil(base * scale) * 4**widen))
     elif isinstance(index, faiss.IndexHNSW):
         params = faiss.SearchParametersHNSW()
-        params.efSearch = int(max(ef_search or index.hnsw.efSearch, k) * 4**widen)
+        beam = max(ef_search or index.hnsw.efSearch, k)
+        params.efSearch = int(max(beam, min(math.ceil(beam * scale), FILTER_EF_MAX)) * 4**widen)
     else:
         params = faiss.SearchParameters()
     if selector is not None:
@@ -190,6 +198,11 @@ class FaissIndex(VectorIndex):
         if mask is not None and n_allowed <= EXACT_SUBSET_MAX and self.family != "scan":
             return self._exhaustive(queries, k, mask)
         selector = bitmap_selector(mask) if mask is not None else None
+        scale = n / n_allowed  # a filter widens the beam by 1 / its selectivity
+        if mask is not None and self.family == "hnsw" and self.gpu is None and (
+            max(self.ef_search or self._plain_ef or k, k) * scale > FILTER_EF_MAX
+        ):
+            return self._exhaustive(queries, k, mask)  # a walk that wide costs more than scanning: exact
         if self.gpu is not None:
             from .device import gpu_search
 
@@ -199,20 +212,20 @@ class FaissIndex(VectorIndex):
                 rows = np.flatnonzero(found_per_row(result.labels) < want)
                 if len(rows):
                     redo = self._complete(queries[rows], k, mask, selector, want,
-                                          self._search_cpu(queries[rows], k, selector, widen=0))
+                                          self._search_cpu(queries[rows], k, selector, widen=0, scale=scale),
+                                          scale=scale)
                     result.labels[rows], result.scores[rows] = redo.labels, redo.scores
                 return result
-        result = self._search_cpu(queries, k, selector, widen=0)
-        return self._complete(queries, k, mask, selector, want, result)
+        result = self._search_cpu(queries, k, selector, widen=0, scale=scale)
+        return self._complete(queries, k, mask, selector, want, result, scale=scale)
 
-    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int) -> Ranked:
+    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int, scale: float = 1.0) -> Ranked:
         if selector is None and widen == 0 and self._plain_ok(k):
             # nprobe / efSearch are set on the index itself: skip building SearchParameters
             distances, labels = self.index.search(queries, k)
         else:
-            params = _params(
-                self.index, k=k, selector=selector, nprobe=self.nprobe, ef_search=self.ef_search, widen=widen
-            )
+            params = _params(self.index, k=k, selector=selector, nprobe=self.nprobe, ef_search=self.ef_search,
+                             widen=widen, scale=scale)
             distances, labels = self.index.search(queries, k, params=params)
         return Ranked(labels, distances_to_scores(distances, labels, self.metric))
 
@@ -248,7 +261,7 @@ class FaissIndex(VectorIndex):
 
     def _complete(
         self, queries: np.ndarray, k: int, mask: np.ndarray | None, selector, want: int,
-        result: Ranked,
+        result: Ranked, *, scale: float = 1.0,
     ) -> Ranked:
         """Search the rows that came back with fewer than `want` hits again, wider, then exhaustively."""
         short = found_per_row(result.labels) < want
@@ -262,9 +275,9 @@ class FaissIndex(VectorIndex):
             rows = np.flatnonzero(short)
             if not len(rows):
                 break
-            if self.family == "ivf" and self.nlist is not None and (self.nprobe or 1) * 4 ** (widen - 1) >= self.nlist:
+            if self.family == "ivf" and self.nlist is not None and math.ceil((self.nprobe or 1) * scale) * 4 ** (widen - 1) >= self.nlist:
                 break  # the last round already probed every list
-            sub = self._search_cpu(queries[rows], k, selector, widen=widen)
+            sub = self._search_cpu(queries[rows], k, selector, widen=widen, scale=scale)
             scores[rows], labels[rows] = sub.scores, sub.labels
             short[rows] = found_per_row(sub.labels) < want
         rows = np.flatnonzero(short)
