@@ -47,6 +47,9 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "compare_tiers_2000_smoke.png": [],
     }),
     "embedders.py": (["--smoke", "--out", "{out}"], {"embedders.json": ["models", "speed", "table"]}),
+    "filtered_recall.py": (["--smoke", "--out", "{out}"], {
+        "filtered_recall_6000_smoke.json": ["config.n", "rows[].name", "rows[].0_1pct", "rows[].0_1pct_exact_k", "table"],
+    }),
     "korean_keyword_study.py": (["--smoke", "--out", "{out}"], {
         "korean_keyword_study.json": ["rows", "cost", "sets"],
     }),

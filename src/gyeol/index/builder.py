@@ -134,7 +134,9 @@ def _hybrid(raw, plan: IndexPlan, metric: str, vectors: np.ndarray, directory: P
     if plan.recall_target is None:
         return index
     record = tune(index, vectors, recall_target=plan.recall_target, free=plan.tune)
-    for code in plan.larger_codes if record is not None and not record["met"] else ():
+    for code in plan.larger_codes:
+        if record is None or record["met"]:
+            break
         # the codes cannot reach the target at any nprobe and depth: try the next code within the budget,
         # on the same IVF lists (the coarse quantizer is reused, so only the codes are trained)
         log.info("%s reaches recall %.3f < %.3f: trying %s codes", record["settings"].get("codes"),
@@ -145,8 +147,6 @@ def _hybrid(raw, plan: IndexPlan, metric: str, vectors: np.ndarray, directory: P
         tried = tune(candidate, vectors, recall_target=plan.recall_target, free=plan.tune)
         if tried is not None and tried["recall"] > record["recall"]:
             index, record = candidate, tried
-        if record["met"]:
-            break
     return index
 
 

@@ -141,7 +141,7 @@ def plan_index(spec: IndexSpec | None, *, tier: str, dim: int, n: int, gpu: bool
         if not spec.m and not gpu and spec.nbits == 4 and m / 2 > budget:
             m = max(c for c in range(1, dim + 1) if dim % c == 0 and c / 2 <= budget)
         codes = f"PQ{m}x4fs" if spec.nbits == 4 and not gpu else f"PQ{m}x{spec.nbits}"
-        larger = ()
+        larger: tuple[str, ...] = ()
         if not spec.m and not gpu and spec.nbits == 4 and tier == "hybrid":
             # by code bytes per vector: dim/2 (PQ dim x 4-bit fast-scan, SQ4), then dim (SQ8)
             ladder = ((f"PQ{dim}x4fs", dim / 2), ("SQ4", dim / 2), ("SQ8", dim))

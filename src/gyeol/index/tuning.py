@@ -125,7 +125,7 @@ def tune(
         log.warning(
             "recall target %.3f not reached: recall@%d %.3f with %s (the best within the index's settings%s); "
             "use a larger code budget (IVFPQ(max_code_bytes=...)), tier='memory', or a lower recall_target",
-            recall_target, k, recall, settings, "" if set(free) >= {"nprobe"} else ", some of them fixed",
+            recall_target, k, recall, settings, "" if set(settings) - {"codes"} <= set(free) else ", some of them fixed",
         )
     index.tuning = record
     return record
@@ -197,7 +197,8 @@ def _tune_hnsw(core, q, rows, truth, target, free, k) -> tuple[dict[str, Any], f
 
 def nprobe_grid(nlist: int) -> list[int]:
     """1, then x sqrt(2) steps, up to every list."""
-    out, p = [], 1.0
+    out: list[int] = []
+    p = 1.0
     while p < nlist:
         if not out or int(round(p)) > out[-1]:
             out.append(int(round(p)))
