@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare_tiers import make_data
-from harness import add_output_args, apply_smoke, machine, markdown_table, report_path, write_report
+from harness import add_output_args, apply_smoke, machine, markdown_table, report_path, tier_data, write_report
 
 SELECTIVITIES = (1.0, 0.5, 0.1, 0.01, 0.001)
 K = 10
@@ -48,7 +47,7 @@ def main() -> None:
 
     from gyeol.index import build_index
 
-    x, q = make_data(args.n, args.dim, args.nq, args.data, args.seed)
+    x, q = tier_data(args.n, args.dim, args.nq, args.data, args.seed)
     rng = np.random.default_rng(5)
     masks = {sel: rng.random(args.n) < sel for sel in SELECTIVITIES}
     rows = []
