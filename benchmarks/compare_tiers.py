@@ -42,19 +42,13 @@ from harness import (
     labels_scores,
     pyplot,
     report_path,
-    spectral_clusters,
+    tier_data as make_data,
 )
 
 _GPU_RESOURCES: list = []
 
 
 # -- data ------------------------------------------------------------------------------------
-
-
-def make_data(n: int, dim: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
-    n_clusters = max(16, n // 50)
-    both = spectral_clusters(n + nq, dim, seed=2024, n_clusters=n_clusters)
-    return both[:n], both[n:]  # queries: fresh draws from the same mixture, not in the collection
 
 
 def ground_truth(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -279,15 +273,17 @@ def raw_faiss(directory: Path, read_meta, args, faiss):
 def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
     mib = 1024 * 1024
     head = (
-        f"N={config['n']:,}, d={config['dim']}, {config['nq']} queries (single-query figures over "
+        f"N={config['n']:,}, d={config['dim']}, {config.get('data', 'easy')} data, {config['nq']} queries (single-query figures over "
         f"{config['single']}), k=10, {config['machine']}; gyeol {config['gyeol']}, faiss {config['faiss']}.\n\n"
         "| tier | device | index | build s | recall@10 | QPS batched | QPS single | p50 / p95 ms "
         "| vs raw FAISS: API | vs raw FAISS: index layer | RAM B/vector | index open s / RSS MiB "
-        "| collection open s / RSS MiB | peak RSS MiB | disk MiB |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| collection open s / RSS MiB | peak RSS MiB | disk MiB | tuned settings (tuning s) "
+        "| RAM accounted: B/vector + fixed KiB |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n"
     )
     lines = []
     for r in rows:
+        ram = r["index_info"].get("ram", {"bytes_per_vector": 0, "fixed_bytes": 0})
         lines.append(
             f"| {r['tier']} | {r['device']} | {r['index']} | {r['build_s']:.1f} | {r['recall_at_10']:.3f} "
             f"| {r['qps_batched']:,.0f} | {r['qps_single']:,.0f} | {r['p50_ms']:.2f} / {r['p95_ms']:.2f} "
@@ -297,7 +293,8 @@ def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
             f"| {r['index_ram_bytes_per_vector']:.0f} "
             f"| {r['index_open_s']:.3f} / {r['index_rss_open_bytes'] / mib:.1f} "
             f"| {r['cold_open_s']:.3f} / {r['rss_open_bytes'] / mib:.1f} "
-            f"| {r['peak_rss_bytes'] / mib:.0f} | {r['disk_bytes'] / mib:.0f} |"
+            f"| {r['peak_rss_bytes'] / mib:.0f} | {r['disk_bytes'] / mib:.0f} | {tuned(r)} "
+            f"| {ram['bytes_per_vector']:.0f} + {ram['fixed_bytes'] / 1024:.0f} |"
         )
     notes = """
 
@@ -318,6 +315,15 @@ def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
 - Page cache warm (the files were just written); timings on a machine that may be shared.
 """
     return head + "\n".join(lines) + notes
+
+
+def tuned(row: dict[str, Any]) -> str:
+    """The settings tuning chose, e.g. "nprobe 56, rescore 8, PQ192x4fs (0.8 s)"; "-" when not tuned."""
+    record = row["index_info"].get("tuning")
+    if not record:
+        return "-"
+    parts = [f"{key} {value}" if key != "codes" else str(value) for key, value in record["settings"].items()]
+    return f"{', '.join(parts)} ({record['seconds']:.1f} s)"
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -353,6 +359,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (best kept)")
     parser.add_argument("--devices", default="cpu", help="comma list of cpu,gpu (gpu rows only with a GPU)")
     parser.add_argument("--tiers", default="memory,hybrid,disk")
+    parser.add_argument("--data", choices=("easy", "hard"), default="easy",
+                        help="easy: clustered, anisotropic noise; hard: isotropic noise as large as the clusters")
+    parser.add_argument("--seed", type=int, default=2024, help="data seed (gyeol's tuning was designed on seed 7)")
     parser.add_argument("--workdir", default=None, help="where databases go (default: a temp dir, removed)")
     parser.add_argument("--tag", default="", help="suffix of the result files (default: N unless 100k)")
     parser.add_argument("--child", nargs=5, metavar=("MODE", "DB", "TIER", "DEVICE", "DATA"), help=argparse.SUPPRESS)
@@ -377,8 +386,8 @@ def main() -> None:
     workdir = Path(args.workdir or tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    print(f"data: N={args.n:,} d={args.dim} clustered, {args.nq} queries", flush=True)
-    x, queries = make_data(args.n, args.dim, args.nq)
+    print(f"data: N={args.n:,} d={args.dim} {args.data}, {args.nq} queries", flush=True)
+    x, queries = make_data(args.n, args.dim, args.nq, args.data, args.seed)
     truth = ground_truth(x, queries, 10)
     np.save(workdir / "queries.npy", queries)
     np.save(workdir / "truth.npy", truth)
@@ -413,12 +422,13 @@ def main() -> None:
                   f"{row['index_rss_open_bytes'] / 2**20:.1f})", flush=True)
 
     config = {
-        "n": args.n, "dim": args.dim, "nq": args.nq, "single": args.single,
+        "n": args.n, "dim": args.dim, "nq": args.nq, "single": args.single, "data": args.data, "seed": args.seed,
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.python_version()}",
         "gyeol": gyeol.__version__, "faiss": faiss.__version__,
         "total_s": time.perf_counter() - t_start,
     }
     suffix = f"_{args.tag}" if args.tag else ("" if args.n == 100_000 else f"_{args.n}")
+    suffix += "_hard" if args.data == "hard" else ""
     out = report_path(args, f"compare_tiers{suffix}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"config": config, "rows": rows}, indent=2))

@@ -70,12 +70,17 @@ class Parts:
         spec = gyeol.HNSW()
         self.index = faiss.IndexHNSWFlat(vectors.shape[1], spec.m, faiss.METRIC_INNER_PRODUCT)
         self.index.hnsw.efConstruction = spec.ef_construction
-        self.index.hnsw.efSearch = spec.ef_search
+        self.index.hnsw.efSearch = 96  # until match(): gyeol tunes its own to the recall target
         self.index.add(vectors)
         self.bm25 = BM25Index(gyeol.BM25())
         self.bm25.add(doc_tokens)
         self.tokenizer = tokenizer
         self.fuse = {fusion: fusion_function(fusion) for fusion in DEPTH}
+
+    def match(self, index_info: dict[str, Any]) -> None:
+        """Search with the efSearch gyeol's index was tuned to (same parameters on both sides)."""
+        if index_info.get("ef_search"):
+            self.index.hnsw.efSearch = int(index_info["ef_search"])
 
     def vector(self, text: str, vec: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
         scores, labels = self.index.search(vec[None, :], depth)
@@ -143,6 +148,7 @@ def main() -> None:
             col.add(texts[lo:lo + 10_000], ids=ids[lo:lo + 10_000], metadata=metadata[lo:lo + 10_000],
                     vectors=vectors[lo:lo + 10_000])
         add_s = time.perf_counter() - start
+        parts.match(col.index_info)
         start = time.perf_counter()
         col.search(query_texts[0], k=K, mode="keyword")  # builds BM25 (tokenizes the collection)
         bm25_build_s = time.perf_counter() - start
@@ -204,7 +210,7 @@ def main() -> None:
     print(table(rows))
     report = {
         "documents": args.docs, "queries": n, "dim": DIM, "k": K, "rounds": args.rounds,
-        "index": "memory tier default (HNSW m=32, ef_search=96)", "tokenizer": "kiwi default",
+        "index": "memory tier default (HNSW m=32, ef_search tuned to recall 0.95)", "tokenizer": "kiwi default",
         "add_s": add_s, "bm25_build_via_api_s": bm25_build_s, "corpus_tokenize_s": tokenize_s,
         "rows": rows,
         "machine": machine(),

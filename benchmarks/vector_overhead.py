@@ -34,10 +34,15 @@ from harness import (
 )
 
 
+# Fixed search settings on both sides (gyeol's default HNSW tunes efSearch to a recall target: a
+# different setting from the raw baseline's, and tuning time inside the timed adds).
+HNSW_SPEC = gyeol.HNSW(ef_search=96, recall_target=None)
+
+
 def raw_index(kind: str, dim: int):
     if kind == "flat":
         return faiss.IndexFlatIP(dim)
-    spec = gyeol.HNSW()
+    spec = HNSW_SPEC
     index = faiss.IndexHNSWFlat(dim, spec.m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = spec.ef_construction
     index.hnsw.efSearch = spec.ef_search
@@ -64,7 +69,7 @@ def time_add_raw(kind: str, data: np.ndarray, ids: list[str], batch: int, workdi
 
 def time_add_gyeol(kind: str, data: np.ndarray, ids: list[str], batch: int, workdir: Path):
     db = gyeol.connect(workdir / "db")
-    index = gyeol.Flat() if kind == "flat" else gyeol.HNSW()
+    index = gyeol.Flat() if kind == "flat" else HNSW_SPEC
     col = db.create_collection("bench", embedder=None, dim=data.shape[1], index=index, tokenizer="whitespace")
     t0 = time.perf_counter()
     for start in range(0, len(data), batch):

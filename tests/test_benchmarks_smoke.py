@@ -58,7 +58,7 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "name", "qps_1", "qps_2", "speedup_2", "qps_4", "speedup_4", "qps_serial_2", "speedup_serial_2"))],
     }),
     "compare_tiers.py": (["--smoke", "--out", "{out}"], {
-        "compare_tiers_2000_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
+        "compare_tiers_2000_smoke.json": ["config.n", "config.data", *(f"rows[].{key}" for key in (
             "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",
             "raw_qps_batched", "raw_qps_single", "index_qps_batched", "index_ram_bytes_per_vector",
             "cold_open_s", "rss_open_bytes", "index_open_s", "peak_rss_bytes", "disk_bytes"))],
@@ -66,6 +66,9 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "compare_tiers_2000_smoke.png": [],
     }),
     "embedders.py": (["--smoke", "--out", "{out}"], {"embedders.json": ["models", "speed", "table"]}),
+    "filtered_recall.py": (["--smoke", "--out", "{out}"], {
+        "filtered_recall_6000_smoke.json": ["config.n", "rows[].name", "rows[].0_1pct", "rows[].0_1pct_exact_k", "table"],
+    }),
     "korean_keyword_study.py": (["--smoke", "--out", "{out}"], {
         "korean_keyword_study.json": ["rows", "cost", "sets"],
     }),

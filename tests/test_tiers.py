@@ -244,7 +244,8 @@ def test_hybrid_keeps_only_codes_in_ram(data, tmp_path):
     x, _ = data
     index = build(None, "hybrid", x, tmp_path)
     info = index.describe()
-    assert info["kind"] == "ivfpq" and info["vectors"] == "mmap" and info["rescore"] == 4
+    assert info["kind"] == "ivfpq" and info["vectors"] == "mmap"
+    assert info["rescore"] == index.tuning["settings"]["rescore"]  # the depth tuned to the recall target
     # codes (dim/4 bytes) + ids (8) + centroids: far below the 4*dim bytes of a full vector
     assert index.ram_bytes() / len(x) < 4 * DIM
     assert any(name.startswith("vectors-") for name in index.files())
@@ -261,7 +262,8 @@ def test_defaults_follow_collection_size(tier, data, tmp_path):
     assert big.kind == {"memory": "hnsw", "hybrid": "ivfpq", "disk": "ivf"}[tier]
     if tier != "memory":
         info = big.describe()
-        assert info["nlist"] == default_nlist(len(x)) and info["nprobe"] == default_nprobe(info["nlist"])
+        assert info["nlist"] == default_nlist(len(x))
+        assert info["nprobe"] == big.tuning["settings"]["nprobe"]  # tuned to the recall target
         assert info["rebuild_at"] == 4 * len(x)
 
 

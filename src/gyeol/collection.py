@@ -101,6 +101,31 @@ class Collection:
             self._check_open()
             return self._engine.describe()
 
+    def tune(self, queries: list[str] | None = None, *, vectors: Any = None,
+             recall_target: float | None = None) -> dict[str, Any] | None:
+        """Tune the vector index's search settings to a recall@10 target; give back what was chosen.
+
+        queries (texts, embedded) or vectors: the queries to tune on; neither = a sample of the
+        collection's own vectors. recall_target: None = the last target (0.95 by default); a new
+        target is kept for later rebuilds. The settings and measured recall are saved and shown
+        in index_info["tuning"]; None for an exact (Flat) index, which has nothing to tune.
+        """
+        from .config import check_recall_target
+
+        check_recall_target("recall_target", recall_target)
+        if queries is not None and vectors is not None:
+            raise InvalidInputError("pass queries (texts) or vectors to tune on, not both")
+        if queries is not None:
+            if not isinstance(queries, list) or not queries or not all(isinstance(q, str) for q in queries):
+                raise InvalidInputError(f"queries must be a non-empty list of str, got {type(queries).__name__}")
+        if vectors is not None:
+            vectors = v.check_vectors(vectors, None, self.dim, name="query vectors")
+        with self._lock:
+            self._check_writable()
+            if queries is not None:
+                self._require_embedder()
+            return self._engine.tune(queries, vectors, recall_target)
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self.count()} docs"
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, tier={self.tier!r}, {state})"

@@ -19,6 +19,21 @@ FUSIONS = ("rrf", "relative_score")
 BM25_VARIANTS = ("okapi", "bm25l", "bm25plus", "lucene")
 
 
+def check_recall_target(name: str, value: Any) -> None:
+    """Raise InvalidInputError unless value is None or a number in (0, 1]."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise InvalidInputError(
+            f"{name} must be a number in (0, 1] (the recall@10 the index is tuned to reach), or None "
+            f"for fixed settings; got {value!r}"
+        )
+
+
+#: The recall@10 every approximate index is tuned to reach by default (docs/tiers.md, "Tuning").
+DEFAULT_RECALL_TARGET = 0.95
+
+
 def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -39,18 +54,22 @@ class HNSW:
 
     m: neighbours per node (memory ~ 8*m bytes per vector on top of the vector);
     ef_construction: build-time beam width (higher = better graph, slower build);
-    ef_search: query-time beam width (higher = better recall, slower queries; >= k is used).
+    ef_search: query-time beam width (higher = better recall, slower queries; >= k is used;
+    None = the smallest that reaches recall_target, 96 when tuning is off);
+    recall_target: the recall@10 tuning aims for (None = no tuning).
     """
 
     m: int = 32
     ef_construction: int = 128
-    ef_search: int = 96
+    ef_search: int | None = None
+    recall_target: float | None = DEFAULT_RECALL_TARGET
     kind: str = field(default="hnsw", init=False)
 
     def __post_init__(self) -> None:
         _positive_int("HNSW.m", self.m)
         _positive_int("HNSW.ef_construction", self.ef_construction)
-        _positive_int("HNSW.ef_search", self.ef_search)
+        _positive_int("HNSW.ef_search", self.ef_search, allow_none=True)
+        check_recall_target("HNSW.recall_target", self.recall_target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,16 +77,19 @@ class IVF:
     """Inverted-file index with full vectors (FAISS IndexIVFFlat).
 
     nlist: number of clusters (None = about 4*sqrt(N), chosen at build);
-    nprobe: clusters visited per query (None = chosen from nlist).
+    nprobe: clusters visited per query (None = the fewest that reach recall_target);
+    recall_target: the recall@10 tuning aims for (None = no tuning: nprobe = nlist/8).
     """
 
     nlist: int | None = None
     nprobe: int | None = None
+    recall_target: float | None = DEFAULT_RECALL_TARGET
     kind: str = field(default="ivf", init=False)
 
     def __post_init__(self) -> None:
         _positive_int("IVF.nlist", self.nlist, allow_none=True)
         _positive_int("IVF.nprobe", self.nprobe, allow_none=True)
+        check_recall_target("IVF.recall_target", self.recall_target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,23 +99,31 @@ class IVFPQ:
     nlist: clusters (None = chosen from N); m: sub-quantisers, must divide dim
     (None = dim/2 at 4 bits, dim/4 at 8 bits; see docs/tiers.md); nbits: bits per
     sub-quantiser code (4 uses FAISS's fast-scan kernels and trains in seconds);
-    nprobe: clusters visited per query (None = chosen from nlist);
+    nprobe: clusters visited per query (None = tuned);
     rescore: candidates fetched per wanted hit and rescored exactly from the full vectors
-    (a memory-mapped file on the hybrid and disk tiers, RAM on the memory tier).
+    (a memory-mapped file on the hybrid and disk tiers, RAM on the memory tier; None = tuned);
+    recall_target: the recall@10 tuning aims for (None = no tuning: nprobe = nlist/8, rescore 4);
+    max_code_bytes: RAM budget for the codes, bytes per vector (None = dim/2). With m=None
+    and nbits=4 the hybrid tier may move to a larger code (PQ dim x4 fast-scan, SQ4, SQ8)
+    within this budget when the default code cannot reach recall_target.
     """
 
     nlist: int | None = None
     m: int | None = None
     nbits: int = 4
     nprobe: int | None = None
-    rescore: int = 4
+    rescore: int | None = None
+    recall_target: float | None = DEFAULT_RECALL_TARGET
+    max_code_bytes: int | None = None
     kind: str = field(default="ivfpq", init=False)
 
     def __post_init__(self) -> None:
         _positive_int("IVFPQ.nlist", self.nlist, allow_none=True)
         _positive_int("IVFPQ.m", self.m, allow_none=True)
         _positive_int("IVFPQ.nprobe", self.nprobe, allow_none=True)
-        _positive_int("IVFPQ.rescore", self.rescore)
+        _positive_int("IVFPQ.rescore", self.rescore, allow_none=True)
+        check_recall_target("IVFPQ.recall_target", self.recall_target)
+        _positive_int("IVFPQ.max_code_bytes", self.max_code_bytes, allow_none=True)
         if isinstance(self.nbits, bool) or not isinstance(self.nbits, int) or not 1 <= self.nbits <= 16:
             raise InvalidInputError(f"IVFPQ.nbits must be an integer in [1, 16], got {self.nbits!r}")
 

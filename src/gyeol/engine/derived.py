@@ -111,8 +111,19 @@ class DerivedIndexes:
         return self.vectors.device
 
     def describe(self) -> dict[str, Any]:
-        """What the vector index serving queries is (kind, size, device)."""
-        return self.vectors.index.describe()
+        """What the vector index serving queries is (kind, size, device, RAM, tuning)."""
+        return self.vectors.describe()
+
+    def tune(self, queries: list[str] | None, vectors: np.ndarray | None,
+             recall_target: float | None) -> dict[str, Any] | None:
+        """Tune the vector index to recall_target on these queries (texts embedded; None: a sample), then save."""
+        if queries is not None:
+            vectors = self._embed_queries(queries)
+        if vectors is not None and self._config.metric == "cosine":
+            vectors = v.normalise(vectors, name="query vectors")
+        record = self.vectors.tune(self.store, vectors, recall_target)
+        self.vectors.save(self.store)
+        return record
 
     # ------------------------------------------------------------------ following the writer
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import CollectionConfig
+from ..config import DEFAULT_RECALL_TARGET, CollectionConfig
 from ..index import VectorIndex, build_index, load_index, save_index
+from ..index.specs import free_knobs
+from ..index.tuning import tunable, tune
 from ..storage.store import INDEX_DIR, SegmentStore
 
 CHECKPOINT_VECTORS = 200_000  # unsaved vectors (and at least as many as saved) before the index is saved
@@ -36,6 +38,7 @@ class VectorSide:
         self._read_only = read_only
         self._index: VectorIndex | None = None
         self._saved = -1  # ntotal at the last save; -1 = never saved in this process
+        self._recall_target: float | None = None  # set by tune(): kept through rebuilds
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._gpu_lock = threading.Lock()  # FAISS GPU indexes and their resources are not thread-safe
 
@@ -71,6 +74,8 @@ class VectorSide:
             self.rebuild(store)
             return
         self._saved = index.ntotal
+        if index.tuning and self._recall_target is None:
+            self._recall_target = index.tuning.get("recall_target")
         if index.ntotal < manifest.next_label:
             for batch in store.iter_vector_batches(index.ntotal):
                 index.add(batch)
@@ -88,14 +93,39 @@ class VectorSide:
             vectors=store.vectors(),
             directory=self._build_dir(store),
             device=self.device,
+            recall_target=self._recall_target,
         )
         self._saved = -1
 
     def add(self, vectors: np.ndarray, store: SegmentStore) -> None:
-        """Index a committed batch (its labels follow the last); rebuild when the index asks to."""
+        """Index a committed batch (its labels follow the last); rebuild when the index asks to,
+        or tune again once the collection has grown past the point its tuning named."""
         self.index.add(vectors)
         if self.index.wants_rebuild():
             self.rebuild(store)
+        elif self.index.tuning and self.index.ntotal >= self.index.tuning.get("retune_at", float("inf")):
+            self.tune(store)
+
+    def tune(self, store: SegmentStore, queries: np.ndarray | None = None,
+             recall_target: float | None = None) -> dict[str, Any] | None:
+        """Tune the index's free search settings to recall_target (None: the last target, or the spec's)
+        on queries (None: a sample of the stored vectors); the record, or None for an exact index."""
+        index = self.index
+        if not tunable(index):
+            return None
+        spec_target = getattr(self._config.index, "recall_target", DEFAULT_RECALL_TARGET)
+        target = recall_target or self._recall_target or spec_target or DEFAULT_RECALL_TARGET
+        record = tune(index, store.vectors(), recall_target=target, free=free_knobs(self._config.index),
+                      queries=queries)
+        if recall_target is not None:
+            self._recall_target = recall_target
+        self.forget_saved()
+        return record
+
+    def describe(self) -> dict[str, Any]:
+        """What the index is (kind, size, device, search settings), its RAM and its tuning."""
+        index = self.index
+        return {**index.describe(), **index.accounting()}
 
     def checkpoint_due(self) -> bool:
         """True once enough vectors are unsaved that a crashed writer's successor should catch up from

@@ -184,6 +184,8 @@ class VectorIndex(ABC):
     dim: int
     metric: str
     device: str = "cpu"
+    # what tuning to a recall target chose and measured (gyeol.index.tuning); None = not tuned
+    tuning: dict[str, Any] | None = None
 
     @property
     @abstractmethod
@@ -218,9 +220,26 @@ class VectorIndex(ABC):
         """Approximate bytes of RAM the index holds (memory-mapped files excluded)."""
         return 0
 
+    def ram_parts(self) -> dict[str, int]:
+        """RAM split into bytes that grow with each vector (codes, ids, graph links) and the rest."""
+        return {"per_vector_bytes": self.ram_bytes(), "fixed_bytes": 0}
+
     def describe(self) -> dict[str, Any]:
         """What the index is, for logs, the meta file and the benchmark."""
         return {"kind": self.kind, "ntotal": self.ntotal, "device": self.device}
+
+    def accounting(self) -> dict[str, Any]:
+        """RAM and tuning, for Collection.index_info: bytes per vector (codes, ids, links), fixed bytes."""
+        parts = self.ram_parts()
+        n = max(self.ntotal, 1)
+        return {
+            "ram": {
+                "bytes": parts["per_vector_bytes"] + parts["fixed_bytes"],
+                "bytes_per_vector": round(parts["per_vector_bytes"] / n, 1),
+                "fixed_bytes": parts["fixed_bytes"],
+            },
+            "tuning": self.tuning,
+        }
 
     def files(self) -> list[str]:
         """Names of files in the index directory this index reads (kept when old files are swept)."""

@@ -13,6 +13,7 @@ The meta is written last and atomically, then files it does not name are swept.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .faiss_index import FaissIndex, load_faiss
 from .files import VECTOR_FILES, rows_file
 from .rescore import RescoredIndex
 from .specs import IndexPlan, plan_index, validate_spec
+from .tuning import tune
 from .vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,19 @@ def build_index(
     vectors: np.ndarray,
     directory: Path | None,
     device: str = "cpu",
+    recall_target: float | None = None,
 ) -> VectorIndex:
-    """Build an index over vectors (labels 0..n-1) for the tier, falling back to Flat when too small to train."""
+    """Build an index over vectors (labels 0..n-1) for the tier, falling back to Flat when too small to train.
+
+    The index's free search settings are tuned to the spec's recall target (recall_target, when
+    given, overrides it: a target set by Collection.tune survives rebuilds).
+    """
     validate_spec(spec, tier=tier, metric=metric, dim=dim, in_memory=directory is None)
     placed = resolve_device(device)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
     plan = plan_index(spec, tier=tier, dim=dim, n=len(vectors), gpu=placed == "gpu")
+    if recall_target is not None and plan.kind != "flat":
+        plan = replace(plan, recall_target=recall_target)
     if plan.note:
         log.info("%s tier: %s", tier, plan.note)
     raw = _new_faiss(plan, metric=metric, dim=dim)
@@ -61,6 +70,8 @@ def build_index(
         index = _hybrid(raw, plan, metric, vectors, directory)
     else:
         index = _disk(raw, plan, metric, vectors, directory)
+    if plan.recall_target is not None and plan.kind != "flat" and tier != "hybrid":
+        tune(index, vectors, recall_target=plan.recall_target, free=plan.tune)
     if placed == "gpu":
         index.place_on_gpu()
     log.debug("built %s index: %s", tier, index.describe())
@@ -119,8 +130,36 @@ def _hybrid(raw, plan: IndexPlan, metric: str, vectors: np.ndarray, directory: P
     store = VectorStore.create_file(directory, "vectors", vectors, vectors.shape[1])
     if plan.kind == "flat":  # exact scan of the memory-mapped vector file: nothing in RAM
         return RescoredIndex(None, store, metric=metric, rescore=1, rebuild_at=plan.rebuild_at)
-    inner = _filled(raw, plan, metric, vectors)
-    return RescoredIndex(inner, store, metric=metric, rescore=plan.rescore or 1)
+    index = RescoredIndex(_filled(raw, plan, metric, vectors), store, metric=metric, rescore=plan.rescore or 1)
+    if plan.recall_target is None:
+        return index
+    record = tune(index, vectors, recall_target=plan.recall_target, free=plan.tune)
+    for code in plan.larger_codes:
+        if record is None or record["met"]:
+            break
+        # the codes cannot reach the target at any nprobe and depth: try the next code within the budget,
+        # on the same IVF lists (the coarse quantizer is reused, so only the codes are trained)
+        log.info("%s reaches recall %.3f < %.3f: trying %s codes", record["settings"].get("codes"),
+                 record["recall"], plan.recall_target, code)
+        larger = _larger_code(raw, plan, code, metric, vectors)
+        candidate = RescoredIndex(_filled(larger, plan, metric, vectors), store, metric=metric,
+                                  rescore=plan.rescore or 1)
+        tried = tune(candidate, vectors, recall_target=plan.recall_target, free=plan.tune)
+        if tried is not None and tried["recall"] > record["recall"]:
+            index, record = candidate, tried
+    return index
+
+
+def _larger_code(trained, plan: IndexPlan, code: str, metric: str, vectors: np.ndarray):
+    """A new IVF index with `code` codes over the lists of an already trained one."""
+    import faiss
+
+    lists = faiss.extract_index_ivf(trained)
+    index = _new_faiss(replace(plan, factory=f"IVF{int(lists.nlist)},{code}"), metric=metric, dim=int(trained.d))
+    quantizer = faiss.extract_index_ivf(index).quantizer
+    quantizer.add(lists.quantizer.reconstruct_n(0, int(lists.nlist)))  # trained lists: k-means is skipped
+    index.train(_training_sample(vectors, plan.train_size))
+    return index
 
 
 def _disk(raw, plan: IndexPlan, metric: str, vectors: np.ndarray, directory: Path | None) -> VectorIndex:
@@ -148,6 +187,8 @@ def save_index(index: VectorIndex, directory: Path, *, generation: int, tier: st
         "index": state,
         "describe": index.describe(),
     }
+    if index.tuning is not None:
+        meta["tuning"] = index.tuning
     VECTOR_FILES.commit(directory, meta, index.files())
 
 
@@ -195,6 +236,8 @@ def load_index(
         log.warning("vector index in %s holds %d vectors, its meta says %s; rebuilding",
                     directory, index.ntotal, meta.get("ntotal"))
         return None
+    tuning = meta.get("tuning")
+    index.tuning = tuning if isinstance(tuning, dict) else None
     if placed == "gpu":
         index.place_on_gpu()
     return index

@@ -130,6 +130,11 @@ class DiskIndex(VectorIndex):
     def ram_bytes(self) -> int:
         return self.base.ram_bytes() + self.delta.ram_bytes()
 
+    def ram_parts(self) -> dict[str, int]:
+        parts = self.base.ram_parts()
+        return {"per_vector_bytes": parts["per_vector_bytes"] + self.delta.ram_bytes(),
+                "fixed_bytes": parts["fixed_bytes"]}
+
     def describe(self) -> dict[str, Any]:
         out = self.base.describe()
         out.update(ntotal=self.ntotal, delta=self.delta.n)

@@ -12,6 +12,7 @@ IVF-Flat): a search returns min(k, allowed) hits on every row.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 # IVF widening rounds before the exhaustive fallback: nprobe x4, x16, x64.
 WIDEN_ROUNDS = 3
+# A filter allowing a share s of the labels widens the beam by 1/s (the k nearest allowed labels lie
+# about as far as the k/s nearest labels): nprobe up to every list, HNSW efSearch up to this (past it,
+# the allowed labels are scanned exactly from the graph's flat storage).
+FILTER_EF_MAX = 2048
 
 
 def unwrap(index):
@@ -80,20 +85,22 @@ def kind_of(index) -> str:
     return "factory"
 
 
-def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | None, widen: int):
-    """SearchParameters matching the index's wrapper structure, beam widened by 4**widen."""
+def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | None, widen: int, scale: float = 1.0):
+    """SearchParameters matching the index's wrapper structure, beam widened by scale * 4**widen."""
     import faiss
 
     index = faiss.downcast_index(index)
     if isinstance(index, faiss.IndexPreTransform):
         params = faiss.SearchParametersPreTransform()
-        inner = _params(index.index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen)
+        inner = _params(index.index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen,
+                        scale=scale)
         params.index_params = inner
         params._keep = inner  # SWIG does not own the inner params
         return params
     if isinstance(index, faiss.IndexRefine):
         params = faiss.IndexRefineSearchParameters()
-        inner = _params(index.base_index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen)
+        inner = _params(index.base_index, k=k, selector=selector, nprobe=nprobe, ef_search=ef_search, widen=widen,
+                        scale=scale)
         params.base_index_params = inner
         params.k_factor = index.k_factor
         params._keep = inner
@@ -102,10 +109,11 @@ def _params(index, *, k: int, selector, nprobe: int | None, ef_search: int | Non
     if ivf is not None:
         params = faiss.SearchParametersIVF()
         base = nprobe or ivf.nprobe
-        params.nprobe = int(min(ivf.nlist, base * 4**widen))
+        params.nprobe = int(min(ivf.nlist, math.ceil(base * scale) * 4**widen))
     elif isinstance(index, faiss.IndexHNSW):
         params = faiss.SearchParametersHNSW()
-        params.efSearch = int(max(ef_search or index.hnsw.efSearch, k) * 4**widen)
+        beam = max(ef_search or index.hnsw.efSearch, k)
+        params.efSearch = int(max(beam, min(math.ceil(beam * scale), FILTER_EF_MAX)) * 4**widen)
     else:
         params = faiss.SearchParameters()
     if selector is not None:
@@ -192,6 +200,11 @@ class FaissIndex(VectorIndex):
         if mask is not None and n_allowed <= EXACT_SUBSET_MAX and self.family != "scan":
             return self._exhaustive(queries, k, mask)
         selector = bitmap_selector(mask) if mask is not None else None
+        scale = n / n_allowed  # a filter widens the beam by 1 / its selectivity
+        if mask is not None and self.family == "hnsw" and self.gpu is None and (
+            max(self.ef_search or self._plain_ef or k, k) * scale > FILTER_EF_MAX
+        ):
+            return self._exhaustive(queries, k, mask)  # a walk that wide costs more than scanning: exact
         if self.gpu is not None:
             from .device import gpu_search
 
@@ -201,22 +214,42 @@ class FaissIndex(VectorIndex):
                 rows = np.flatnonzero(found_per_row(result.labels) < want)
                 if len(rows):
                     redo = self._complete(queries[rows], k, mask, selector, want,
-                                          self._search_cpu(queries[rows], k, selector, widen=0))
+                                          self._search_cpu(queries[rows], k, selector, widen=0, scale=scale),
+                                          scale=scale)
                     result.labels[rows], result.scores[rows] = redo.labels, redo.scores
                 return result
-        result = self._search_cpu(queries, k, selector, widen=0)
-        return self._complete(queries, k, mask, selector, want, result)
+        result = self._search_cpu(queries, k, selector, widen=0, scale=scale)
+        return self._complete(queries, k, mask, selector, want, result, scale=scale)
 
-    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int) -> Ranked:
+    def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int, scale: float = 1.0) -> Ranked:
         if selector is None and widen == 0 and self._plain_ok(k):
             # nprobe / efSearch are set on the index itself: skip building SearchParameters
             distances, labels = self.index.search(queries, k)
         else:
-            params = _params(
-                self.index, k=k, selector=selector, nprobe=self.nprobe, ef_search=self.ef_search, widen=widen
-            )
+            params = _params(self.index, k=k, selector=selector, nprobe=self.nprobe, ef_search=self.ef_search,
+                             widen=widen, scale=scale)
             distances, labels = self.index.search(queries, k, params=params)
         return Ranked(labels, distances_to_scores(distances, labels, self.metric))
+
+    def probe(self, queries: np.ndarray, k: int, *, nprobe: int | None = None, ef_search: int | None = None) -> np.ndarray:
+        """Labels of an unfiltered CPU search with these search settings (None = the current ones), for tuning."""
+        params = _params(self.index, k=k, selector=None, nprobe=nprobe or self.nprobe,
+                         ef_search=ef_search or self.ef_search, widen=0)
+        return self.index.search(as_queries(queries, self.dim), k, params=params)[1]
+
+    def set_search(self, *, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Use these search settings from now on (the FAISS index's own fields too, so they are saved)."""
+        import faiss
+
+        if nprobe is not None and self.family == "ivf":
+            nprobe = int(min(nprobe, self.nlist or nprobe))
+            faiss.extract_index_ivf(self.index).nprobe = nprobe
+            self.nprobe = self._plain_nprobe = nprobe
+            if self.gpu is not None:  # a fresh GPU copy takes the new nprobe
+                self.place_on_gpu()
+        if ef_search is not None and self.family == "hnsw" and isinstance(self.index, faiss.IndexHNSW):
+            self.index.hnsw.efSearch = int(ef_search)
+            self.ef_search = self._plain_ef = int(ef_search)
 
     def _plain_ok(self, k: int) -> bool:
         """True when a plain search() uses the same nprobe / efSearch as the SearchParameters would."""
@@ -230,7 +263,7 @@ class FaissIndex(VectorIndex):
 
     def _complete(
         self, queries: np.ndarray, k: int, mask: np.ndarray | None, selector, want: int,
-        result: Ranked,
+        result: Ranked, *, scale: float = 1.0,
     ) -> Ranked:
         """Search the rows that came back with fewer than `want` hits again, wider, then exhaustively."""
         short = found_per_row(result.labels) < want
@@ -244,9 +277,9 @@ class FaissIndex(VectorIndex):
             rows = np.flatnonzero(short)
             if not len(rows):
                 break
-            if self.family == "ivf" and self.nlist is not None and (self.nprobe or 1) * 4 ** (widen - 1) >= self.nlist:
+            if self.family == "ivf" and self.nlist is not None and math.ceil((self.nprobe or 1) * scale) * 4 ** (widen - 1) >= self.nlist:
                 break  # the last round already probed every list
-            sub = self._search_cpu(queries[rows], k, selector, widen=widen)
+            sub = self._search_cpu(queries[rows], k, selector, widen=widen, scale=scale)
             scores[rows], labels[rows] = sub.scores, sub.labels
             short[rows] = found_per_row(sub.labels) < want
         rows = np.flatnonzero(short)
@@ -325,6 +358,10 @@ class FaissIndex(VectorIndex):
     def ram_bytes(self) -> int:
         return faiss_ram_bytes(self.index, mmapped=self.mmapped)
 
+    def ram_parts(self) -> dict[str, int]:
+        vec, fixed = faiss_ram_parts(self.index, mmapped=self.mmapped)
+        return {"per_vector_bytes": vec, "fixed_bytes": fixed}
+
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(
@@ -362,6 +399,11 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
     if mmap:  # flat codes (Flat, SQ) map zero-copy; IVF lists map as read-only on-disk lists
         flags = faiss.IO_FLAG_MMAP_IFC if state.get("family") == "scan" else faiss.IO_FLAG_MMAP
     index = faiss.read_index(str(path), flags)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and state.get("nprobe"):  # tuned after the file was written (the disk tier)
+        ivf.nprobe = int(state["nprobe"])
+    if state.get("ef_search") and isinstance(faiss.downcast_index(index), faiss.IndexHNSW):
+        faiss.downcast_index(index).hnsw.efSearch = int(state["ef_search"])
     loaded = FaissIndex(
         index,
         metric=metric,
@@ -391,35 +433,44 @@ def flat_vectors(index) -> np.ndarray:
 
 def faiss_ram_bytes(index, *, mmapped: bool = False) -> int:
     """Bytes of RAM a CPU FAISS index holds; memory-mapped codes and lists count as zero."""
+    return sum(faiss_ram_parts(index, mmapped=mmapped))
+
+
+def faiss_ram_parts(index, *, mmapped: bool = False) -> tuple[int, int]:
+    """(bytes that grow with the vectors: codes, ids, graph links; the rest: centroids, codebooks, tables)."""
     import faiss
 
     index = faiss.downcast_index(index)
     n, d = int(index.ntotal), int(index.d)
     if isinstance(index, faiss.IndexPreTransform):
-        return faiss_ram_bytes(index.index, mmapped=mmapped) + 4 * d * d
+        vec, fixed = faiss_ram_parts(index.index, mmapped=mmapped)
+        return vec, fixed + 4 * d * d
     if isinstance(index, faiss.IndexRefine):
-        return faiss_ram_bytes(index.base_index, mmapped=mmapped) + faiss_ram_bytes(index.refine_index)
+        base, refine = faiss_ram_parts(index.base_index, mmapped=mmapped), faiss_ram_parts(index.refine_index)
+        return base[0] + refine[0], base[1] + refine[1]
     if isinstance(index, faiss.IndexHNSW):
         graph = int(index.hnsw.neighbors.size()) * 4 + n * (4 + 8)
-        return graph + faiss_ram_bytes(index.storage, mmapped=mmapped)
+        vec, fixed = faiss_ram_parts(index.storage, mmapped=mmapped)
+        return graph + vec, fixed
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None:
-        total = faiss_ram_bytes(ivf.quantizer)
+        fixed = faiss_ram_bytes(ivf.quantizer)
+        vec = 0
         if not mmapped:
-            total += _invlists_bytes(ivf)
+            vec = _invlists_bytes(ivf)
         else:  # OnDiskInvertedLists keeps a small per-list table in RAM
-            total += int(ivf.nlist) * 24
+            fixed += int(ivf.nlist) * 24
         table = getattr(ivf, "precomputed_table", None)
         if table is not None:
-            total += int(table.size()) * 4
+            fixed += int(table.size()) * 4
         pq = getattr(ivf, "pq", None)
         if pq is not None:
-            total += int(pq.M) * int(pq.ksub) * int(pq.dsub) * 4
-        return total
+            fixed += int(pq.M) * int(pq.ksub) * int(pq.dsub) * 4
+        return vec, fixed
     if mmapped:
-        return 0
+        return 0, 0
     code_size = getattr(index, "code_size", None)
-    return n * int(code_size) if code_size is not None else n * d * 4
+    return (n * int(code_size) if code_size is not None else n * d * 4), 0
 
 
 def _invlists_bytes(ivf) -> int:

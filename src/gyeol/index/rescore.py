@@ -27,6 +27,9 @@ from .base import (
 )
 from .vectors import VectorStore
 
+# Candidates fetched are rescore x max(k, MIN_DEPTH_HITS): the depth is tuned at recall@10.
+MIN_DEPTH_HITS = 10
+
 
 class RescoredIndex(VectorIndex):
     """Candidates from `inner` (or all rows when inner is None), rescored exactly from `store`."""
@@ -74,7 +77,8 @@ class RescoredIndex(VectorIndex):
             return empty_result(nq, k)
         if self.inner is None or (mask is not None and n_allowed <= EXACT_SUBSET_MAX):
             return exact_search(self.store.view(), queries, k, self.metric, mask)
-        wanted = min(n_allowed, k * self.rescore)
+        # the depth is tuned for 10 hits: fewer wanted hits still rescore as many candidates
+        wanted = min(n_allowed, max(k, MIN_DEPTH_HITS) * self.rescore)
         candidates = self.inner.search(queries, wanted, mask).labels
         if candidates.shape[1] < k:
             candidates = np.pad(candidates, ((0, 0), (0, k - candidates.shape[1])), constant_values=-1)
@@ -130,6 +134,11 @@ class RescoredIndex(VectorIndex):
 
     def ram_bytes(self) -> int:
         return self.store.ram_bytes() + (self.inner.ram_bytes() if self.inner is not None else 0)
+
+    def ram_parts(self) -> dict[str, int]:
+        parts = self.inner.ram_parts() if self.inner is not None else {"per_vector_bytes": 0, "fixed_bytes": 0}
+        return {"per_vector_bytes": parts["per_vector_bytes"] + self.store.ram_bytes(),
+                "fixed_bytes": parts["fixed_bytes"]}
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = self.inner.describe() if self.inner is not None else {"kind": "flat", "device": "cpu"}

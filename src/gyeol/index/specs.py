@@ -37,6 +37,8 @@ POINTS_PER_CENTROID = 39
 TRAIN_POINTS_PER_LIST = 40
 # Candidates rescored per wanted hit for compressed factory strings.
 DEFAULT_RESCORE = 4
+# HNSW efSearch when tuning is off (FAISS's own default, 16, gives poor recall).
+DEFAULT_EF_SEARCH = 96
 # Code sizes FAISS GPU IVF-PQ supports (bytes per vector, 8-bit codes).
 GPU_PQ_M = (1, 2, 3, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 96)
 
@@ -55,10 +57,26 @@ class IndexPlan:
     train_min: int = 0  # vectors needed before the index can be trained
     train_size: int = 0  # vectors to train on (a random sample)
     note: str = ""
+    # tuning (gyeol.index.tuning): the recall@10 to reach (None = fixed settings), which knobs are free,
+    # and larger codes within the RAM budget to try when this one cannot reach the target
+    recall_target: float | None = None
+    tune: tuple[str, ...] = ()  # of "nprobe", "rescore", "ef_search"
+    larger_codes: tuple[str, ...] = ()
 
     @property
     def needs_training(self) -> bool:
         return self.train_min > 0
+
+
+def free_knobs(spec: IndexSpec | None) -> tuple[str, ...]:
+    """The search settings tuning may change: those the spec leaves to gyeol (None)."""
+    if isinstance(spec, HNSW):
+        return () if spec.ef_search else ("ef_search",)
+    if isinstance(spec, IVF):
+        return () if spec.nprobe else ("nprobe",)
+    if isinstance(spec, IVFPQ):
+        return tuple(knob for knob, fixed in (("nprobe", spec.nprobe), ("rescore", spec.rescore)) if not fixed)
+    return ("nprobe", "rescore", "ef_search")
 
 
 def default_nlist(n: int) -> int:
@@ -100,7 +118,9 @@ def plan_index(spec: IndexSpec | None, *, tier: str, dim: int, n: int, gpu: bool
         plan = flat_plan()
     elif isinstance(spec, HNSW):
         plan = IndexPlan(
-            kind="hnsw", factory=f"HNSW{spec.m},Flat", ef_search=spec.ef_search, ef_construction=spec.ef_construction
+            kind="hnsw", factory=f"HNSW{spec.m},Flat", ef_search=spec.ef_search or DEFAULT_EF_SEARCH,
+            ef_construction=spec.ef_construction, recall_target=spec.recall_target,
+            tune=free_knobs(spec),
         )
     elif isinstance(spec, IVF):
         nlist = spec.nlist or default_nlist(n)
@@ -111,20 +131,33 @@ def plan_index(spec: IndexSpec | None, *, tier: str, dim: int, n: int, gpu: bool
             rebuild_at=None if spec.nlist else GROWTH_REBUILD * max(n, FLAT_BELOW),
             train_min=nlist * POINTS_PER_CENTROID,
             train_size=nlist * TRAIN_POINTS_PER_LIST,
+            recall_target=spec.recall_target,
+            tune=free_knobs(spec),
         )
     elif isinstance(spec, IVFPQ):
         nlist = spec.nlist or default_nlist(n)
         m = spec.m or default_pq_m(dim, spec.nbits, gpu=gpu)
+        budget = spec.max_code_bytes or max(1, dim // 2)
+        if not spec.m and not gpu and spec.nbits == 4 and m / 2 > budget:
+            m = max(c for c in range(1, dim + 1) if dim % c == 0 and c / 2 <= budget)
         codes = f"PQ{m}x4fs" if spec.nbits == 4 and not gpu else f"PQ{m}x{spec.nbits}"
+        larger: tuple[str, ...] = ()
+        if not spec.m and not gpu and spec.nbits == 4 and tier == "hybrid":
+            # by code bytes per vector: dim/2 (PQ dim x 4-bit fast-scan, SQ4), then dim (SQ8)
+            ladder = ((f"PQ{dim}x4fs", dim / 2), ("SQ4", dim / 2), ("SQ8", dim))
+            larger = tuple(code for code, size in ladder if m / 2 < size <= budget)
         ksub = 1 << spec.nbits
         plan = IndexPlan(
             kind="ivfpq",
             factory=f"IVF{nlist},{codes}",
             nprobe=min(spec.nprobe or default_nprobe(nlist), nlist),
-            rescore=spec.rescore,
+            rescore=spec.rescore or DEFAULT_RESCORE,
             rebuild_at=None if spec.nlist else GROWTH_REBUILD * max(n, FLAT_BELOW),
             train_min=max(nlist, ksub) * POINTS_PER_CENTROID,
             train_size=max(nlist * TRAIN_POINTS_PER_LIST, ksub * POINTS_PER_CENTROID),
+            recall_target=spec.recall_target,
+            tune=free_knobs(spec),
+            larger_codes=larger,
         )
     else:
         plan = _factory_plan(spec, tier=tier, dim=dim)
@@ -149,7 +182,7 @@ def _factory_plan(spec: Factory, *, tier: str, dim: int) -> IndexPlan:
         kind="factory",
         factory=spec.spec,
         nprobe=default_nprobe(nlist) if nlist else None,
-        ef_search=HNSW().ef_search,
+        ef_search=DEFAULT_EF_SEARCH,
         rescore=rescore,
         train_min=train_min,
         train_size=max(train_min, (nlist or 0) * TRAIN_POINTS_PER_LIST),
@@ -226,6 +259,12 @@ def _validate_fit(spec: IndexSpec, tier: str, metric: str, dim: int) -> None:
         raise InvalidInputError(
             f"IVFPQ.m={spec.m} must divide the dimension {dim}; divisors of {dim}: "
             f"{', '.join(map(str, divisors))}"
+        )
+    if isinstance(spec, IVFPQ) and spec.m and spec.max_code_bytes and spec.m * spec.nbits / 8 > spec.max_code_bytes:
+        raise InvalidInputError(
+            f"IVFPQ(m={spec.m}, nbits={spec.nbits}) stores {spec.m * spec.nbits / 8:g} bytes a vector, over "
+            f"max_code_bytes={spec.max_code_bytes}: lower m or nbits, raise max_code_bytes, or leave m=None "
+            "to let gyeol pick a code within the budget"
         )
     if isinstance(spec, (IVF, IVFPQ)) and spec.nlist and spec.nprobe and spec.nprobe > spec.nlist:
         raise InvalidInputError(
