@@ -120,7 +120,7 @@ class Collection:
                 raise InvalidInputError(f"queries must be a non-empty list of str, got {type(queries).__name__}")
         if vectors is not None:
             vectors = v.check_vectors(vectors, None, self.dim, name="query vectors")
-        with self._lock:
+        with self._write_lock, self._rw.exclusive():  # the index's search settings change under it
             self._check_writable()
             if queries is not None:
                 self._require_embedder()
