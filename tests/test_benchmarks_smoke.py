@@ -38,6 +38,10 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "cold_keyword_smoke.json": ["docs", "runs[].hits", *(f"median.{key}" for key in (
             "import_s", "open_s", "first_keyword_s", "second_keyword_s", "total_s"))],
     }),
+    "chunking.py": (["--smoke", "--out", "{out}"], {
+        "chunking_smoke.json": ["mode", "set.documents", *(f"rows[].{key}" for key in (
+            "name", "chunks", "evaluate_mrr@10", "page_mrr@10", "page_recall@10", "chunks_per_s"))],
+    }),
     "compare_tiers.py": (["--smoke", "--out", "{out}"], {
         "compare_tiers_2000_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
             "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",
