@@ -57,6 +57,10 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "concurrency_smoke.json": ["config.docs", "load_average.before", *(f"rows[].{key}" for key in (
             "name", "qps_1", "qps_2", "speedup_2", "qps_4", "speedup_4", "qps_serial_2", "speedup_serial_2"))],
     }),
+    "chunking.py": (["--smoke", "--out", "{out}"], {
+        "chunking_smoke.json": ["mode", "set.documents", *(f"rows[].{key}" for key in (
+            "name", "chunks", "evaluate_mrr@10", "page_mrr@10", "page_recall@10", "chunks_per_s"))],
+    }),
     "compare_tiers.py": (["--smoke", "--out", "{out}"], {
         "compare_tiers_2000_smoke.json": ["config.n", "config.data", *(f"rows[].{key}" for key in (
             "tier", "index", "build_s", "recall_at_10", "qps_batched", "qps_single", "p50_ms", "p95_ms",
