@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 from conftest import new_collection, random_vectors
+from helpers.reembed_models import NewModel
 
 import gyeol
 
@@ -198,6 +199,9 @@ DURABLE: dict[str, tuple[Callable[[Path], Ctx], Callable[[Ctx], Any], tuple[str,
                                                                       c.db.close()), ("vector.json",)),
     "get_collection(tier='hybrid') then close": (populated, lambda c: (c.db.get_collection("docs", tier="hybrid"),
                                                                         c.db.close()), ("vector.json",)),
+    # 19 live documents in batches of 7: three segments, each recorded in reembed.json, then the switch
+    "reembed": (populated, lambda c: c.col.reembed(NewModel(), batch_size=7, progress=False),
+                ("reembed.json",) * 3 + ("manifest.json", "vector.json")),
 }
 
 
@@ -239,6 +243,34 @@ def test_an_add_makes_exactly_the_four_fsyncs_of_its_commit_in_order(trace, tmp_
     manifest_replace = next(i for i, e in enumerate(events) if e[0] == "replace" and e[-1].endswith("manifest.json"))
     assert seg_sync < manifest_replace  # the data file is on disk before the manifest names it
     ctx.db.close()
+
+
+def test_reembed_makes_each_batch_durable_before_the_progress_record_that_names_it(trace, tmp_path):
+    """Rule B checks the batches against the manifest commit; a resume trusts reembed.json, so each
+    segment and data/ are fsynced before the progress record naming it, and the record before the switch."""
+    ctx = populated(tmp_path / "kb")
+    trace.on = True
+    ctx.col.reembed(NewModel(), batch_size=7, progress=False)
+    trace.on = False
+    ctx.db.close()
+    events = trace.events
+    data = next(os.path.dirname(e[-1]) for e in events
+                if e[0] == "replace" and os.path.basename(e[-1]).startswith("seg-"))
+    progress = [i for i, e in enumerate(events) if e[0] == "replace" and e[-1].endswith("reembed.json")]
+    switch = next(i for i, e in enumerate(events) if e[0] == "replace" and e[-1].endswith("manifest.json"))
+    assert len(progress) == 3 and progress[-1] < switch
+    for n, at in enumerate(progress):
+        since = progress[n - 1] if n else -1
+        made = [i for i, e in enumerate(events[:at]) if e[0] == "replace" and os.path.dirname(e[-1]) == data
+                and i > since]
+        assert len(made) == 1, f"progress record {n} follows {len(made)} new segments"
+        assert any(events[i] == ("fsync", events[made[0]][1]) for i in range(since + 1, made[0])), (
+            f"batch {n} was named before its content was fsynced")
+        assert any(events[i] == ("fsync", data) for i in range(made[0] + 1, at)), (
+            f"data/ was not fsynced between batch {n} and the record naming it")
+        folder = os.path.dirname(events[at][-1])
+        assert any(e == ("fsync", folder) for e in events[at + 1 : switch]), (
+            f"the folder of reembed.json was not fsynced after record {n}, before the switch")
 
 
 def test_an_in_memory_database_never_fsyncs(trace, rng):
