@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from helpers.reembed_models import NewModel
 
 import gyeol
 from gyeol.errors import (
@@ -100,6 +101,13 @@ def evaluate(queries: Any = None, qrels: Any = None, **kwargs: Any) -> Callable[
     queries = {"q": "w1 w2"} if queries is None else queries
     qrels = {"q": ["s1"]} if qrels is None else qrels
     return lambda c: c.col.evaluate(queries, qrels, **kwargs)
+
+
+def reembed(**kwargs: Any) -> Callable[[Ctx], Any]:
+    """A reembed to a good model (a hashing embedder of another dim) with kwargs overriding its options."""
+    options: dict[str, Any] = {"batch_size": 4, "progress": False}
+    options.update(kwargs)
+    return lambda c: c.col.reembed(NewModel(), **options)
 
 
 class NoEmbed:
@@ -346,6 +354,19 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("where key int", where({3: 1}, "many"), F, "found key 3"),
     ("where value tuple of lists", where({"g": ([1],)}), F, "list"),
     ("where bytes key", where({b"g": 1}), F, "b'g'"),
+    # ---------------------------------------------------------------- reembed (tests/test_reembed.py has None,
+    # an int embedder, batch_size=0, progress="yes", documents without text)
+    ("reembed batch_size float", reembed(batch_size=2.5), E, "2.5"),
+    ("reembed batch_size str", reembed(batch_size="4"), E, "'4'"),
+    ("reembed batch_size True", reembed(batch_size=True), E, "True"),
+    ("reembed batch_size negative", reembed(batch_size=-3), E, "-3"),
+    ("reembed batch_size numpy float", reembed(batch_size=np.float64(4)), E, "4"),
+    ("reembed progress int", reembed(progress=1), E, "got 1"),
+    ("reembed progress str", reembed(progress="bar"), E, "'bar'"),
+    ("reembed progress list", reembed(progress=[print]), E, "got [<built-in function print>]"),
+    ("reembed embedder object", lambda c: c.col.reembed(NoEmbed(), progress=False), E, "NoEmbed"),
+    ("reembed embedder list", lambda c: c.col.reembed(["model"], progress=False), E, "list"),
+    ("reembed embedder float", lambda c: c.col.reembed(1.5, progress=False), E, "float"),
     # ---------------------------------------------------------------- save_indexes, evaluate
     ("save_indexes keyword str", lambda c: c.col.save_indexes(keyword="yes"), E, "'yes'"),
     ("save_indexes keyword int", lambda c: c.col.save_indexes(keyword=1), E, "keyword must be True or False, got 1"),

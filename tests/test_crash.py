@@ -12,7 +12,11 @@ reopens the directory and checks, against a model of the acknowledged operations
 - every acknowledged operation is there, and the one in flight is either wholly there or
   wholly absent (the state equals the model after the acknowledged ops, or after one more);
 - vector and keyword searches equal exact references (numpy; the Lucene BM25 formula);
-- the data folders hold exactly the files their manifests name, and no temp files.
+- the data folders hold exactly the files their manifests name (and an interrupted reembed's
+  recorded batches, while its reembed.json matches the manifest), and no temp files;
+- after a kill during a reembed (to a deterministic model of another dim, in several batches),
+  the collection is wholly the old model's or wholly the new one's (dim, embedder, every
+  vector), and calling reembed again completes it, reusing exactly the batches recorded.
 
 The write paths are the WRITE_PATHS table below: one function per path that plans the next
 round's operations from the model. To add a path, write its Op classes (run in the child,
@@ -27,6 +31,7 @@ where it exists, so a kill costs tens of milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -43,6 +48,7 @@ from conftest import assert_same_ranking, exact_search
 from helpers.forked_writer import no_fsync, run_round
 
 import gyeol
+from gyeol.embedders import PROBE_TEXT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or not hasattr(os, "fork"),
                                 reason="forks writers and reads /proc")
@@ -62,16 +68,21 @@ Doc = tuple  # (text, metadata as sorted JSON, vector bytes)
 
 @dataclass
 class Model:
-    """What the database must hold: collection name -> (metric, id -> Doc)."""
+    """What the database must hold: collection name -> (metric, vector space, id -> Doc).
+
+    The vector space is (the embedder's name, dim): (None, DIM) until a reembed moves a collection.
+    """
 
     metrics: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Doc]] = field(default_factory=dict)
+    spaces: dict[str, tuple[str | None, int]] = field(default_factory=dict)
 
     def copy(self) -> "Model":
-        return Model(dict(self.metrics), {name: dict(docs) for name, docs in self.docs.items()})
+        return Model(dict(self.metrics), {name: dict(docs) for name, docs in self.docs.items()}, dict(self.spaces))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Model) and (self.metrics, self.docs) == (other.metrics, other.docs)
+        return isinstance(other, Model) and (self.metrics, self.spaces, self.docs) == (
+            other.metrics, other.spaces, other.docs)
 
 
 def doc_of(text: str, metadata: dict, vector: np.ndarray) -> Doc:
@@ -217,6 +228,7 @@ class Create(Op):
     def apply(self, m: Model) -> None:
         m.metrics[self.name] = self.metric
         m.docs[self.name] = {}
+        m.spaces[self.name] = (None, DIM)
 
 
 @dataclass
@@ -228,7 +240,56 @@ class Drop(Op):
         w.db.drop_collection(self.name)
 
     def apply(self, m: Model) -> None:
-        del m.metrics[self.name], m.docs[self.name]
+        del m.metrics[self.name], m.docs[self.name], m.spaces[self.name]
+
+
+class HashModel:
+    """A deterministic embedder: each word hashes to a fixed random direction (per model); a text sums its words."""
+
+    def __init__(self, name: str, dim: int) -> None:
+        self.name, self.dim = name, dim
+        self.embedded: list[str] = []  # the documents embed_documents saw (gyeol's identity probe included)
+        self._words: dict[str, np.ndarray] = {}
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.split():
+                if word not in self._words:
+                    seed = hashlib.blake2b(f"{self.name}:{word}".encode(), digest_size=8).digest()
+                    rng = np.random.default_rng(int.from_bytes(seed, "little"))
+                    self._words[word] = rng.standard_normal(self.dim).astype(np.float32)
+                out[i] += self._words[word]
+        return out
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return self.vectors(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.vectors(texts)
+
+
+# reembed moves a collection back and forth between two models of other dims than DIM
+MODELS = {model.name: model for model in (HashModel("crash-a", 12), HashModel("crash-b", 6))}
+
+
+@dataclass
+class Reembed(Op):
+    name: str
+    model: HashModel
+    batch_size: int
+
+    def run(self, w: Writer) -> None:
+        w.col(self.name).reembed(self.model, batch_size=self.batch_size, progress=False)
+
+    def apply(self, m: Model) -> None:
+        docs = m.docs[self.name]
+        ids = sorted(docs)
+        vectors = self.model.vectors([docs[i][0] for i in ids]) if ids else []
+        for doc_id, vector in zip(ids, vectors):
+            docs[doc_id] = doc_of(docs[doc_id][0], json.loads(docs[doc_id][1]), vector)
+        m.spaces[self.name] = (self.model.name, self.model.dim)
 
 
 def create(db: gyeol.Database, name: str, metric: str) -> gyeol.Collection:
@@ -342,6 +403,26 @@ def plan_collections(rng, m):
     return ops + [Create(f"c{next(_serial)}", "l2")]
 
 
+def add_in_space(rng: random.Random, m: Model, name: str, lo: int, hi: int) -> Add:
+    """An add whose vectors are those of the model the collection is on (random before any reembed)."""
+    op = add(rng, name, lo, hi)
+    model = MODELS.get(m.spaces[name][0])
+    if model is not None:
+        op.vectors = model.vectors(op.texts)
+    return op
+
+
+def plan_reembed(rng, m):
+    ops: list[Op] = []
+    keep_small(rng, m, BASE, ops)
+    scratch = m.copy()
+    ops.append(add_in_space(rng, scratch, BASE, 5, 40))
+    target = MODELS["crash-b" if scratch.spaces[BASE][0] == "crash-a" else "crash-a"]
+    ops.append(Reembed(BASE, target, batch_size=rng.randrange(8, 40)))  # several batches: 30 to 260 documents
+    ops[-1].apply(scratch)
+    return ops + [add_in_space(rng, scratch, BASE, 1, 10)]
+
+
 def plan_tiers(rng, m):
     ops: list[Op] = []
     keep_small(rng, m, BASE, ops)
@@ -360,13 +441,7 @@ WRITE_PATHS: dict[str, Callable[[random.Random, Model], list[Op]]] = {
     "index saves (close, save_indexes keyword=True)": plan_index_saves,
     "create and drop collections": plan_collections,
     "reopen on another tier": plan_tiers,
-    # ---- REEMBED: when col.reembed(new_embedder) lands (helper 'reembed'), add here:
-    #   "reembed": plan_reembed,
-    # with a Reembed(name, embedder) Op whose run() calls w.col(name).reembed(embedder) and whose
-    # apply() replaces each model vector by embedder(text) (a deterministic callable, e.g.
-    # conftest.hash_embed), and a planner that mixes adds with a reembed. The model's collections
-    # then need their embedder passed on reopen (Writer.col and check_reopen: get_collection(...,
-    # embedder=...)); everything else (kills, checks) applies unchanged.
+    "reembed (to another model and dim, in batches)": plan_reembed,
 }
 
 
@@ -393,6 +468,7 @@ def read_state(db: gyeol.Database) -> Model:
     for name in db.list_collections():
         col = db.get_collection(name)
         got.metrics[name] = col.metric
+        got.spaces[name] = ((col.config.get("embedder") or {}).get("name"), col.dim)
         got.docs[name] = {d.id: doc_of(d.text, d.metadata, d.vector) for d in col.get(include_vectors=True)}
     return got
 
@@ -400,8 +476,9 @@ def read_state(db: gyeol.Database) -> Model:
 def check_searches(col: gyeol.Collection, docs: dict[str, Doc], metric: str, rng: random.Random) -> None:
     """Vector search equals exact search; keyword search equals the BM25 reference; both over docs."""
     ids = sorted(docs)
-    vectors = np.stack([np.frombuffer(docs[i][2], np.float32) for i in ids]) if ids else np.zeros((0, DIM))
-    queries = np.random.default_rng(rng.randrange(2**32)).standard_normal((2, DIM)).astype(np.float32)
+    dim = col.dim
+    vectors = np.stack([np.frombuffer(docs[i][2], np.float32) for i in ids]) if ids else np.zeros((0, dim))
+    queries = np.random.default_rng(rng.randrange(2**32)).standard_normal((2, dim)).astype(np.float32)
     for query, got in zip(queries, col.search_many(vectors=queries, k=6, mode="vector")):
         ref_ids, ref_scores = exact_search(ids, vectors, query, metric, 6)
         assert_same_ranking(got.ids, got.scores, ref_ids, ref_scores)
@@ -425,6 +502,13 @@ def check_files(path: Path) -> None:
         meta = json.loads(manifest.read_text())
         entries = meta["segments"] + meta["tombstones"]  # dicts with a "file", or bare names
         named = {e["file"] if isinstance(e, dict) else e for e in entries}
+        progress = manifest.parent / "reembed.json"
+        if progress.exists():  # an interrupted reembed's batches stay for a resume while they still apply
+            recorded = json.loads(progress.read_text())
+            source = (recorded["source_version"], recorded["source_generation"])
+            assert source == (meta["version"], meta["generation"]), \
+                f"{progress} survived a writer's open but does not match its manifest"
+            named |= {seg["file"] for seg in recorded["segments"]}
         on_disk = {p.name for p in (manifest.parent / "data").iterdir()}
         assert on_disk == named, f"{manifest.parent.name}: on disk {sorted(on_disk ^ named)} differ"
 
@@ -454,8 +538,9 @@ def check_reopen(path: Path, candidates: list[Model], tiers: set[str], rng: rand
 def describe_mismatch(got: Model, candidates: list[Model]) -> str:
     lines = ["the reopened state is neither the acknowledged state nor the one after the op in flight"]
     for label, want in zip(("acknowledged", "with the op in flight"), candidates):
-        if got.metrics != want.metrics:
-            lines.append(f"{label}: collections {sorted(got.metrics.items())} != {sorted(want.metrics.items())}")
+        if got.metrics != want.metrics or got.spaces != want.spaces:
+            lines.append(f"{label}: collections {sorted(got.metrics.items())} != {sorted(want.metrics.items())} "
+                         f"or spaces {sorted(got.spaces.items())} != {sorted(want.spaces.items())}")
             continue
         for name in want.docs:
             missing = sorted(set(want.docs[name]) - set(got.docs[name]))[:5]
@@ -484,6 +569,7 @@ class PathState:
     run_s: float = 0.0
     calls_at_ready: int = 0  # kill-point calls of the open, and of a whole round
     calls: int = 1
+    resumed_with_batches: int = 0  # reembed: a second call reused batches the killed one recorded
 
 
 def new_path_state(name: str, directory: Path, rng: random.Random) -> PathState:
@@ -532,10 +618,40 @@ def one_round(state: PathState, rng: random.Random) -> None:
     state.kills += outcome.killed
     state.in_flight_applied += which == 1 and a < len(ops)
     state.model = candidates[which]
+    if a < len(ops) and isinstance(ops[a], Reembed):
+        state.model, reused = resume_reembed(state.directory, ops[a], state.model, candidates[1])
+        state.resumed_with_batches += reused > 0
     if state.rounds % 6 == 0:  # the parent compacts now and then, so segments do not pile up across rounds
         with gyeol.connect(state.directory) as db:
             for name in db.list_collections():
                 db.get_collection(name).compact()
+
+
+def recorded_rows(path: Path) -> int:
+    """Documents an interrupted reembed recorded (reembed.json) in path, whose one collection it moves; 0 if none."""
+    progress = list((path / "collections").glob("*/reembed.json"))
+    assert len(progress) <= 1 and len(list((path / "collections").iterdir())) == 1, progress
+    return sum(seg["rows"] for seg in json.loads(progress[0].read_text())["segments"]) if progress else 0
+
+
+def resume_reembed(path: Path, op: Reembed, found: Model, done: Model) -> tuple[Model, int]:
+    """After a kill during op: calling reembed again completes it, reusing every batch recorded.
+
+    Gives the state and how many recorded documents the old state's resume reused."""
+    model = HashModel(op.model.name, op.model.dim)  # a fresh instance: counts what this call embeds
+    recorded = recorded_rows(path) if found != done else None
+    with gyeol.connect(path) as db:
+        report = db.get_collection(op.name).reembed(model, batch_size=op.batch_size, progress=False)
+        got = read_state(db)
+    documents = len(done.docs[op.name])
+    assert got == done, describe_mismatch(got, [done])
+    if recorded is None:  # the switch had committed: nothing to embed again
+        assert (report.embedded, report.reused) == (0, documents), report
+    else:
+        assert (report.reused, report.embedded) == (recorded, documents - recorded), (report, recorded)
+        embedded = [t for t in model.embedded if not t == PROBE_TEXT]
+        assert len(embedded) == documents - recorded, (len(embedded), report)
+    return done, recorded or 0
 
 
 @pytest.fixture
@@ -580,7 +696,9 @@ def test_sigkill_at_random_points_of_every_write_path_loses_no_acknowledged_writ
     elapsed = time.monotonic() - start
     kills = sum(s.kills for s in states)
     table = "\n".join(f"  {s.name}: {s.kills} kills in {s.rounds} rounds, in-flight op found applied "
-                      f"{s.in_flight_applied} times" for s in states)
+                      f"{s.in_flight_applied} times"
+                      + (f", resumed from recorded batches {s.resumed_with_batches} times" if s.resumed_with_batches
+                         else "") for s in states)
     print(f"\n{kills} kills in {elapsed:.1f} s\n{table}")
     assert kills >= min(KILLS, MIN_KILLS), f"only {kills} kills in {elapsed:.1f} s:\n{table}"
     per_path = 5 if KILLS >= MIN_KILLS else 1  # a short run (GYEOL_CRASH_KILLS=30) still hits every path

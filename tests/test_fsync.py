@@ -254,7 +254,8 @@ def test_reembed_makes_each_batch_durable_before_the_progress_record_that_names_
     trace.on = False
     ctx.db.close()
     events = trace.events
-    data = next(os.path.dirname(e[-1]) for e in events if e[0] == "replace" and os.path.basename(e[-1]).startswith("seg-"))
+    data = next(os.path.dirname(e[-1]) for e in events
+                if e[0] == "replace" and os.path.basename(e[-1]).startswith("seg-"))
     progress = [i for i, e in enumerate(events) if e[0] == "replace" and e[-1].endswith("reembed.json")]
     switch = next(i for i, e in enumerate(events) if e[0] == "replace" and e[-1].endswith("manifest.json"))
     assert len(progress) == 3 and progress[-1] < switch
@@ -263,8 +264,10 @@ def test_reembed_makes_each_batch_durable_before_the_progress_record_that_names_
         made = [i for i, e in enumerate(events[:at]) if e[0] == "replace" and os.path.dirname(e[-1]) == data
                 and i > since]
         assert len(made) == 1, f"progress record {n} follows {len(made)} new segments"
-        synced = [i for i, e in enumerate(events[:at]) if e[0] == "fsync" and e[1] == data and i > made[0]]
-        assert synced, f"data/ was not fsynced between batch {n} and the record naming it"
+        assert any(events[i] == ("fsync", events[made[0]][1]) for i in range(since + 1, made[0])), (
+            f"batch {n} was named before its content was fsynced")
+        assert any(events[i] == ("fsync", data) for i in range(made[0] + 1, at)), (
+            f"data/ was not fsynced between batch {n} and the record naming it")
         folder = os.path.dirname(events[at][-1])
         assert any(e == ("fsync", folder) for e in events[at + 1 : switch]), (
             f"the folder of reembed.json was not fsynced after record {n}, before the switch")

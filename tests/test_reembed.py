@@ -350,3 +350,27 @@ def test_a_damaged_progress_file_is_dropped_and_nothing_outside_is_touched(conte
     assert _check_after_kill(db_path) == "old"  # the writer's open removed the file; its batches were swept
     assert not _progress_file(db_path).exists() and outside.read_bytes() == b"not gyeol's"
     _resume_and_check(db_path, "old")
+
+
+def test_in_memory_reembed_frees_the_old_store():
+    """The old documents and vectors are garbage once the switch is made, not kept until db.close()."""
+    import gc
+
+    from gyeol.storage.store import SegmentStore
+
+    def stores() -> int:
+        gc.collect()
+        return sum(type(o) is SegmentStore for o in gc.get_objects())  # type(): no proxy __class__ lookups
+
+    before = stores()
+    db = gyeol.connect()
+    col = build(db)
+    assert stores() == before + 1
+    col.reembed(NewModel(), batch_size=BATCH, progress=False)
+    assert stores() == before + 1  # the new one only
+    assert db.get_collection("docs") is col and col.dim == NewModel.dim
+    assert documents(col) == expected_documents()
+    db.drop_collection("docs")
+    del col  # the caller's handle was the last reference
+    assert stores() == before
+    db.close()

@@ -64,7 +64,6 @@ class Database:
         self._dir_lock: DirectoryLock | None = None
         self._open: dict[str, Collection] = {}
         self._closed = False
-        self._memory: dict[str, SegmentStore] = {}  # in-memory databases keep stores here
         if self.path is None:
             if read_only:
                 raise InvalidInputError("read_only=True needs a path: an in-memory database has nothing to read")
@@ -245,9 +244,7 @@ class Database:
                     store.destroy()
                     raise
             self._catalog = catalog
-            self._open[name] = collection
-            if self.path is None:
-                self._memory[name] = store
+            self._open[name] = collection  # in memory, the handle holds the only store: kept from create to drop
             return collection
 
     def get_collection(
@@ -317,8 +314,9 @@ class Database:
                           check_writable=self._check_writable)
 
     def _load_store(self, name: str) -> SegmentStore:
-        if self.path is None:
-            return self._memory[name]
+        # in memory every collection has its open handle (create to drop), which holds its store and swaps
+        # it (col.reembed): a second reference here would keep the old documents alive until close()
+        assert self.path is not None, "an in-memory collection is always open"
         root = confined(self.path / COLLECTIONS_DIR, self.path, self.path / COLLECTIONS_DIR)
         folder = confined(root / self._catalog.collections[name], root, root / self._catalog.collections[name])
         return SegmentStore.open(folder, writable=not self.read_only)
@@ -338,7 +336,6 @@ class Database:
             col = self._open.pop(name, None)
             if col is not None:
                 col.release(save=False)  # its files go next
-            self._memory.pop(name, None)
             if self.path is not None:
                 _remove_folder(self.path / COLLECTIONS_DIR / folder_name, self.path)
 
