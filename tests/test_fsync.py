@@ -169,6 +169,13 @@ def populated(path: Path) -> Ctx:
     return Ctx(path, db, col)
 
 
+def with_bm25_delta(path: Path) -> Ctx:
+    """populated, then one more add: its BM25 terms are saved as a delta beside the base save."""
+    ctx = populated(path)
+    ctx.col.add(["w1 later doc"], ids=["late"], vectors=vecs(1))
+    return ctx
+
+
 def empty_db(path: Path) -> Ctx:
     return Ctx(path, gyeol.connect(path))
 
@@ -192,9 +199,11 @@ DURABLE: dict[str, tuple[Callable[[Path], Ctx], Callable[[Ctx], Any], tuple[str,
     "delete by where": (populated, lambda c: c.col.delete(where={"g": 1}), ("manifest.json",)),
     "compact": (populated, lambda c: c.col.compact(), ("manifest.json", "vector.json")),
     "drop_collection": (populated, lambda c: c.db.drop_collection("docs"), ("catalog.json",)),
-    "save_indexes(keyword=True)": (populated, lambda c: c.col.save_indexes(keyword=True), ("vector.json", "bm25.json")),
+    # BM25 is saved with each commit (a delta, or whole): save_indexes(keyword=True) folds the deltas into one
+    "save_indexes(keyword=True)": (with_bm25_delta, lambda c: c.col.save_indexes(keyword=True),
+                                   ("vector.json", "bm25.json")),
     "close (index saves)": (populated, lambda c: (c.col.search("w1", mode="keyword"), c.db.close()),
-                            ("vector.json", "bm25.json")),
+                            ("vector.json",)),
     "get_collection(tier='disk') then close": (populated, lambda c: (c.db.get_collection("docs", tier="disk"),
                                                                       c.db.close()), ("vector.json",)),
     "get_collection(tier='hybrid') then close": (populated, lambda c: (c.db.get_collection("docs", tier="hybrid"),
@@ -224,7 +233,7 @@ def test_each_durable_operation_fsyncs_its_files_and_folders_before_its_commit(o
 
 
 def test_an_add_makes_exactly_the_four_fsyncs_of_its_commit_in_order(trace, tmp_path):
-    """segment content, data/ (its name), manifest content, the collection folder (the commit)."""
+    """segment content, data/ (its name), manifest content, the collection folder (the commit), in order."""
     ctx = populated(tmp_path / "kb")
     trace.on = True
     ctx.col.add(["one more"], ids=["n1"], vectors=vecs(1))
@@ -235,9 +244,12 @@ def test_an_add_makes_exactly_the_four_fsyncs_of_its_commit_in_order(trace, tmp_
         p = Path(path)
         kinds.append("segment" if p.name.startswith(".seg-") else "manifest" if p.name.startswith(".manifest.json")
                      else "data/" if p == folder / "data" else "collection/" if p == folder else str(p))
-    assert kinds == ["segment", "data/", "manifest", "collection/"]
+    # the commit's four; then, after it, the BM25 delta of the new document (index/bm25: derived, rebuilt if lost)
+    assert kinds[:4] == ["segment", "data/", "manifest", "collection/"]
+    assert all("/index/bm25" in kind for kind in kinds[4:]), kinds
     replaced = [Path(e[-1]).name for e in trace.events if e[0] == "replace"]
-    assert replaced[-1] == "manifest.json" and replaced[0].startswith("seg-") and len(replaced) == 2
+    assert replaced[:2] == [replaced[0], "manifest.json"] and replaced[0].startswith("seg-")
+    assert replaced[-1] == "bm25.json" and all(name.startswith("bm25.") for name in replaced[2:]), replaced
     events = trace.events
     seg_sync = next(i for i, e in enumerate(events) if e[0] == "fsync" and Path(e[1]).name.startswith(".seg-"))
     manifest_replace = next(i for i, e in enumerate(events) if e[0] == "replace" and e[-1].endswith("manifest.json"))
