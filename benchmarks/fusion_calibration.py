@@ -52,6 +52,7 @@ from gyeol.config import BM25
 from gyeol.evaluation import paired_bootstrap
 from gyeol.fusion import relative_score, rrf
 from gyeol.lexical import BM25Index, resolve_tokenizer
+from gyeol.lexical.tokenizers import length_skips_of
 from gyeol.ranked import Ranked
 from retrieval_sets import RetrievalSetError, load_retrieval_set
 
@@ -210,7 +211,7 @@ def vector_lists(doc_vectors: np.ndarray, query_vectors: np.ndarray, depth: int)
 def keyword_lists(doc_texts: list[str], query_texts: list[str], depth: int) -> dict[str, np.ndarray]:
     """Give back BM25 (default kiwi tokenizer) top-depth per query, padded with label -1, score NaN."""
     tokenizer, _ = resolve_tokenizer("kiwi")
-    index = BM25Index(BM25())
+    index = BM25Index(BM25(), length_skips_of(tokenizer))  # the engine's document-length rule too
     index.add(tokenizer.tokenize_batch(doc_texts))
     labels = np.full((len(query_texts), depth), -1, dtype=np.int64)
     scores = np.full((len(query_texts), depth), np.nan)

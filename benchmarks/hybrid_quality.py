@@ -55,6 +55,7 @@ import numpy as np
 
 import gyeol
 from gyeol.lexical import BM25Index, KiwiTokenizer
+from gyeol.lexical.tokenizers import length_skips_of
 from harness import (
     DATA,
     add_output_args,
@@ -134,7 +135,7 @@ class Run:
 
     def keyword_reference(self, tokenizer: KiwiTokenizer) -> list[list[str]]:
         """Give back BM25 top-10 ids from a directly built BM25Index with this tokenizer."""
-        index = BM25Index(gyeol.BM25())
+        index = BM25Index(gyeol.BM25(), length_skips_of(tokenizer))  # the engine's length rule
         index.add(tokenizer.tokenize_batch(self.data.doc_texts))
         ids = np.array(self.data.doc_ids)
         query_tokens = tokenizer.tokenize_batch(self.data.query_texts)

@@ -38,6 +38,7 @@ import numpy as np
 
 import gyeol
 from gyeol.lexical import BM25Index, KiwiTokenizer
+from gyeol.lexical.tokenizers import length_skips_of
 from harness import (
     add_output_args,
     alternate_per_call,
@@ -72,7 +73,7 @@ class Parts:
         self.index.hnsw.efConstruction = spec.ef_construction
         self.index.hnsw.efSearch = 96  # until match(): gyeol tunes its own to the recall target
         self.index.add(vectors)
-        self.bm25 = BM25Index(gyeol.BM25())
+        self.bm25 = BM25Index(gyeol.BM25(), length_skips_of(tokenizer))  # the engine's length rule
         self.bm25.add(doc_tokens)
         self.tokenizer = tokenizer
         self.fuse = {fusion: fusion_function(fusion) for fusion in DEPTH}
