@@ -176,6 +176,10 @@ EMBEDDERS: dict[str, Callable[[], Any]] = {"minilm": MiniLM, "e5": E5Small, "use
 # ---------------------------------------------------------------- cached side lists
 
 
+# bumped when keyword_lists computes its lists differently (2: with the tokenizer's length rule)
+KEYWORD_LISTS_VERSION = "2"
+
+
 def _digest(texts: list[str]) -> str:
     return hashlib.sha1("\x1f".join(texts).encode()).hexdigest()[:16]
 
@@ -244,7 +248,7 @@ def build_sides(data: LabelledSet, embedder_name: str, cache: Path) -> Sides:
     pseudo_texts, pseudo_labels = pseudo_queries(data)
     doc_key, query_key, pseudo_key = _digest(data.doc_texts), _digest(data.query_texts), _digest(pseudo_texts)
     # The keyword lists depend on the default tokenizer's terms too: a changed default must not reuse old lists.
-    tokens_key = json.dumps(resolve_tokenizer("kiwi")[0].describe(), sort_keys=True)
+    tokens_key = json.dumps(resolve_tokenizer("kiwi")[0].describe(), sort_keys=True) + KEYWORD_LISTS_VERSION
     loaded: dict[str, Any] = {}
 
     def model() -> Any:
