@@ -62,6 +62,30 @@ def embedder() -> HashEmbedder:
 
 
 @pytest.fixture
+def progress_bars(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, str, Any]]:
+    """Every progress bar gyeol opens during the test, as (total, desc, delay); progress switched on."""
+    import tqdm.auto
+
+    from gyeol import progress as progress_mod
+
+    bars: list[tuple[Any, str, Any]] = []
+
+    class FakeBar:
+        def __init__(self, total: Any, desc: str, unit: str, delay: Any, leave: bool) -> None:
+            bars.append((total, desc, delay))
+
+        def update(self, n: int) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    monkeypatch.setattr(progress_mod, "_enabled", None)
+    return bars
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20240611)
 

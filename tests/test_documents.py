@@ -229,30 +229,15 @@ def test_chunk_ids_of_another_document_are_not_overwritten(col):
     assert col.get(["guide#0"])[0].text == "manual"
 
 
-def test_progress_false_silences_this_call_only(col, monkeypatch):
-    import tqdm.auto
-
+def test_progress_false_silences_this_call_only(col, monkeypatch, progress_bars):
     from gyeol import progress as progress_mod
     from gyeol.engine import embedding
 
-    bars = []
-
-    class FakeBar:
-        def __init__(self, total, desc, unit, delay, leave):
-            bars.append(desc)
-
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
-    monkeypatch.setattr(progress_mod, "_enabled", None)
     monkeypatch.setattr(embedding, "PROGRESS_ABOVE", 1)
     texts = [f"Text number {i}. Second sentence {i}." for i in range(4)]
     col.add_documents(texts, progress=False)
-    assert bars == []
+    assert progress_bars == []
     col.add_documents([t + " more" for t in texts])
-    assert any(b.startswith("reading") for b in bars) and any(b.startswith("embedding") for b in bars)
+    descs = [desc for _, desc, _ in progress_bars]
+    assert any(d.startswith("reading") for d in descs) and any(d.startswith("embedding") for d in descs)
     assert progress_mod.progress_enabled()  # the override ended with its call

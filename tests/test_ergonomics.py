@@ -89,22 +89,8 @@ def test_dir_lists_every_public_name():
     assert "load_sample" in names and "set_progress" in names
 
 
-def test_progress_is_switchable(monkeypatch):
-    seen = []
-
-    class FakeBar:
-        def __init__(self, total, desc, unit, delay, leave):
-            seen.append((total, desc, delay))
-
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    import tqdm.auto
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
-    monkeypatch.setattr(progress_mod, "_enabled", None)
+def test_progress_is_switchable(monkeypatch, progress_bars):
+    seen = progress_bars
     from gyeol.engine.embedding import PROGRESS_ABOVE, embed_batched
 
     embed_batched(HashEmbedder().embed, ["a"] * (PROGRESS_ABOVE + 1), DIM)
@@ -124,22 +110,7 @@ def test_progress_is_switchable(monkeypatch):
         gyeol.set_progress("no")
 
 
-def test_first_keyword_build_reports_progress(monkeypatch):
-    seen = []
-
-    class FakeBar:
-        def __init__(self, total, desc, unit, delay, leave):
-            seen.append(desc)
-
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    import tqdm.auto
-    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
-    monkeypatch.setattr(progress_mod, "_enabled", None)
+def test_first_keyword_build_reports_progress(monkeypatch, progress_bars):
     from gyeol.engine import keyword_side
 
     monkeypatch.setattr(keyword_side, "TOKENIZE_PROGRESS_ABOVE", 5)
@@ -149,7 +120,7 @@ def test_first_keyword_build_reports_progress(monkeypatch):
     texts = [f"w{i} common" for i in range(11)]
     col.add(texts, ids=[str(i) for i in range(11)], vectors=np.eye(DIM, dtype=np.float32)[:11] + 0.1)
     assert col.search("w7", mode="keyword", k=1).ids == ["7"]  # parts tokenized in order
-    assert any("tokenizing 11" in d for d in seen)
+    assert any("tokenizing 11" in desc for _, desc, _ in progress_bars)
 
 
 def test_without_tqdm_progress_logs(monkeypatch, caplog):

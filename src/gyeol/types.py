@@ -11,15 +11,11 @@ import numpy as np
 __all__ = ["Document", "Hit", "Results", "documents_to_arrow", "documents_to_pandas"]
 
 
-@dataclass(frozen=True)
-class Document:
-    """A stored document: id, text, metadata and (when asked for) its vector."""
+class _Highlighting:
+    """highlight() and snippet() for a class with `text` and `query` (Document, Hit)."""
 
-    id: str
     text: str | None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
-    query: str | None = field(default=None, repr=False, compare=False)
+    query: str | None
 
     def highlight(self, query: str | None = None, *, pre: str = "**", post: str = "**", unit: str = "word") -> str:
         """The text with the query's terms wrapped in pre/post (Kiwi morphemes for Korean; see gyeol.highlight)."""
@@ -35,7 +31,18 @@ class Document:
 
 
 @dataclass(frozen=True)
-class Hit:
+class Document(_Highlighting):
+    """A stored document: id, text, metadata and (when asked for) its vector."""
+
+    id: str
+    text: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    query: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Hit(_Highlighting):
     """One search result; higher score is better in every mode.
 
     vector: the document's stored vector, only where a reranker asked for it (MMR).
@@ -50,18 +57,6 @@ class Hit:
     keyword_score: float | None = None
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
     query: str | None = field(default=None, repr=False, compare=False)
-
-    def highlight(self, query: str | None = None, *, pre: str = "**", post: str = "**", unit: str = "word") -> str:
-        """The text with the query's terms wrapped in pre/post (Kiwi morphemes for Korean; see gyeol.highlight)."""
-        from .highlight import highlight
-
-        return highlight(self.text or "", _query_for(query, self.query), pre=pre, post=post, unit=unit)
-
-    def snippet(self, query: str | None = None, *, window: int = 160, pre: str = "**", post: str = "**") -> str:
-        """The window characters of the text around the most query terms, highlighted."""
-        from .highlight import snippet
-
-        return snippet(self.text or "", _query_for(query, self.query), window=window, pre=pre, post=post)
 
 
 class Results(Sequence[Hit]):
