@@ -1,8 +1,11 @@
-"""The `gyeol` command line: one subcommand per public call (`gyeol verify PATH` so far).
+"""The `gyeol` command line: ingest, search, info, evaluate, verify (argparse subcommands).
 
 Each subcommand is a function taking the parsed arguments and giving back the exit status;
-add one with a `_add_<name>` function registered in SUBCOMMANDS. Exit status: 0 when all is
-well, 1 when the command ran and found a problem, 2 for a usage error. gyeol itself is
+add one with an `add_<name>` function registered in SUBCOMMANDS (the commands live in
+_cli_ingest and _cli_search). Exit status: 0 when all is well; 1 when the command ran and found
+a problem (damage, skipped files) or gyeol failed (a held lock, corruption, a missing backend);
+2 for a usage error (bad options, a missing database or collection, input gyeol refuses as
+InvalidInputError). Errors print one line on stderr, never a traceback. gyeol itself is
 imported inside each command, so `gyeol --help` stays instant.
 """
 
@@ -10,10 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable, Sequence
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+from ._cli_common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CliError
+from ._cli_ingest import add_info, add_ingest
+from ._cli_search import add_evaluate, add_search
+
+EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -42,7 +50,9 @@ def _add_verify(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_verify)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_verify]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_ingest, add_search, add_info, add_evaluate, _add_verify,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +73,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_usage(sys.stderr)
         return EXIT_USAGE
-    return int(args.run(args))
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """args.run(args), with errors as one stderr line and an exit status instead of a traceback."""
+    from .errors import CollectionNotFoundError, FilterError, GyeolError, InvalidInputError
+
+    command = args.run.__name__.lstrip("_")
+    try:
+        return int(args.run(args))
+    except CliError as exc:
+        message, status = str(exc), exc.status
+    except (InvalidInputError, FilterError, CollectionNotFoundError) as exc:
+        message, status = (exc.args[0] if exc.args else str(exc)), EXIT_USAGE
+    except GyeolError as exc:
+        message, status = f"{type(exc).__name__}: {exc}", EXIT_PROBLEM
+    except BrokenPipeError:  # `gyeol search ... | head`: the reader left; say nothing more
+        _silence_stdout()
+        return EXIT_PROBLEM
+    except OSError as exc:  # a folder that cannot be read or written
+        message, status = str(exc), EXIT_PROBLEM
+    except KeyboardInterrupt:
+        message, status = "interrupted", EXIT_INTERRUPTED
+    print(f"gyeol {command}: {message}", file=sys.stderr)
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor behind stdout (captured in tests)
+        pass
 
 
 if __name__ == "__main__":
