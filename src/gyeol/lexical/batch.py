@@ -64,6 +64,8 @@ def rank_pairs(
             row, label, score = _sparse(*chunk_args, k)
         if constants is not None:
             score = score + constants[first:last][row]
+        if n_queries == 1:  # _dense and _sparse rank a lone query's hits themselves
+            return [Ranked(label.astype(np.int64, copy=False), score)]
         results.extend(_first_k_per_row(row, label, score, last - first, k))
     return results
 
@@ -115,7 +117,7 @@ def _sparse(query: np.ndarray, term: np.ndarray, idf: np.ndarray, term_start: np
     hit_keys, inverse = np.unique(keys, return_inverse=True)
     scores = np.bincount(inverse, weights=weights, minlength=len(hit_keys))
     row, label = np.divmod(hit_keys, width)
-    if n_queries == 1 and len(scores) > k:  # a partial selection, not a sort of every hit
+    if n_queries == 1:  # a partial selection, not a sort of every hit
         best_scores, best_labels = top_k(scores, label, k)
         return np.zeros(len(best_labels), np.int64), best_labels, best_scores
     return row, label, scores
