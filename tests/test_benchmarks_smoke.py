@@ -86,6 +86,11 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                 "verify.vector_top10_equal", "verify.keyword_top10_equal")),
         ],
     }),
+    "keyword_batch.py": (["--smoke", "--out", "{out}"], {
+        "keyword_batch_smoke.json": [*(f"sets.{s}.{key}" for s in ("ko", "en") for key in (
+            "docs", "k10.gyeol.qps_batched", "k10.bm25s.qps_batched", "k100.batched_ratio", "k10.gyeol.p50_ms",
+            "k10.bm25s.p95_ms", "single_p50_ratio", "profile_k100.gyeol[].own_ms"))],
+    }),
     "keyword_search.py": (["--smoke", "--out", "{out}"], {
         "keyword_search_smoke.json": [
             *(f"latency.{engine}.{p}" for engine in ("gyeol_okapi", "gyeol_lucene", "rank_bm25_get_top_n",

@@ -446,3 +446,75 @@ def test_random_operation_sequences(tmp_path: Path, seed: int):
         live_labels, _, ref = surviving_reference(by_label, live, query, params)
         np.testing.assert_allclose(index.get_scores(query)[live_labels], ref, atol=1e-6)
         assert not index.get_scores(query)[~live].any()
+
+
+PATHS = {"dense": dict(DENSE_CELLS=1 << 22, _DENSE_FILL=10**9), "sparse": dict(DENSE_CELLS=1 << 22, _DENSE_FILL=0),
+         "dense-chunks": dict(DENSE_CELLS=3000 * 4, _DENSE_FILL=10**9), "auto-chunks": dict(DENSE_CELLS=3000 * 5)}
+
+
+@pytest.mark.parametrize("variant", ["okapi", "bm25l", "bm25plus", "lucene"])
+def test_search_many_is_each_query_ranked_on_its_own(corpus, queries, variant, monkeypatch):
+    """Every scoring path (dense rows, sparse keys, blocks of queries) gives each query rank_bm25's top k on the
+    live, allowed documents, and the very same floats and order whichever the path."""
+    from gyeol.lexical import batch
+
+    params = BM25(variant=variant)
+    index = build(corpus, params, batches=3)  # a tail of chunks beside the CSR
+    rng = np.random.default_rng(21)
+    victims = rng.choice(len(corpus), size=400, replace=False)
+    index.delete(victims)
+    live = np.ones(len(corpus), dtype=bool)
+    live[victims] = False
+    allowed = rng.random(len(corpus)) < 0.5
+    batch_queries = queries + [["w0"], [], ["never-seen"], ["w5", "w5", "w5"]]
+    live_labels, survivors, _ = surviving_reference(corpus, live, [], params)
+    refs = [surviving_reference(corpus, live, q, params)[2] for q in batch_queries]
+    for mask in (None, allowed):
+        for k in (1, 10, 100):
+            seen = None
+            for path, settings in PATHS.items():
+                for name, value in settings.items():
+                    monkeypatch.setattr(batch, name, value)
+                got = index.search_many(batch_queries, k, allowed=mask)
+                assert len(got) == len(batch_queries)
+                for query, ref, hits in zip(batch_queries, refs, got):
+                    ok = np.ones(len(live_labels), bool) if mask is None else mask[live_labels]
+                    want_scores, want_labels = expected_top([survivors[i] for i in np.flatnonzero(ok)], ref[ok],
+                                                            query, k, live_labels[ok])
+                    assert hits.labels.dtype == np.int64 and hits.scores.dtype == np.float64
+                    assert_top_k(hits.scores, hits.labels, want_scores, want_labels,
+                                 dict(zip(live_labels.tolist(), ref.tolist())), k)
+                flat = [(h.labels.tolist(), h.scores.tolist()) for h in got]
+                assert seen is None or flat == seen, path  # bit for bit the same on every path
+                seen = flat
+            single = [index.search(q, k, allowed=mask) for q in batch_queries]
+            assert [(h.labels.tolist(), h.scores.tolist()) for h in single] == seen
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_search_many_breaks_ties_by_label(path, monkeypatch):
+    from gyeol.lexical import batch
+
+    for name, value in PATHS[path].items():
+        monkeypatch.setattr(batch, name, value)
+    docs = [["a", "b"], ["b"], ["a", "b"], ["a", "b"], ["c"], ["a", "b"]] * 50
+    index = build(docs, BM25())
+    for hits in index.search_many([["a", "b"], ["b", "a", "zz"], ["c"]], 3):
+        assert hits.scores[0] == hits.scores[-1]
+        assert hits.labels.tolist() == sorted(hits.labels.tolist())
+    got = index.search_many([["a"], ["c"], ["a", "c"]], 3)
+    assert got[0].labels.tolist() == [0, 2, 3] and got[1].labels.tolist() == [4, 10, 16]
+    assert got[2].labels.tolist() == [4, 10, 16]  # "c" is the rarer term
+
+
+def test_search_many_bad_input():
+    index = build([["a"], ["b"]], BM25())
+    with pytest.raises(InvalidInputError, match="k must be a positive integer"):
+        index.search_many([["a"]], 0)
+    with pytest.raises(InvalidInputError, match="list of str"):
+        index.search_many(["a"], 3)
+    with pytest.raises(InvalidInputError, match="list of token lists"):
+        index.search_many("a", 3)
+    with pytest.raises(InvalidInputError, match="allowed must be a bool array"):
+        index.search_many([["a"]], 3, allowed=np.ones(3, bool))
+    assert index.search_many([], 3) == []

@@ -195,7 +195,7 @@ class KeywordSide:
         index = self.index(store)
         if terms is None:
             terms = self.tokenize(list(queries))
-        return [index.search(query_terms, k, allowed) for query_terms in terms]
+        return index.search_many(terms, k, allowed)  # scored as one batch (gyeol.lexical.batch)
 
     def follow(self, store: SegmentStore) -> None:
         """A read-only handle took a newer snapshot: add the writer's saved deltas up to it (or forget the index)."""

@@ -15,25 +15,25 @@ dict term -> term id, one entry per distinct term):
 N, avgdl and df count live documents only, so after deletes and re-adds the scores equal
 those of an index freshly built from the surviving documents. A query touches only the
 postings of its terms: gather, drop dead postings, weight (see scoring.py), sum per
-label with bincount, top-k with gyeol._arrays.top_k (a term's postings are in label order,
-so ties go to the smaller label).
+label and top-k in gyeol.lexical.batch, a batch of queries at once (a term's postings are in
+label order, so ties go to the smaller label).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._arrays import GrowableArray, concat_ranges, strings_from_arrays, strings_to_arrays, top_k
+from .._arrays import GrowableArray, concat_ranges, strings_from_arrays, strings_to_arrays
 from ..config import BM25
 from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
 from ._persist import open_saved, save_arrays
+from .batch import rank_pairs
 from .counts import TermCounts, count_terms
 from .deltas import chained_deltas
 
@@ -226,20 +226,6 @@ class BM25Index:
 
     # ------------------------------------------------------------------ reads
 
-    def _query_terms(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Give back (term ids, multiplicities) of the query's terms with live documents."""
-        if isinstance(query_tokens, str) or not isinstance(query_tokens, (list, tuple)):
-            raise InvalidInputError(f"query_tokens must be a list of str, got {type(query_tokens).__name__}")
-        counts = Counter(query_tokens)
-        ids = [self._vocab.get(t) for t in counts]
-        pairs = [(i, c) for i, c in zip(ids, counts.values()) if i is not None]
-        if not pairs or self._n_live == 0:
-            return np.empty(0, np.int64), np.empty(0, np.float64)
-        term_ids = np.array([p[0] for p in pairs], dtype=np.int64)
-        mult = np.array([p[1] for p in pairs], dtype=np.float64)
-        present = self._df.view()[term_ids] > 0
-        return term_ids[present], mult[present]
-
     def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Give back (labels, tfs) of every posting of a term, dead ones included."""
         docs: list[np.ndarray] = []
@@ -272,42 +258,19 @@ class BM25Index:
             self._stats_cache = (mean_idf, norm)
         return self._stats_cache
 
-    def _contributions(
-        self, term_ids: np.ndarray, mult: np.ndarray
-    ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
-        """Give back per-term (labels, weights) of the live postings of the query terms, and a constant.
-
-        A label's score is the sum of its weights plus `constant` (bm25plus's delta part,
-        which every live document gets).
-        """
-        mean_idf, norm = self._stats()
-        idfs = scoring.idf(self.params, self._df.view()[term_ids], self._n_live, mean_idf) * mult
-        constant = float(np.sum(idfs)) * scoring.absent_weight(self.params)
-        any_dead = self._n_live < self.n_labels
-        live = self._live.view()
-        labels: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        for term_id, term_idf in zip(term_ids.tolist(), idfs.tolist()):
-            docs, tfs = self._postings(term_id)
-            if any_dead:
-                alive = live[docs]
-                docs, tfs = docs[alive], tfs[alive]
-            labels.append(docs)
-            weights.append(scoring.weight(self.params, tfs, norm[docs], term_idf))
-        return labels, weights, constant
-
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
         """Give back the score of every label (dead labels score 0), as rank_bm25's get_scores."""
+        _check_query(query_tokens)
         scores = np.zeros(self.n_labels, dtype=np.float64)
-        term_ids, mult = self._query_terms(query_tokens)
-        if len(term_ids) == 0:
+        _, terms, mult = self._batch_terms([query_tokens])
+        if len(terms) == 0:
             return scores
-        labels, weights, constant = self._contributions(term_ids, mult)
-        if constant:
-            scores[self._live.view()] = constant
-        for docs, w in zip(labels, weights):
-            scores += np.bincount(docs, weights=w, minlength=self.n_labels)
-        return scores
+        docs, tf_part, starts, ends = self._gather(terms, None)
+        mean_idf, _ = self._stats()
+        idfs = scoring.idf(self.params, self._df.view()[terms], self._n_live, mean_idf) * mult
+        if scoring.absent_weight(self.params):
+            scores[self._live.view()] = float(np.sum(idfs)) * scoring.absent_weight(self.params)
+        return scores + np.bincount(docs, weights=tf_part * np.repeat(idfs, ends - starts), minlength=self.n_labels)
 
     def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> Ranked:
         """Give back the best k live documents holding a query term, with their scores.
@@ -316,6 +279,11 @@ class BM25Index:
         (length n_labels) of the documents that may be returned; None = every live one.
         Stats always come from every live document, whatever the mask.
         """
+        _check_query(query_tokens)
+        return self.search_many([query_tokens], k, allowed)[0]
+
+    def search_many(self, queries: list[list[str]], k: int, allowed: np.ndarray | None = None) -> list[Ranked]:
+        """search() of each query's tokens, scored together (lexical.batch): the same hits and the same floats."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
             raise InvalidInputError(f"k must be a positive integer, got {k!r}")
         n = self.n_labels
@@ -325,35 +293,65 @@ class BM25Index:
                 raise InvalidInputError(
                     f"allowed must be a bool array of shape ({n},), got {allowed.dtype} of shape {allowed.shape}"
                 )
+        if not isinstance(queries, (list, tuple)):
+            raise InvalidInputError(f"queries must be a list of token lists, got {type(queries).__name__}")
+        for query in queries:
+            _check_query(query)
         empty = Ranked(np.empty(0, np.int64), np.empty(0, np.float64))
-        term_ids, mult = self._query_terms(query_tokens)
-        if len(term_ids) == 0:
-            return empty
-        per_term_labels, per_term_weights, constant = self._contributions(term_ids, mult)
-        if len(per_term_labels) == 1:
-            labels, weights = per_term_labels[0], per_term_weights[0]
+        pair_query, pair_term, pair_mult = self._batch_terms(queries)
+        if len(pair_query) == 0:
+            return [empty for _ in queries]
+        terms, pair_of_term = np.unique(pair_term, return_inverse=True)
+        docs, tf_part, starts, ends = self._gather(terms, allowed)
+        mean_idf, _ = self._stats()
+        pair_idf = scoring.idf(self.params, self._df.view()[terms], self._n_live, mean_idf)[pair_of_term] * pair_mult
+        absent = scoring.absent_weight(self.params)
+        constants = np.bincount(pair_query, weights=pair_idf, minlength=len(queries)) * absent if absent else None
+        return rank_pairs(pair_query, pair_of_term, pair_idf, starts, ends, docs, tf_part, len(queries), n,
+                          constants, int(k))
+
+    def _batch_terms(self, queries: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Give back the (query, term id, multiplicity) of each distinct live term of each query, by query then term."""
+        lengths = [len(q) for q in queries]
+        get = self._vocab.get
+        ids = np.fromiter((get(t, -1) for q in queries for t in q), dtype=np.int64, count=sum(lengths))
+        if self._n_live == 0:
+            ids = ids[:0]
+        of_query = np.repeat(np.arange(len(queries), dtype=np.int64), lengths)
+        known = ids >= 0
+        vocab_size = max(len(self._vocab), 1)
+        keys, mult = np.unique(of_query[known] * vocab_size + ids[known], return_counts=True)
+        pair_query, pair_term = np.divmod(keys, vocab_size)
+        present = self._df.view()[pair_term] > 0
+        return pair_query[present], pair_term[present], mult[present].astype(np.float64)
+
+    def _gather(self, terms: np.ndarray, allowed: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Give back (labels, tf parts) of the live, allowed postings of the terms, laid term after term
+        (labels ascending within each), and each term's (start, end) in them."""
+        if not self._tail:
+            starts, ends = self._term_ptr[terms], self._term_ptr[terms + 1]
+            index = concat_ranges(starts, ends)
+            docs, tfs = self._post_doc[index], self._post_tf[index]
+            lengths = ends - starts
         else:
-            labels, weights = np.concatenate(per_term_labels), np.concatenate(per_term_weights)
+            parts = [self._postings(int(t)) for t in terms]
+            docs = np.concatenate([p[0] for p in parts])
+            tfs = np.concatenate([p[1] for p in parts])
+            lengths = np.array([len(p[0]) for p in parts], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        keep = None
+        if self._n_live < self.n_labels:
+            keep = self._live.view()[docs]
         if allowed is not None:
-            ok = allowed[labels]
-            labels, weights = labels[ok], weights[ok]
-        if len(labels) == 0:
-            return empty
-        if len(per_term_labels) == 1:  # one term: each label appears once
-            hit_labels, hit_scores = labels, weights
-        elif n <= 8 * len(labels):  # dense accumulate: cheap when postings are many
-            dense: np.ndarray = np.bincount(labels, weights=weights, minlength=n)  # float64: weighted
-            # a document holding no query term is no hit, whatever its score
-            dense[np.bincount(labels, minlength=n) == 0] = -np.inf
-            if constant:
-                dense += constant
-            return _top_k(dense, None, int(k))
-        else:
-            hit_labels, inverse = np.unique(labels, return_inverse=True)
-            hit_scores = np.bincount(inverse, weights=weights)
-        if constant:
-            hit_scores = hit_scores + constant
-        return _top_k(hit_scores, hit_labels, int(k))
+            keep = allowed[docs] if keep is None else keep & allowed[docs]
+        if keep is not None:
+            kept = np.concatenate(([0], np.cumsum(keep)))
+            starts, ends = kept[starts], kept[ends]
+            docs, tfs = docs[keep], tfs[keep]
+        _, norm = self._stats()
+        return docs, scoring.tf_part(self.params, tfs, norm[docs]), starts, ends
 
     # ------------------------------------------------------------------ persistence
 
@@ -488,7 +486,6 @@ def _count(header: dict[str, Any], key: str) -> int:
     return value
 
 
-def _top_k(scores: np.ndarray, labels: np.ndarray | None, k: int) -> Ranked:
-    """Give back the k best hits (score desc, label asc) as search gives them back; -inf entries are no hits."""
-    best_scores, best_labels = top_k(scores, labels, k)
-    return Ranked(best_labels, best_scores.astype(np.float64, copy=False))
+def _check_query(query_tokens: Any) -> None:
+    if isinstance(query_tokens, str) or not isinstance(query_tokens, (list, tuple)):
+        raise InvalidInputError(f"query_tokens must be a list of str, got {type(query_tokens).__name__}")

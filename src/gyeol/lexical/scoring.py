@@ -3,7 +3,7 @@
 The formulas follow rank_bm25 (BM25Okapi, BM25L, BM25Plus) term for term so that
 scores agree with it to rounding; "lucene" is Lucene's idf with Okapi's tf part.
 A query term's contribution to a document that contains it is
-`weight(tf, norm, idf)`; to a document that lacks it, `idf * absent_weight`
+`weight(tf, norm, idf)` = `tf_part(tf, norm) * idf`; to a document that lacks it, `idf * absent_weight`
 (non-zero only for bm25plus, whose delta rewards every document).
 """
 
@@ -51,17 +51,22 @@ def length_norm(params: BM25, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
     return norm if params.variant == "bm25l" else params.k1 * norm
 
 
-def weight(params: BM25, tf: np.ndarray, norm: np.ndarray, idf: float) -> np.ndarray:
-    """Give back idf times the tf part, for the postings (tf >= 1, norm of their documents) of one term."""
+def tf_part(params: BM25, tf: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Give back the tf part of the postings (tf >= 1, norm of their documents) of a term: its weight over idf."""
     k1 = params.k1
     if params.variant in ("okapi", "lucene", "bm25plus"):
         # bm25plus: the delta every document gets is absent_weight(); only the rest depends on tf
-        return tf * (idf * (k1 + 1.0)) / (tf + norm)
+        return tf * (k1 + 1.0) / (tf + norm)
     if params.variant == "bm25l":
         delta = params.effective_delta
         ctd = tf / norm
-        return (idf * (k1 + 1.0)) * tf * (ctd + delta) / (k1 + ctd + delta)
+        return (k1 + 1.0) * tf * (ctd + delta) / (k1 + ctd + delta)
     raise AssertionError(f"unvalidated BM25 variant {params.variant!r}")
+
+
+def weight(params: BM25, tf: np.ndarray, norm: np.ndarray, idf: float) -> np.ndarray:
+    """Give back idf times the tf part, for the postings of one term (as searches compute it: the same floats)."""
+    return tf_part(params, tf, norm) * idf
 
 
 def absent_weight(params: BM25) -> float:
