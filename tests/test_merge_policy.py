@@ -165,7 +165,9 @@ def test_merged_segments_keep_their_docs_caches(db_path, rng, fast_fsync):
     store_module.read_segment = counting
     try:
         with gyeol.connect(db_path, read_only=True) as db:
-            assert db.get_collection("docs").get(["d3"])[0].text == "w3 u3"
+            col = db.get_collection("docs")
+            assert col.get(["d3"])[0].text == "w3 u3"
+            assert col._engine.store.ids.num_chunks == 1  # one record batch, not one per add
     finally:
         store_module.read_segment = real
     assert ["id", "text", "metadata"] not in reads

@@ -141,8 +141,16 @@ def _segment_table(store: "SegmentStore", seg: SegmentRef, schema: pa.Schema) ->
 
 
 def _docs_slice(store: "SegmentStore", first: int, rows: int) -> pa.Table:
-    columns = [c.slice(first, rows) for c in (store.ids, store.texts, store.metadata_json)]
-    return pa.Table.from_arrays(columns, names=list(DOCS_COLUMNS))
+    """Labels first.. first + rows - 1 of the store's id, text and metadata columns, in chunks of
+    ROW_GROUP_ROWS rows: a cache written from the adds' many small chunks would map back as many
+    chunks, and every lookup by label pays per chunk."""
+    parts = []
+    for lo in range(first, first + rows, ROW_GROUP_ROWS):
+        n = min(ROW_GROUP_ROWS, first + rows - lo)
+        columns = [c.slice(lo, n).combine_chunks() for c in (store.ids, store.texts, store.metadata_json)]
+        parts.append(pa.Table.from_arrays(columns, names=list(DOCS_COLUMNS)))
+    return pa.concat_tables(parts) if parts else pa.Table.from_arrays(
+        [pa.array([], pa.string())] * 3, names=list(DOCS_COLUMNS))
 
 
 def _after_commit(store: "SegmentStore", merged: MergedSegment) -> None:
