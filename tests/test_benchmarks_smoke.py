@@ -106,6 +106,12 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                                       "tokenizers[].delta_mrr_ci95", "bm25_variants_default_kiwi[].mrr@10",
                                       "best_kiwi_pos_set"],
     }),
+    "merge_policy.py": (["--smoke", "--out", "{out}"], {
+        "merge_policy_smoke.json": ["config.adds", "config.batch", *(f"rows[].{key}" for key in (
+            "name", "segments", "build_s", "data_bytes", "open_writer_ms", "open_reader_ms", "qps_vector",
+            "qps_keyword", "qps_hybrid", "qps_vector_vs_compacted", "qps_keyword_vs_compacted",
+            "qps_hybrid_vs_compacted", "get_ms"))],
+    }),
     "make_pydoc_set.py": (["--out", "{out}/pydoc_en"], {"pydoc_en/corpus.jsonl": [], "pydoc_en/queries.jsonl": []}),
     "search_latency.py": (["--smoke", "--out", "{out}"], {
         "search_latency_smoke.json": [f"rows[].{key}" for key in (

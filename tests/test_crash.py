@@ -431,6 +431,17 @@ def plan_tiers(rng, m):
     return ops
 
 
+def plan_merge(rng, m):
+    """Tiny adds, enough for at least one segment merge per round (storage/merging.py), and a delete."""
+    ops: list[Op] = []
+    keep_small(rng, m, BASE, ops)
+    ops += [add(rng, BASE, 1, 3) for _ in range(4)]
+    scratch = m.copy()
+    for op in ops:
+        op.apply(scratch)
+    return ops + [delete_ids(rng, scratch, BASE)] + [add(rng, BASE, 1, 3) for _ in range(4)]
+
+
 # One line per write path: name -> planner(rng, model) giving the next round's operations.
 WRITE_PATHS: dict[str, Callable[[random.Random, Model], list[Op]]] = {
     "add": plan_add,
@@ -442,6 +453,7 @@ WRITE_PATHS: dict[str, Callable[[random.Random, Model], list[Op]]] = {
     "create and drop collections": plan_collections,
     "reopen on another tier": plan_tiers,
     "reembed (to another model and dim, in batches)": plan_reembed,
+    "merge (tiny adds past storage/merging.py's MERGE_FACTOR)": plan_merge,
 }
 
 

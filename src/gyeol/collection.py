@@ -362,6 +362,7 @@ class Collection:
         staged = engine.stage(batch, replaced)
         with self._rw.exclusive():
             engine.apply(staged)
+        engine.merge_segments(self._rw.exclusive)  # still one write: searches wait only for each swap
 
     # ------------------------------------------------------------------ reads
 

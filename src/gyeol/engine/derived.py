@@ -17,6 +17,7 @@ import dataclasses
 import os
 import threading
 from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..ranked import Ranked
 from ..search import SearchPlan, run_search
 from ..storage.idmap import hash_ids
 from ..storage.manifest import MANIFEST_NAME, read_manifest
+from ..storage.merging import merge_segments
 from ..storage.rows import read_rows
 from ..storage.store import Rows, SegmentStore
 from ..types import Document, Results
@@ -232,6 +234,17 @@ class DerivedIndexes:
             except Exception:  # the commit stands; rebuild the columns from it on the next filter
                 self._metadata = None
                 raise
+
+    def merge_segments(self, swap: Callable[[], AbstractContextManager]) -> int:
+        """Merge small segments as the tiered policy says (storage/merging.py); swap() is held only
+        around each manifest commit. Labels stay, so no derived index changes; give back how many merges ran."""
+        if self._read_only:
+            return 0
+        try:
+            return merge_segments(self.store, swap)
+        except OSError as exc:  # the write before stands and no merge half-committed: the next write tries again
+            log.warning("could not merge the segments of %r (%s); the next write tries again", self._config.name, exc)
+            return 0
 
     def delete(self, labels: np.ndarray) -> None:
         """Tombstone live labels in one commit (the vector index keeps them: searches mask them out)."""

@@ -79,6 +79,16 @@ class DocsCaches:
             log.warning("could not write the document cache %s (%s)", path, exc)
             return table
 
+    def keep_recorded(self, names: set[str]) -> None:
+        """Carry the recorded checksums of names into the next commit unread (a writer that did not
+        open them: a segment merge writes one new cache and keeps the others as they are)."""
+        where = self.folder / DOCS_FILES.meta_name
+        for name in names & self.recorded.keys():
+            try:
+                self.sums.setdefault(name, FileSum.from_json(self.recorded[name], where, name))
+            except CorruptionError:  # dropped: the next open makes that cache again
+                continue
+
     def commit(self, names: set[str]) -> None:
         """A writer records the checksums of the caches of names when they changed."""
         entries = {n: self.sums[n].to_json() for n in sorted(names) if n in self.sums}

@@ -307,7 +307,7 @@ class SegmentStore:
             end = seg.first_label + seg.rows
             if end <= first_label:
                 continue
-            parts.append(self._segment_vectors(seg)[max(0, first_label - seg.first_label) :])
+            parts.append(self.segment_vectors(seg)[max(0, first_label - seg.first_label) :])
         return np.concatenate(parts) if parts else np.empty((0, self.dim), np.float32)
 
     def iter_vector_batches(self, first_label: int = 0) -> Iterator[np.ndarray]:
@@ -318,9 +318,9 @@ class SegmentStore:
         for seg in self.manifest.segments:
             if seg.first_label + seg.rows <= first_label:
                 continue
-            yield self._segment_vectors(seg)[max(0, first_label - seg.first_label) :]
+            yield self.segment_vectors(seg)[max(0, first_label - seg.first_label) :]
 
-    def _segment_vectors(self, seg: SegmentRef) -> np.ndarray:
+    def segment_vectors(self, seg: SegmentRef) -> np.ndarray:
         """One segment's vectors, checked: finite, and unit length in a cosine collection."""
         path = self._folder() / DATA_DIR / seg.file
         self._verify_segment(seg)
@@ -330,6 +330,18 @@ class SegmentStore:
         return check_vector_values(vectors, path, unit=self.manifest.config.get("metric") == "cosine")
 
     # ----------------------------------------------------------------- writing
+
+    def fresh_segment_name(self, first_label: int) -> str:
+        return _segment_name(self.manifest.generation, first_label)
+
+    def docs_cache_folder(self) -> Path:
+        return self._folder() / INDEX_DIR / DOCS_CACHE
+
+    def swap_segments(self, manifest: Manifest) -> None:
+        """Commit manifest, whose segments hold the same labels as ours in other files (storage/merging.py)."""
+        assert (manifest.next_label, manifest.generation, manifest.tombstones) == (
+            self.manifest.next_label, self.manifest.generation, self.manifest.tombstones)
+        self.manifest = write_manifest(self._folder(), manifest)  # the rows in memory stay as they are
 
     def commit(self, rows: Rows | None, delete_labels: np.ndarray) -> np.ndarray:
         """Append rows and tombstone labels in one commit; give back the new rows' labels."""
