@@ -178,7 +178,8 @@ class SegmentStore:
         if expected is not None:
             directory = self._folder()
             check_file(directory / DATA_DIR / seg.file, expected, what="segment", where=directory / MANIFEST.meta_name)
-            del self._unverified[seg.file]
+            # two searches may check one segment at once (they share the read lock): both pass, one forgets it
+            self._unverified.pop(seg.file, None)
 
     def _check_unique_ids(self) -> None:
         """CorruptionError when two live labels hold the same id (hash ties are compared as strings)."""
