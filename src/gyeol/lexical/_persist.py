@@ -132,3 +132,11 @@ def open_saved(directory: Path) -> SavedArrays | None:
     deltas = tuple(SavedArrays(directory, {k: val for k, val in e.items() if k != "files"}, e["files"])
                    for e in entries)
     return SavedArrays(directory, header, files, deltas)
+
+
+def header_count(header: dict[str, Any], key: str) -> int:
+    """The non-negative int a save's header holds under key; CorruptionError when it holds anything else."""
+    value = header.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CorruptionError(f"{key} is {value!r}, not a count")
+    return value

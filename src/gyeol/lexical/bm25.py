@@ -32,7 +32,7 @@ from ..config import BM25
 from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
-from ._persist import open_saved, save_arrays
+from ._persist import header_count, open_saved, save_arrays
 from .batch import rank_pairs
 from .counts import TermCounts, count_terms
 from .deltas import chained_deltas
@@ -381,17 +381,17 @@ class BM25Index:
             if saved is None:
                 return None
             header = saved.header
-            if _count(header, "generation") != int(generation):
+            if header_count(header, "generation") != int(generation):
                 logger.debug("BM25 index at %s is of generation %s, not %s", directory, header["generation"], generation)
                 return None
             if header.get("terms") != terms:
                 logger.info("BM25 index at %s was built with other terms (%s, now %s); rebuilding",
                             directory, header.get("terms"), terms)
                 return None
-            n_labels = _count(header, "n_labels")
+            n_labels = header_count(header, "n_labels")
             arrays = saved.load(ARRAY_DTYPES)
             index = cls.from_arrays(params, arrays, n_labels=n_labels,
-                                    vocabulary_size=_count(header, "vocabulary_size"), length_skips=length_skips)
+                                    vocabulary_size=header_count(header, "vocabulary_size"), length_skips=length_skips)
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
@@ -408,7 +408,7 @@ class BM25Index:
         try:
             saved = open_saved(Path(directory))
             if (saved is None or saved.header.get("generation") != int(generation)
-                    or saved.header.get("terms") != terms or _count(saved.header, "n_labels") > self.n_labels):
+                    or saved.header.get("terms") != terms or header_count(saved.header, "n_labels") > self.n_labels):
                 return False
             for counts in chained_deltas(saved, self.n_labels, max_labels):
                 self.add_counts(counts)
@@ -477,13 +477,6 @@ class BM25Index:
         index._total_len_live = int(index._doc_len.view()[live].sum(dtype=np.int64))
         index._csr_has_dead = False  # export_arrays merged, which drops dead postings
         return index
-
-
-def _count(header: dict[str, Any], key: str) -> int:
-    value = header.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CorruptionError(f"{key} is {value!r}, not a count")
-    return value
 
 
 def _check_query(query_tokens: Any) -> None:

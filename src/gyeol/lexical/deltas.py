@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import CorruptionError
-from ._persist import SavedArrays, append_arrays, open_saved
+from ._persist import SavedArrays, append_arrays, header_count, open_saved
 from .counts import COUNT_DTYPES, TermCounts
 
 __all__ = ["Coverage", "coverage", "append_delta", "chained_deltas"]
@@ -39,13 +39,6 @@ class Coverage:
         return self.base_labels + self.delta_labels
 
 
-def _count(header: dict[str, Any], key: str) -> int:
-    value = header.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CorruptionError(f"{key} is {value!r}, not a count")
-    return value
-
-
 def _matching(directory: Path, generation: int, terms: dict[str, Any] | None) -> SavedArrays | None:
     """The save in directory when it is of this generation and terms description; None otherwise."""
     saved = open_saved(directory)
@@ -60,12 +53,12 @@ def coverage(directory: Path, generation: int, terms: dict[str, Any] | None) -> 
         saved = _matching(directory, generation, terms)
         if saved is None:
             return None
-        base = _count(saved.header, "n_labels")
+        base = header_count(saved.header, "n_labels")
         end = base
         for delta in saved.deltas:  # a broken chain is never appended to
-            if _count(delta.header, "first_label") != end:
+            if header_count(delta.header, "first_label") != end:
                 return None
-            end += _count(delta.header, "count")
+            end += header_count(delta.header, "count")
         return Coverage(base, len(saved.deltas), end - base)
     except CorruptionError as exc:
         logger.warning("BM25 index at %s is damaged (%s); it will be saved anew", directory, exc)
@@ -89,7 +82,7 @@ def chained_deltas(saved: SavedArrays, start: int, max_labels: int) -> Iterator[
     """
     end = start
     for delta in saved.deltas:
-        first, count = _count(delta.header, "first_label"), _count(delta.header, "count")
+        first, count = header_count(delta.header, "first_label"), header_count(delta.header, "count")
         if first + count <= end:  # covered already (a reader following from a later label)
             continue
         if first != end or first + count > max_labels:
