@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
 # Modules the scripts import as siblings; they have no command line.
-LIBRARIES = {"harness.py", "retrieval_sets.py"}
+LIBRARIES = {"harness.py", "korean_study_lib.py", "retrieval_sets.py"}
 
 # Scripts that download from a package archive for minutes: CI checks that they start (--help) and
 # tests their parsers on small handmade inputs (tests/test_retrieval_sets.py), but does not download.
@@ -75,6 +75,9 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     }),
     "korean_keyword_study.py": (["--smoke", "--out", "{out}"], {
         "korean_keyword_study.json": ["rows", "cost", "sets"],
+    }),
+    "korean_keyword_ablations.py": (["--smoke", "--out", "{out}"], {
+        "korean_keyword_ablations.json": ["rows[].row", "rows[].mrr@10", "checks", "best_by_smaller_tune_gain"],
     }),
     "fusion_calibration.py": (["--smoke", "--out", "{out}"], {"fusion_calibration.json": []}),
     "hybrid_quality.py": (["--smoke", "--out", "{out}"], {
