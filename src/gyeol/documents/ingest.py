@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _validation as v
-from ..chunking import Chunker, SentenceChunker, as_chunker
+from ..chunking import Chunk, Chunker, SentenceChunker, as_chunker
 from ..errors import DuplicateIdError, InvalidInputError
 from ..progress import progress
 from ..types import Document
@@ -152,9 +152,7 @@ def _chunk(doc_id: str, label: str | None, loaded: LoadedText, meta: dict[str, A
     doc_hash = hashlib.sha256(
         "\x00".join([text, json.dumps(base, sort_keys=True, ensure_ascii=False), signature]).encode("utf-8")
     ).hexdigest()[:32]
-    chunks = chunker.chunk(text)
-    if not isinstance(chunks, list):
-        raise InvalidInputError(f"chunker.chunk must return a list of Chunk, got {type(chunks).__name__}")
+    chunks = _chunks_of(chunker, text, loaded.pages)
     ids: list[str] = []
     texts: list[str] = []
     metas: list[dict[str, Any]] = []
@@ -174,6 +172,29 @@ def _chunk(doc_id: str, label: str | None, loaded: LoadedText, meta: dict[str, A
     if not ids:
         raise LoadError("the chunker found no text")
     return PreparedDocument(doc_id, doc_hash, ids, texts, metas)
+
+
+def _chunks_of(chunker: Chunker, text: str, pages: list[tuple[int, int]]) -> list[Any]:
+    """The chunker's chunks of text; a PDF is chunked page by page (offsets into the whole text), so
+    every chunk lies on one page and its citation names that page."""
+    spans = [(start, (pages[i + 1][0] if i + 1 < len(pages) else len(text))) for i, (start, _) in enumerate(pages)]
+    out: list[Any] = []
+    for start, end in spans or [(0, len(text))]:
+        chunks = chunker.chunk(text[start:end])
+        if not isinstance(chunks, list):
+            raise InvalidInputError(f"chunker.chunk must return a list of Chunk, got {type(chunks).__name__}")
+        if start:
+            chunks = [_shifted(c, start) for c in chunks]
+        out.extend(chunks)
+    return out
+
+
+def _shifted(chunk: Any, offset: int) -> Chunk:
+    start, end = getattr(chunk, "start", None), getattr(chunk, "end", None)
+    if isinstance(start, bool) or not isinstance(start, int) or isinstance(end, bool) or not isinstance(end, int):
+        raise InvalidInputError(f"chunker.chunk must return a list of Chunk, got {type(chunk).__name__}")
+    return Chunk(getattr(chunk, "text", None), start + offset, end + offset,  # type: ignore[arg-type]
+                 getattr(chunk, "index", 0), tuple(getattr(chunk, "section", ()) or ()))
 
 
 def _chunker_signature(chunker: Chunker) -> str:
