@@ -301,9 +301,14 @@ class Collection:
                 self._write(batch, replaced)
             return ingest.report
 
-    def compact(self) -> None:
-        """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes."""
-        with self._write_lock, self._rw.exclusive():
+    def compact(self, *, progress: bool | None = None) -> None:
+        """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes.
+
+        progress: a bar once it runs past about a second (None: as gyeol.set_progress says).
+        """
+        from .progress import progress_override
+
+        with self._write_lock, self._rw.exclusive(), progress_override(progress):
             self._check_writable()
             self._engine.compact()
 
@@ -314,8 +319,9 @@ class Collection:
         new dim and embedder identity with them); until then readers see the old collection, and
         a call cut short (even by kill -9) is continued by calling reembed again with the same
         embedder. Ids, texts and metadata stay; labels are renumbered as compact does.
-        batch_size: documents per durable batch (None: 2048). progress: None (a bar for large
-        collections), True, False, or a callable(done, total). See docs/api.md.
+        batch_size: documents per durable batch (None: 2048). progress: None (a bar once it runs
+        past about a second, as gyeol.set_progress says), True, False, or a callable(done, total).
+        See docs/api.md.
         """
         from .engine.reembed import AfterCommitError, reembed
 
