@@ -463,9 +463,25 @@ class Collection:
         fusion: str | None = None,
         rrf_k: float = 60,
         candidates: int | None = None,
+        rerank: Any = None,
+        rerank_depth: int = 50,
+        expand: str | None = None,
     ) -> list[Results]:
-        """One Results per query (options as in search), the vector side searched in one batched call."""
-        return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
+        """One Results per query (options as in search), the vector side searched in one batched call.
+
+        rerank / rerank_depth / expand as in search, for each query: the first stage ranks
+        max(k, rerank_depth) hits for every query in one batch, then each query's are reranked.
+        """
+        if rerank is None and expand is None:
+            return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
+        from .stages import search_many_with_stages
+
+        return search_many_with_stages(
+            lambda depth: self._search(queries, vectors, False, depth, mode, where, alpha, fusion, rrf_k,
+                                       candidates),
+            k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+            vectors_of=self._vectors_of, parents_of=self._chunks_of,
+        )
 
     def _search(self, queries: Any, vectors: Any, single: bool, k: Any, mode: Any, where: Any, alpha: Any,
                 fusion: Any, rrf_k: Any, candidates: Any) -> list[Results]:
