@@ -286,10 +286,10 @@ class Collection:
         with self._write_lock, progress_override(progress):  # searches go on until the commit (_write)
             self._check_writable()
             self._require_embedder()
-            prepared = prepare(sources, chunker=chunker, metadata=metadata)
-            doc_ids = prepared.doc_ids
-            stored = self.get(where={"doc_id": {"$in": doc_ids}}) if doc_ids else []
-            ingest = plan(prepared, stored)
+            # the stored chunks of the incoming documents: an unchanged one is neither chunked nor written
+            prepared = prepare(sources, chunker=chunker, metadata=metadata,
+                               stored=lambda doc_ids: self.get(where={"doc_id": {"$in": doc_ids}}))
+            ingest = plan(prepared, prepared.stored)
             if ingest.ids:
                 batch = self._check_batch(ingest.texts, ingest.ids, ingest.metadata, None, generate_ids=False)
                 replaced = self._engine.store.labels_of(ingest.replaced_ids) if ingest.replaced_ids else None
