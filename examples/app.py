@@ -27,7 +27,7 @@ from pathlib import Path
 
 import gyeol
 
-DATA = Path(__file__).resolve().parent / "data" / "gnome_help"
+DATA = gyeol.sample_folder()  # GNOME help pages: ko/ and en/ Markdown, pdf/, queries.json
 COLLECTION = "help"
 
 

@@ -147,3 +147,46 @@ def test_callable_chunkers_get_offsets():
     with pytest.raises(gyeol.InvalidInputError):
         as_chunker(42)
     assert Chunk("a", 0, 1, 0).section == ()
+
+
+# --------------------------------------------------------------------------- batched chunking
+
+BATCH_TEXTS = [
+    "# 설치\n\n프로그램을 설치했습니다 설치가 끝나면 다시 시작합니다. 설정 창을 엽니다.\n\n## 사용\n\n"
+    + "검색 단추를 누르면 파일을 찾습니다. " * 12,
+    "짧은 문서입니다.",
+    "English only. Mr. Smith went home. " * 10,
+    "   \n\n  ",
+    "표 " * 200,  # one long Korean "sentence": cut between words
+]
+
+
+@pytest.mark.parametrize("size, overlap", [(40, 10), (120, 30), (800, 100)])
+def test_chunk_many_equals_chunk_of_each(size, overlap):
+    chunker = SentenceChunker(size=size, overlap=overlap)
+    assert chunker.chunk_many(BATCH_TEXTS) == [chunker.chunk(t) for t in BATCH_TEXTS]
+
+
+def test_chunk_many_splits_every_korean_paragraph_in_one_kiwi_call(monkeypatch):
+    from gyeol.chunking import sentences as sentences_mod
+    from gyeol.lexical.tokenizers import kiwi as kiwi_mod
+
+    real = kiwi_mod.get_kiwi()
+    calls = []
+
+    class CountingKiwi:
+        def split_into_sents(self, texts, **kwargs):
+            calls.append(list(texts) if not isinstance(texts, str) else [texts])
+            return real.split_into_sents(calls[-1], **kwargs)
+
+    monkeypatch.setattr(kiwi_mod, "get_kiwi", lambda *a, **k: CountingKiwi())
+    chunker = SentenceChunker(size=60, overlap=0)
+    expected = [chunker.chunk(t) for t in BATCH_TEXTS]
+    calls.clear()
+    assert chunker.chunk_many(BATCH_TEXTS) == expected
+    assert len(calls) == 1 and len(calls[0]) == 3  # the two Korean sections over 60 chars, and the long one
+    calls.clear()
+    assert chunker.chunk_many(["짧은 문서입니다. 두 문장.", "# 제목\n\n또 짧은 글."]) == [
+        chunker.chunk("짧은 문서입니다. 두 문장."), chunker.chunk("# 제목\n\n또 짧은 글.")]
+    assert calls == []  # sections that fit in one chunk are that chunk: nothing to split
+    assert sentences_mod.split_sentences_many([]) == []

@@ -241,3 +241,25 @@ def test_progress_false_silences_this_call_only(col, monkeypatch, progress_bars)
     descs = [desc for _, desc, _ in progress_bars]
     assert any(d.startswith("reading") for d in descs) and any(d.startswith("embedding") for d in descs)
     assert progress_mod.progress_enabled()  # the override ended with its call
+
+
+def test_an_unchanged_document_is_not_chunked_again(col, folder):
+    seen = []
+
+    class Counting(SentenceChunker):
+        def chunk_many(self, texts):
+            seen.extend(texts)
+            return super().chunk_many(texts)
+
+        def __repr__(self):  # the same settings, the same hash: SentenceChunker's signature
+            return SentenceChunker.__repr__(self)
+
+    chunker = Counting(size=60, overlap=0)
+    first = col.add_documents([folder], chunker=chunker)
+    assert len(first.added) == 3 and len(seen) == 3
+    seen.clear()
+    (folder / "notes.txt").write_text("Plain notes. Changed now.", encoding="utf-8")
+    again = col.add_documents([folder], chunker=chunker)
+    assert len(again.unchanged) == 2 and again.updated == [(folder / "notes.txt").resolve().as_posix()]
+    assert seen == ["Plain notes. Changed now."]  # only the changed file was chunked
+    assert col.count() == first.chunks - 1 + again.chunks

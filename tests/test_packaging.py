@@ -38,6 +38,9 @@ def test_wheel_ships_py_typed_and_the_sample_data(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "gyeol/py.typed" in names
     assert "gyeol/data/sample.jsonl" in names
+    folder = SRC / "gyeol" / "data" / "gnome_help"  # gyeol.sample_folder(): every file ships
+    shipped = {p.relative_to(SRC).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert len(shipped) == 12 and shipped <= names, sorted(shipped - names)
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -154,3 +154,65 @@ def test_the_cross_encoder_adapter_loads_lazily_and_says_what_is_missing(monkeyp
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with pytest.raises(gyeol.BackendUnavailableError, match="sentence-transformers"):
         reranker.model
+
+
+# --------------------------------------------------------------------------- search_many
+
+
+@pytest.mark.parametrize("make", [lambda: CrossEncoderReranker(FakeCrossEncoder()), lambda: MMRReranker(0.5),
+                                  lambda: (lambda q, texts: [-len(t) for t in texts])])
+@pytest.mark.parametrize("mode", ["hybrid", "vector", "keyword"])
+def test_search_many_reranks_each_query_as_search_does(sample_col, make, mode):
+    reranker = make()
+    many = sample_col.search_many(QUERIES, k=5, mode=mode, rerank=reranker, rerank_depth=40)
+    changed = []
+    for query, res in zip(QUERIES, many):
+        one = sample_col.search(query, k=5, mode=mode, rerank=reranker, rerank_depth=40)
+        assert res.ids == one.ids and res.scores == pytest.approx(one.scores)
+        assert res.query == query and [h.query for h in res] == [query] * len(res)
+        changed.append(res.ids != sample_col.search(query, k=5, mode=mode).ids)
+    assert any(changed) or isinstance(reranker, MMRReranker)  # the reranker did rerank (MMR may keep them)
+
+
+def test_search_many_scores_every_query_in_one_cross_encoder_call(sample_col):
+    fake = FakeCrossEncoder()
+    firsts = sample_col.search_many(QUERIES, k=30)
+    many = sample_col.search_many(QUERIES, k=3, rerank=CrossEncoderReranker(fake), rerank_depth=30)
+    assert fake.calls == [sum(len(r) for r in firsts)]  # all pairs, one predict
+    assert [len(r) for r in many] == [3, 3, 3]
+
+
+def test_search_many_mmr_fetches_shared_hits_once(sample_col):
+    """Two queries with the same hits: the vectors of those hits are fetched once, and each list
+    is reranked as alone."""
+    twice = ["hybrid search BM25 vectors", "hybrid search BM25 vectors"]
+    many = sample_col.search_many(twice, k=10, rerank=MMRReranker(0.7), rerank_depth=20)
+    assert many[0].ids == many[1].ids == sample_col.search(twice[0], k=10, rerank=MMRReranker(0.7),
+                                                           rerank_depth=20).ids
+
+
+def test_search_many_with_vectors_and_expand():
+    db = gyeol.connect()
+    col = db.create_collection("m", embedder=None, dim=3, tokenizer="whitespace")
+    vecs = np.array([[1.0, 0.2, 0], [1.0, 0.21, 0], [0.3, 1.0, 0], [0, 0, 1]], np.float32)
+    col.add(["a", "a copy", "other", "far"], ids=["a", "dup", "other", "far"], vectors=vecs)
+    qs = [[1.0, 1.0, 0.0], [0.0, 0.1, 1.0]]
+    many = col.search_many(vectors=qs, k=3, rerank=MMRReranker(0.5))
+    assert [r.ids for r in many] == [col.search(vector=q, k=3, rerank=MMRReranker(0.5)).ids for q in qs]
+    assert many[0].ids == ["other", "a", "far"]
+    with pytest.raises(gyeol.InvalidInputError, match="query"):  # a cross-encoder needs query texts
+        col.search_many(vectors=qs, rerank=CrossEncoderReranker(FakeCrossEncoder()))
+    docs = gyeol.connect().create_collection("d", embedder=HashEmbedder(), tokenizer="whitespace")
+    docs.add_documents([gyeol.Document("g", "alpha one. alpha two. beta three."),
+                        gyeol.Document("h", "gamma alpha four.")], chunker=gyeol.SentenceChunker(size=12, overlap=0))
+    for res, q in zip(docs.search_many(["alpha", "gamma"], k=2, mode="keyword", expand="parent"), ["alpha", "gamma"]):
+        assert res.ids == docs.search(q, k=2, mode="keyword", expand="parent").ids
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"rerank": 42}, {"rerank": MMRReranker(), "rerank_depth": 0}, {"expand": "child"},
+    {"rerank": lambda q, t: [1.0] * (len(t) - 1)},
+])
+def test_search_many_bad_rerank_arguments(sample_col, kwargs):
+    with pytest.raises(gyeol.InvalidInputError):
+        sample_col.search_many(QUERIES, **kwargs)

@@ -58,10 +58,10 @@ def __getattr__(name: str):
         from . import integrity
 
         return getattr(integrity, name)
-    if name == "load_sample":
-        from .data import load_sample
+    if name in ("load_sample", "sample_folder"):
+        from . import data
 
-        return load_sample
+        return getattr(data, name)
     raise AttributeError(f"module 'gyeol' has no attribute {name!r}")
 
 
@@ -93,6 +93,7 @@ __all__ = [
     "BigramTokenizer",
     "Tokenizer",
     "load_sample",
+    "sample_folder",
     "set_progress",
     "SentenceChunker",
     "Reranker",

@@ -286,10 +286,10 @@ class Collection:
         with self._write_lock, progress_override(progress):  # searches go on until the commit (_write)
             self._check_writable()
             self._require_embedder()
-            prepared = prepare(sources, chunker=chunker, metadata=metadata)
-            doc_ids = prepared.doc_ids
-            stored = self.get(where={"doc_id": {"$in": doc_ids}}) if doc_ids else []
-            ingest = plan(prepared, stored)
+            # the stored chunks of the incoming documents: an unchanged one is neither chunked nor written
+            prepared = prepare(sources, chunker=chunker, metadata=metadata,
+                               stored=lambda doc_ids: self.get(where={"doc_id": {"$in": doc_ids}}))
+            ingest = plan(prepared, prepared.stored)
             if ingest.ids:
                 batch = self._check_batch(ingest.texts, ingest.ids, ingest.metadata, None, generate_ids=False)
                 replaced = self._engine.store.labels_of(ingest.replaced_ids) if ingest.replaced_ids else None
@@ -301,9 +301,14 @@ class Collection:
                 self._write(batch, replaced)
             return ingest.report
 
-    def compact(self) -> None:
-        """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes."""
-        with self._write_lock, self._rw.exclusive():
+    def compact(self, *, progress: bool | None = None) -> None:
+        """Rewrite live documents as one segment, drop tombstones, rebuild and save the indexes.
+
+        progress: a bar once it runs past about a second (None: as gyeol.set_progress says).
+        """
+        from .progress import progress_override
+
+        with self._write_lock, self._rw.exclusive(), progress_override(progress):
             self._check_writable()
             self._engine.compact()
 
@@ -314,8 +319,9 @@ class Collection:
         new dim and embedder identity with them); until then readers see the old collection, and
         a call cut short (even by kill -9) is continued by calling reembed again with the same
         embedder. Ids, texts and metadata stay; labels are renumbered as compact does.
-        batch_size: documents per durable batch (None: 2048). progress: None (a bar for large
-        collections), True, False, or a callable(done, total). See docs/api.md.
+        batch_size: documents per durable batch (None: 2048). progress: None (a bar once it runs
+        past about a second, as gyeol.set_progress says), True, False, or a callable(done, total).
+        See docs/api.md.
         """
         from .engine.reembed import AfterCommitError, reembed
 
@@ -457,9 +463,25 @@ class Collection:
         fusion: str | None = None,
         rrf_k: float = 60,
         candidates: int | None = None,
+        rerank: Any = None,
+        rerank_depth: int = 50,
+        expand: str | None = None,
     ) -> list[Results]:
-        """One Results per query (options as in search), the vector side searched in one batched call."""
-        return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
+        """One Results per query (options as in search), the vector side searched in one batched call.
+
+        rerank / rerank_depth / expand as in search, for each query: the first stage ranks
+        max(k, rerank_depth) hits for every query in one batch, then each query's are reranked.
+        """
+        if rerank is None and expand is None:
+            return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
+        from .stages import search_many_with_stages
+
+        return search_many_with_stages(
+            lambda depth: self._search(queries, vectors, False, depth, mode, where, alpha, fusion, rrf_k,
+                                       candidates),
+            k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+            vectors_of=self._vectors_of, parents_of=self._chunks_of,
+        )
 
     def _search(self, queries: Any, vectors: Any, single: bool, k: Any, mode: Any, where: Any, alpha: Any,
                 fusion: Any, rrf_k: Any, candidates: Any) -> list[Results]:

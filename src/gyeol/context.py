@@ -3,8 +3,8 @@
 Results.context() calls build_context(); Collection.search(expand="parent") calls
 expand_parents(). Chunks from add_documents carry doc_id, chunk_index and char offsets
 (gyeol.documents), so passages of one document are merged by those offsets: overlapping
-chunks become one passage (the overlap once) and adjacent ones (consecutive chunk_index)
-are joined. Hits without that metadata are passages of their own.
+chunks become one passage (the overlap once) and adjacent ones (consecutive chunk_index, on
+one page) are joined. Hits without that metadata are passages of their own.
 """
 
 from __future__ import annotations
@@ -66,11 +66,14 @@ class Context:
 
 
 def citation(metadata: dict[str, Any], fallback: str) -> str:
-    """"file.md, p.3": the source's file name (else title, else the id), and the page when known."""
+    """"file.md, p.3": the source's file name (else title, else the id), and the page when known
+    ("pp.2-3" for a passage merged across pages)."""
     source = metadata.get("source")
     name = PurePath(str(source)).name if source else (metadata.get("title") or fallback)
-    page = metadata.get("page")
-    return f"{name}, p.{page}" if page is not None else str(name)
+    page, last = metadata.get("page"), metadata.get("page_end")
+    if page is None:
+        return str(name)
+    return f"{name}, pp.{page}-{last}" if last is not None and last != page else f"{name}, p.{page}"
 
 
 def _check_template(template: str) -> str:
@@ -110,24 +113,28 @@ def passages(hits: Sequence["Hit"]) -> list[Passage]:
             continue
         members.sort(key=lambda rh: rh[1].metadata["char_start"])
         current: Passage | None = None
-        last_index = None
+        last_index, last_page = None, None
         for rank, h in members:
             m = h.metadata
             start, end, index = m["char_start"], m["char_end"], m.get("chunk_index")
+            # overlapping chunks always merge; adjacent ones (next chunk_index) only on one page, so
+            # each page of a PDF stays a passage of its own, cited by its page
             joins = current is not None and current.end is not None and (
-                start <= current.end or (isinstance(index, int) and last_index is not None and index == last_index + 1)
+                start <= current.end or (isinstance(index, int) and last_index is not None and index == last_index + 1
+                                         and m.get("page") == last_page)
             )
             if joins and current is not None and current.end is not None:
                 if end > current.end:
                     current.text = _join(current.text, current.end, h.text or "", start)
                     current.end = end
                 current.ids.append(h.id)
+                _extend_pages(current.metadata, m.get("page"))
                 current.score = max(current.score, h.score)
                 current.first_rank = min(current.first_rank, rank)
             else:
                 current = Passage(key, h.text or "", start, end, h.score, [h.id], _parent_meta(m), rank)
                 out.append(current)
-            last_index = index
+            last_index, last_page = index, m.get("page")
     deduped = []
     for p in out:
         if p.start is not None and p.text in seen_texts:
@@ -135,6 +142,13 @@ def passages(hits: Sequence["Hit"]) -> list[Passage]:
         seen_texts.add(p.text)
         deduped.append(p)
     return deduped
+
+
+def _extend_pages(meta: dict[str, Any], page: Any) -> None:
+    """A merged passage that reaches a later page keeps it as page_end (cited "pp.2-3")."""
+    first = meta.get("page")
+    if isinstance(page, int) and isinstance(first, int) and page > max(first, meta.get("page_end") or first):
+        meta["page_end"] = page
 
 
 def _has_offsets(h: "Hit") -> bool:

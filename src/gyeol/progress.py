@@ -1,4 +1,8 @@
-"""Progress reporting for long steps (embedding, tokenizing, ingesting): tqdm when installed, else logging.
+"""Progress reporting for long steps: tqdm when installed, else logging.
+
+Steps that report: embedding, tokenizing for BM25, reading documents (add_documents), adding
+vectors to a FAISS index (index build, compact, reembed), a segment merge, compact's phases and
+reembed's batches.
 
 A bar appears only once a step has run past about a second (tqdm's ``delay``), so short calls
 stay silent. ``gyeol.set_progress(False)`` (or the environment variable ``GYEOL_PROGRESS=0``)
@@ -17,7 +21,7 @@ from typing import Any, Iterator
 
 from .errors import InvalidInputError
 
-__all__ = ["set_progress", "progress_enabled", "Progress", "progress", "progress_override"]
+__all__ = ["set_progress", "progress_enabled", "Progress", "progress", "progress_override", "batches"]
 
 log = logging.getLogger("gyeol")
 
@@ -104,3 +108,16 @@ class Progress:
 def progress(total: int, desc: str, unit: str = "text", *, enabled: bool | None = None) -> Progress:
     """A Progress for a step of total units (use as a context manager)."""
     return Progress(total, desc, unit, enabled=enabled)
+
+
+def batches(total: int, size: int, desc: str, unit: str = "row") -> Iterator[tuple[int, int]]:
+    """(start, stop) of each batch of at most size over range(total), counted on a bar (no bar for one batch)."""
+    if total <= size:
+        if total:
+            yield 0, total
+        return
+    with progress(total, desc, unit) as bar:
+        for start in range(0, total, size):
+            stop = min(start + size, total)
+            yield start, stop
+            bar.update(stop - start)

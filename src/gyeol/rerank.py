@@ -6,7 +6,9 @@
 
 The search ranks rerank_depth hits (at least k) first; the reranker scores each, and the k
 best by that score come back, the reranker's scores as Hit.score (vector_score and
-keyword_score stay the first stage's).
+keyword_score stay the first stage's). search_many(queries, rerank=...) reranks each query's
+hits the same way; a reranker with rerank_many(queries, hits_lists) (the cross-encoder) scores
+all the queries' pairs in one batched call.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .errors import BackendUnavailableError, InvalidInputError
 from .types import Results
 
 __all__ = ["Reranker", "CallableReranker", "CrossEncoderReranker", "MMRReranker", "as_reranker", "apply_rerank",
-           "check_rerank_depth", "DEFAULT_RERANK_DEPTH"]
+           "apply_rerank_many", "check_rerank_depth", "DEFAULT_RERANK_DEPTH"]
 
 DEFAULT_RERANK_DEPTH = 50
 
@@ -29,7 +31,9 @@ DEFAULT_RERANK_DEPTH = 50
 class Reranker(Protocol):
     """rerank(query, hits) gives one finite score per hit (a sequence or array) (higher is better), in the hits' order.
 
-    A reranker that sets needs_vectors = True gets each hit's stored vector as Hit.vector.
+    A reranker that sets needs_vectors = True gets each hit's stored vector as Hit.vector. One
+    that also has rerank_many(queries, hits_lists) -> one score list per query is called once
+    for a search_many (else rerank is called per query).
     """
 
     def rerank(self, query: str | None, hits: Results) -> Any: ...
@@ -83,12 +87,24 @@ class CrossEncoderReranker:
         return self._model
 
     def rerank(self, query: str | None, hits: Results) -> Any:
-        if query is None:
+        return self.rerank_many([query], [hits])[0]
+
+    def rerank_many(self, queries: list[str | None], hits_lists: list[Results]) -> list[Any]:
+        """Scores of every query's hits, all (query, text) pairs predicted in one batched call."""
+        if any(q is None for q, hits in zip(queries, hits_lists) if len(hits)):
             raise InvalidInputError("a cross-encoder reranks by query text: pass query= to search")
-        pairs = [(query, h.text or "") for h in hits]
+        pairs = [(q, h.text or "") for q, hits in zip(queries, hits_lists) for h in hits]
         if not pairs:
-            return []
-        return np.asarray(self.model.predict(pairs, batch_size=self.batch_size), dtype=np.float64).reshape(-1)
+            return [[] for _ in hits_lists]
+        raw = self.model.predict(pairs, batch_size=self.batch_size)
+        try:
+            scores = np.asarray(raw, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"{self!r}: predict returned {type(raw).__name__}, not numbers") from None
+        if len(scores) != len(pairs):
+            raise InvalidInputError(f"{self!r}: predict returned {len(scores)} scores for {len(pairs)} pairs")
+        bounds = np.cumsum([0] + [len(hits) for hits in hits_lists])
+        return [scores[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def __repr__(self) -> str:
         return f"CrossEncoderReranker({self._name!r})"
@@ -163,11 +179,37 @@ def check_rerank_depth(depth: Any) -> int:
 def apply_rerank(reranker: Any, query: str | None, first: Results, k: int,
                  vectors_of: Callable[[list[str]], np.ndarray]) -> Results:
     """The k best of first by the reranker's scores (stable: ties keep the first stage's order)."""
-    if len(first) == 0:
-        return first
+    return apply_rerank_many(reranker, [query], [first], k, vectors_of)[0]
+
+
+def apply_rerank_many(reranker: Any, queries: list[str | None], firsts: list[Results], k: int,
+                      vectors_of: Callable[[list[str]], np.ndarray]) -> list[Results]:
+    """Each query's k best hits by the reranker's scores: the vectors MMR needs fetched in one call,
+    rerank_many called once where the reranker has it, every score list checked."""
+    todo = [i for i, first in enumerate(firsts) if len(first)]
+    if not todo:
+        return list(firsts)
+    hits = [firsts[i] for i in todo]
     if getattr(reranker, "needs_vectors", False):
-        first = first.with_vectors(vectors_of(first.ids))
-    raw = reranker.rerank(query, first)
+        unique = list(dict.fromkeys(i for first in hits for i in first.ids))  # a hit of two queries once
+        vectors = np.asarray(vectors_of(unique))
+        row = {doc_id: n for n, doc_id in enumerate(unique)}
+        hits = [first.with_vectors(vectors[[row[i] for i in first.ids]]) for first in hits]
+    asked = [queries[i] for i in todo]
+    many = getattr(reranker, "rerank_many", None)
+    if callable(many):
+        raws = many(asked, hits)
+        if not isinstance(raws, (list, tuple)) or len(raws) != len(hits):
+            raise InvalidInputError(f"{reranker!r}.rerank_many must return one score list per query")
+    else:
+        raws = [reranker.rerank(q, first) for q, first in zip(asked, hits)]
+    out = list(firsts)
+    for i, first, raw in zip(todo, hits, raws):
+        out[i] = _top_by(reranker, first, raw, k)
+    return out
+
+
+def _top_by(reranker: Any, first: Results, raw: Any, k: int) -> Results:
     try:
         scores = np.asarray(raw, dtype=np.float64).reshape(-1) if not np.isscalar(raw) else None
     except (TypeError, ValueError):

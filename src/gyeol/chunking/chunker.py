@@ -8,7 +8,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from ..errors import BackendUnavailableError, InvalidInputError
 from .markdown import markdown_sections
-from .sentences import split_sentences
+from .sentences import trim_span, split_sentences_many
 
 __all__ = ["Chunk", "Chunker", "SentenceChunker", "CallableChunker", "as_chunker", "token_length"]
 
@@ -69,13 +69,36 @@ class SentenceChunker:
 
     def chunk(self, text: str) -> list[Chunk]:
         """The chunks of text, in order (none for a blank text)."""
-        if not isinstance(text, str):
-            raise InvalidInputError(f"chunker needs a str, got {type(text).__name__}")
-        sections = markdown_sections(text) if self.markdown else [(0, len(text), ())]
-        out: list[Chunk] = []
-        for start, end, path in sections:
-            for a, b in self._pack(text, self._pieces(text, start, end)):
-                out.append(Chunk(text[a:b], a, b, len(out), path))
+        return self.chunk_many([text])[0]
+
+    def chunk_many(self, texts: list[str]) -> list[list[Chunk]]:
+        """The chunks of each text, as chunk() gives them, with the Korean sentences of all the
+        texts split in one batched Kiwi call. A section that fits in one chunk is that chunk:
+        its sentences are never split (packing them would give the same chunk)."""
+        for text in texts:
+            if not isinstance(text, str):
+                raise InvalidInputError(f"chunker needs a str, got {type(text).__name__}")
+        # per text, its non-blank sections: (trimmed span, heading path, whether it fits whole)
+        plans: list[list[tuple[tuple[int, int], tuple[str, ...], bool]]] = []
+        to_split: list[tuple[str, int, int]] = []
+        for text in texts:
+            plan = []
+            for start, end, path in (markdown_sections(text) if self.markdown else [(0, len(text), ())]):
+                a, b = trim_span(text, start, end)
+                if b > a:
+                    fits = self._measure(text, a, b) <= self.size
+                    if not fits:
+                        to_split.append((text, a, b))
+                    plan.append(((a, b), path, fits))
+            plans.append(plan)
+        sentences = iter(split_sentences_many(to_split))
+        out: list[list[Chunk]] = []
+        for text, plan in zip(texts, plans):
+            chunks: list[Chunk] = []
+            for span, path, fits in plan:
+                for a, b in [span] if fits else self._pack(text, self._fit(text, next(sentences))):
+                    chunks.append(Chunk(text[a:b], a, b, len(chunks), path))
+            out.append(chunks)
         return out
 
     def _measure(self, text: str, a: int, b: int) -> int:
@@ -84,10 +107,10 @@ class SentenceChunker:
             raise InvalidInputError(f"length function returned {n!r}; expected a non-negative int")
         return n
 
-    def _pieces(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _fit(self, text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Sentence spans of a section, those longer than size cut into pieces that fit."""
         out = []
-        for a, b in split_sentences(text, start, end):
+        for a, b in sentences:
             if self._measure(text, a, b) <= self.size:
                 out.append((a, b))
             else:

@@ -8,8 +8,9 @@ Kiwi is imported only when a paragraph with Hangul is split.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["split_sentences", "split_paragraphs", "has_hangul"]
+__all__ = ["split_sentences", "split_sentences_many", "split_paragraphs", "has_hangul", "trim_span"]
 
 _HANGUL = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
@@ -35,17 +36,33 @@ def split_paragraphs(text: str, start: int = 0, end: int | None = None) -> list[
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, end))
-    return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
+    return [s for s in (trim_span(text, a, b) for a, b in spans) if s[1] > s[0]]
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Spans of the sentences of text[start:end], in order; paragraphs never share a sentence."""
-    out: list[tuple[int, int]] = []
-    for a, b in split_paragraphs(text, start, end):
-        if has_hangul(text[a:b]):
-            out.extend(_kiwi_sentences(text, a, b))
-        else:
-            out.extend(_rule_sentences(text, a, b))
+    return split_sentences_many([(text, start, len(text) if end is None else end)])[0]
+
+
+def split_sentences_many(parts: list[tuple[str, int, int]]) -> list[list[tuple[int, int]]]:
+    """split_sentences of each (text, start, end), with every Korean paragraph of all of them
+    split in one batched Kiwi call (which spreads them over Kiwi's worker threads)."""
+    out: list[list[tuple[int, int]]] = [[] for _ in parts]
+    korean: list[tuple[int, int, int]] = []  # (part, paragraph start, paragraph end)
+    slots: list[list[Any]] = []  # per part, in order: a list of rule spans, or the index of a Kiwi paragraph
+    for i, (text, start, end) in enumerate(parts):
+        order: list[Any] = []
+        for a, b in split_paragraphs(text, start, end):
+            if has_hangul(text[a:b]):
+                order.append(len(korean))
+                korean.append((i, a, b))
+            else:
+                order.append(_rule_sentences(text, a, b))
+        slots.append(order)
+    kiwi_spans = _kiwi_sentences_many([(parts[i][0], a, b) for i, a, b in korean]) if korean else []
+    for i, order in enumerate(slots):
+        for item in order:
+            out[i].extend(kiwi_spans[item] if isinstance(item, int) else item)
     return out
 
 
@@ -64,7 +81,7 @@ def _rule_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         spans.append((pos, cut))
         pos = cut
     spans.append((pos, end))
-    return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
+    return [s for s in (trim_span(text, a, b) for a, b in spans) if s[1] > s[0]]
 
 
 def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
@@ -83,34 +100,38 @@ def _next_char(text: str, pos: int, end: int) -> str | None:
     return text[pos] if pos < end else None
 
 
-def _kiwi_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def _kiwi_sentences_many(paragraphs: list[tuple[str, int, int]]) -> list[list[tuple[int, int]]]:
+    """Sentence spans of each (text, start, end) paragraph: one Kiwi split_into_sents over all of them."""
     from ..lexical.tokenizers.kiwi import get_kiwi
 
-    piece = text[start:end]
-    spans = []
-    for sent in get_kiwi().split_into_sents(piece):
-        a, b = _trim(text, start + sent.start, start + sent.end)
-        if b > a:
-            spans.append((a, b))
-    return _cover(text, start, end, spans)
+    found = get_kiwi().split_into_sents([text[a:b] for text, a, b in paragraphs])
+    out = []
+    for (text, start, end), sents in zip(paragraphs, found):
+        spans = []
+        for sent in sents:
+            a, b = trim_span(text, start + sent.start, start + sent.end)
+            if b > a:
+                spans.append((a, b))
+        out.append(_cover(text, start, end, spans))
+    return out
 
 
 def _cover(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sentence spans that leave no text out: a gap between two spans joins the one before it."""
     if not spans:
-        a, b = _trim(text, start, end)
+        a, b = trim_span(text, start, end)
         return [(a, b)] if b > a else []
     out = []
-    first_start = _trim(text, start, spans[0][0])[0] if spans[0][0] > start else spans[0][0]
+    first_start = trim_span(text, start, spans[0][0])[0] if spans[0][0] > start else spans[0][0]
     for i, (a, b) in enumerate(spans):
         nxt = spans[i + 1][0] if i + 1 < len(spans) else end
         a = first_start if i == 0 else a
-        b = _trim(text, a, max(b, nxt))[1]
+        b = trim_span(text, a, max(b, nxt))[1]
         out.append((a, b))
     return out
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():

@@ -18,10 +18,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import _validation as v
-from ..chunking import Chunker, SentenceChunker, as_chunker
+from ..chunking import Chunk, Chunker, SentenceChunker, as_chunker
 from ..errors import DuplicateIdError, InvalidInputError
 from ..progress import progress
 from ..types import Document
@@ -35,6 +35,7 @@ log = logging.getLogger("gyeol")
 #: Metadata keys add_documents sets on every chunk; a caller's metadata may not use them.
 CHUNK_KEYS = ("doc_id", "chunk_index", "char_start", "char_end", "section", "doc_hash", "page")
 _PATH_MAX = 4096
+CHUNK_BATCH = 64  # documents per chunker.chunk_many call (one Kiwi batch; one step of the bar)
 
 
 def chunk_id(doc_id: str, index: int) -> str:
@@ -78,6 +79,7 @@ class PreparedDocument:
 class Prepared:
     documents: list[PreparedDocument]
     warnings: list[tuple[str, str]]
+    stored: list[Document] = field(default_factory=list)  # the stored chunks of these documents, when asked
 
     @property
     def doc_ids(self) -> list[str]:
@@ -96,8 +98,13 @@ class IngestPlan:
 # ------------------------------------------------------------------ prepare
 
 
-def prepare(sources: Any, *, chunker: Any = None, metadata: Any = None, show_progress: bool | None = None) -> Prepared:
-    """Read and chunk every source; a source that cannot be read becomes a warning, a bad argument an error."""
+def prepare(sources: Any, *, chunker: Any = None, metadata: Any = None, show_progress: bool | None = None,
+            stored: Callable[[list[str]], list[Document]] | None = None) -> Prepared:
+    """Read and chunk every source; a source that cannot be read becomes a warning, a bad argument an error.
+
+    stored(doc_ids): the stored chunks of those documents (add_documents passes its collection's);
+    a document whose stored chunks carry its hash is not chunked again (plan() skips it).
+    """
     items = _check_sources(sources)
     metas = _check_metadata(metadata, len(items))
     chunker = as_chunker(chunker)
@@ -122,7 +129,7 @@ def prepare(sources: Any, *, chunker: Any = None, metadata: Any = None, show_pro
             if doc_id not in seen:
                 seen.add(doc_id)
                 pending.append((doc_id, None, LoadedText(item, "text"), meta))
-    documents, warnings = [], []
+    read: list[_Read | tuple[str, str]] = []  # in source order: a read document, or (source, reason)
     with progress(len(pending), f"reading {len(pending)} documents", unit="doc",
                   enabled=False if len(pending) < 2 else show_progress) as bar:
         for doc_id, label, loaded, meta in pending:
@@ -131,18 +138,40 @@ def prepare(sources: Any, *, chunker: Any = None, metadata: Any = None, show_pro
                     loaded = load_file(loaded)
                 if not loaded.text.strip():
                     raise LoadError("no text")
-                documents.append(_chunk(doc_id, label, loaded, meta, chunker, signature))
+                read.append(_read(doc_id, label, loaded, meta, signature))
             except LoadError as exc:
-                source = label if label is not None else doc_id
-                warnings.append((source, str(exc)))
-                log.warning("add_documents skipped %s: %s", source, exc)
+                read.append((label if label is not None else doc_id, str(exc)))
             bar.update(1)
-    return Prepared(documents, warnings)
+    docs = [r for r in read if isinstance(r, _Read)]
+    old = stored([r.doc_id for r in docs]) if stored is not None and docs else []
+    unchanged = _unchanged(docs, old)
+    chunked = _chunk_all(chunker, [r for r in docs if r.doc_id not in unchanged], show_progress)
+    documents, warnings = [], []
+    for r in read:
+        if isinstance(r, _Read) and r.doc_id in unchanged:
+            documents.append(PreparedDocument(r.doc_id, r.doc_hash, [], [], []))
+            continue
+        result = chunked[r.doc_id] if isinstance(r, _Read) else r
+        if isinstance(result, PreparedDocument):
+            documents.append(result)
+        else:
+            warnings.append(result)
+            log.warning("add_documents skipped %s: %s", *result)
+    return Prepared(documents, warnings, old)
 
 
-def _chunk(doc_id: str, label: str | None, loaded: LoadedText, meta: dict[str, Any], chunker: Chunker,
-           signature: str) -> PreparedDocument:
-    text = loaded.text
+@dataclass(frozen=True)
+class _Read:
+    """A document read and hashed, not yet chunked."""
+
+    doc_id: str
+    label: str | None
+    loaded: LoadedText
+    base: dict[str, Any]  # source, title and the caller's metadata
+    doc_hash: str
+
+
+def _read(doc_id: str, label: str | None, loaded: LoadedText, meta: dict[str, Any], signature: str) -> _Read:
     base: dict[str, Any] = {}
     if label is not None:
         base["source"] = label
@@ -150,30 +179,92 @@ def _chunk(doc_id: str, label: str | None, loaded: LoadedText, meta: dict[str, A
         base["title"] = loaded.title
     base.update(meta)
     doc_hash = hashlib.sha256(
-        "\x00".join([text, json.dumps(base, sort_keys=True, ensure_ascii=False), signature]).encode("utf-8")
+        "\x00".join([loaded.text, json.dumps(base, sort_keys=True, ensure_ascii=False), signature]).encode("utf-8")
     ).hexdigest()[:32]
-    chunks = chunker.chunk(text)
-    if not isinstance(chunks, list):
-        raise InvalidInputError(f"chunker.chunk must return a list of Chunk, got {type(chunks).__name__}")
+    return _Read(doc_id, label, loaded, base, doc_hash)
+
+
+def _unchanged(docs: list[_Read], stored: list[Document]) -> set[str]:
+    """Ids of the documents whose stored chunks all carry the hash they have now."""
+    hashes: dict[str, set[str]] = {}
+    for doc in stored:
+        doc_id = doc.metadata.get("doc_id")
+        if isinstance(doc_id, str):
+            hashes.setdefault(doc_id, set()).add(str(doc.metadata.get("doc_hash")))
+    return {r.doc_id for r in docs if hashes.get(r.doc_id) == {r.doc_hash}}
+
+
+def _chunk_all(chunker: Chunker, docs: list[_Read], show_progress: bool | None) -> dict[str, Any]:
+    """doc_id -> PreparedDocument, or (source, reason) when the chunker found no text. Texts (a PDF's
+    pages apart) go CHUNK_BATCH documents at a time to chunker.chunk_many where it has one."""
+    out: dict[str, Any] = {}
+    with progress(len(docs), f"chunking {len(docs)} documents", unit="doc",
+                  enabled=False if len(docs) < 2 else show_progress) as bar:
+        for start in range(0, len(docs), CHUNK_BATCH):
+            part = docs[start : start + CHUNK_BATCH]
+            spans = [_page_spans(r.loaded) for r in part]
+            pieces = [r.loaded.text[a:b] for r, doc_spans in zip(part, spans) for a, b in doc_spans]
+            many = getattr(chunker, "chunk_many", None)
+            found = many(pieces) if callable(many) else [chunker.chunk(piece) for piece in pieces]
+            if not isinstance(found, list) or len(found) != len(pieces):
+                raise InvalidInputError("chunker.chunk_many must return one list of Chunk per text")
+            at = 0
+            for r, doc_spans in zip(part, spans):
+                chunks: list[Any] = []
+                for a, _ in doc_spans:
+                    got = found[at]
+                    at += 1
+                    if not isinstance(got, list):
+                        raise InvalidInputError(f"chunker.chunk must return a list of Chunk, got {type(got).__name__}")
+                    chunks.extend([_shifted(c, a) for c in got] if a else got)
+                try:
+                    out[r.doc_id] = _prepared(r, chunks)
+                except LoadError as exc:
+                    out[r.doc_id] = (r.label if r.label is not None else r.doc_id, str(exc))
+            bar.update(len(part))
+    return out
+
+
+def _page_spans(loaded: LoadedText) -> list[tuple[int, int]]:
+    """What is chunked apart: a PDF page by page (so every chunk lies on one page and its citation
+    names it), any other text whole."""
+    text, pages = loaded.text, loaded.pages
+    if not pages:
+        return [(0, len(text))]
+    return [(start, pages[i + 1][0] if i + 1 < len(pages) else len(text)) for i, (start, _) in enumerate(pages)]
+
+
+def _prepared(r: _Read, chunks: list[Any]) -> PreparedDocument:
+    text = r.loaded.text
     ids: list[str] = []
     texts: list[str] = []
     metas: list[dict[str, Any]] = []
     for i, c in enumerate(chunks):
-        if not isinstance(getattr(c, "text", None), str) or text[c.start : c.end] != c.text:
-            raise InvalidInputError(f"chunk {i} of {label or doc_id} is not the slice of its text its offsets say")
+        start, end = getattr(c, "start", None), getattr(c, "end", None)
+        if not isinstance(getattr(c, "text", None), str) or not isinstance(start, int) or not isinstance(end, int) \
+                or text[start:end] != c.text:
+            raise InvalidInputError(f"chunk {i} of {r.label or r.doc_id} is not the slice of its text its offsets say")
         if not c.text.strip():
             continue
-        m = dict(base)
-        m.update(doc_id=doc_id, chunk_index=len(ids), char_start=c.start, char_end=c.end,
-                 section=list(c.section), doc_hash=doc_hash)
-        if loaded.pages:
-            m["page"] = page_of(loaded.pages, c.start)
-        ids.append(chunk_id(doc_id, len(ids)))
+        m = dict(r.base)
+        m.update(doc_id=r.doc_id, chunk_index=len(ids), char_start=c.start, char_end=c.end,
+                 section=list(c.section), doc_hash=r.doc_hash)
+        if r.loaded.pages:
+            m["page"] = page_of(r.loaded.pages, c.start)
+        ids.append(chunk_id(r.doc_id, len(ids)))
         texts.append(c.text)
         metas.append(m)
     if not ids:
         raise LoadError("the chunker found no text")
-    return PreparedDocument(doc_id, doc_hash, ids, texts, metas)
+    return PreparedDocument(r.doc_id, r.doc_hash, ids, texts, metas)
+
+
+def _shifted(chunk: Any, offset: int) -> Chunk:
+    start, end = getattr(chunk, "start", None), getattr(chunk, "end", None)
+    if isinstance(start, bool) or not isinstance(start, int) or isinstance(end, bool) or not isinstance(end, int):
+        raise InvalidInputError(f"chunker.chunk must return a list of Chunk, got {type(chunk).__name__}")
+    return Chunk(getattr(chunk, "text", None), start + offset, end + offset,  # type: ignore[arg-type]
+                 getattr(chunk, "index", 0), tuple(getattr(chunk, "section", ()) or ()))
 
 
 def _chunker_signature(chunker: Chunker) -> str:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -167,7 +168,7 @@ def _html_text(source: str) -> LoadedText:
 
 def _load_pdf(path: Path) -> LoadedText:
     try:
-        import pypdf  # type: ignore[import-not-found]  # optional extra: gyeol[pdf]
+        import pypdf  # optional extra: gyeol[pdf]
     except ImportError:
         raise LoadError("reading PDF needs pypdf: pip install 'gyeol[pdf]'") from None
     if not path.exists():
@@ -190,9 +191,10 @@ def _load_pdf(path: Path) -> LoadedText:
         offset += len(page_text)
     if not text_parts:
         raise LoadError("PDF has no text layer (scanned pages need OCR first)")
-    title = None
+    title: Any = None
     try:
-        title = (reader.metadata or {}).get("/Title") or None
+        info: Any = reader.metadata or {}
+        title = info.get("/Title") or None
     except Exception:
         title = None
     return LoadedText("\n\n".join(text_parts), "pdf", str(title) if title else None, pages)

@@ -26,6 +26,7 @@ import pyarrow as pa
 from .. import _validation as v
 from ..config import CollectionConfig
 from ..errors import CorruptionError, GyeolError
+from ..progress import progress
 from ..ranked import Ranked
 from ..search import SearchPlan, run_search
 from ..storage.idmap import hash_ids
@@ -253,13 +254,20 @@ class DerivedIndexes:
 
     def compact(self) -> None:
         """Rewrite live rows as one segment, then renumber or rebuild the indexes over the new labels, and save them."""
-        if self.keyword.tokenizer is not None:
-            self.keyword.index(self.store)  # in step with the rows about to be renumbered
-        kept = self.store.compact()
-        self.keyword.compacted(self.store, kept)  # postings renumbered: nothing tokenized again
-        self._metadata = None
-        self.vectors.rebuild(self.store)
-        self.save()
+        # four steps on one bar (shown once compact has run past about a second); the index
+        # build and any tokenizing count their own progress on bars of their own
+        with progress(4, f"compacting {self.store.n_live} documents", unit="step") as steps:
+            if self.keyword.tokenizer is not None:
+                self.keyword.index(self.store)  # in step with the rows about to be renumbered
+            steps.update(1)
+            kept = self.store.compact()
+            steps.update(1)
+            self.keyword.compacted(self.store, kept)  # postings renumbered: nothing tokenized again
+            self._metadata = None
+            self.vectors.rebuild(self.store)
+            steps.update(1)
+            self.save()
+            steps.update(1)
 
     def successor(self, store: SegmentStore, config: CollectionConfig) -> "DerivedIndexes":
         """Indexes over another store and config (after col.reembed), on this handle's tier, device,

@@ -37,6 +37,7 @@ from ..config import CollectionConfig, check_dim
 from ..embedders import check_identity, describe_embedder, resolve_embedder
 from ..errors import EmbedderMismatchError, GyeolError, InvalidInputError
 from ..index import build_index, save_index, validate_spec
+from ..progress import Progress, progress_enabled, progress_override
 from ..storage.idmap import hash_ids
 from ..storage.manifest import DATA_DIR, Manifest, write_manifest
 from ..storage.reembed import (
@@ -52,7 +53,7 @@ from ..storage.segments import arrow_to_vectors, read_segment
 from ..storage.store import Rows, SegmentStore
 from .auto_fusion import discard_saved
 from .derived import DerivedIndexes
-from .embedding import PROGRESS_ABOVE, documents_function, embed_batched
+from .embedding import documents_function, embed_batched
 from .vector_side import index_dir
 
 __all__ = ["REEMBED_BATCH", "ReembedReport", "Reembedded", "AfterCommitError", "reembed"]
@@ -121,11 +122,12 @@ def reembed(engine: DerivedIndexes, config: CollectionConfig, embedder: Any, *, 
                                                                dim=dim, embedder=str(identity.get("name"))))
     _check_texts(store, live)
     notify = _Progress(progress, len(live))
-    try:
-        if store.directory is None:
-            new_engine, reused = _in_memory(engine, target, model, live, size, notify), 0
-        else:
-            new_engine, reused = _on_disk(engine, store.directory, target, model, live, size, notify)
+    try:  # progress=True / False holds for the steps within too (the index build's bar)
+        with progress_override(progress if isinstance(progress, bool) else None):
+            if store.directory is None:
+                new_engine, reused = _in_memory(engine, target, model, live, size, notify), 0
+            else:
+                new_engine, reused = _on_disk(engine, store.directory, target, model, live, size, notify)
     finally:
         notify.close()
     report = ReembedReport(documents=len(live), embedded=len(live) - reused, reused=reused, dim=dim,
@@ -292,7 +294,8 @@ def _rows(store: SegmentStore, labels: np.ndarray) -> tuple[list[str], list[str 
 
 def _embed(model: Any, texts: list[str | None], config: CollectionConfig) -> np.ndarray:
     """The new model's document vectors of texts, checked (shape, dim, finite) and normalised for cosine."""
-    vectors = embed_batched(documents_function(model), cast("list[str]", texts), config.dim)
+    with progress_override(False):  # the re-embedding bar counts these documents
+        vectors = embed_batched(documents_function(model), cast("list[str]", texts), config.dim)
     return v.normalise(vectors, name="embeddings") if config.metric == "cosine" and len(vectors) else vectors
 
 
@@ -316,25 +319,24 @@ def _check_batch_size(batch_size: Any) -> int:
 
 
 class _Progress:
-    """progress=: None (a bar above PROGRESS_ABOVE documents), True / False, or a callable(done, total)."""
+    """progress=: None (a bar once re-embedding runs past about a second, unless gyeol.set_progress(False)
+    or GYEOL_PROGRESS=0), True / False (a bar or none, whatever those say), or a callable(done, total)."""
 
     def __init__(self, progress: Any, total: int) -> None:
         self.total = total
         self._callback: ProgressCallback | None = None
-        self._bar: Any = None
+        self._bar: Progress | None = None
         if progress is not None and not isinstance(progress, bool):
             self._callback = progress
-        elif progress or (progress is None and total > PROGRESS_ABOVE):
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, desc=f"re-embedding {total} documents", unit="doc")
+        elif progress or (progress is None and progress_enabled()):
+            self._bar = Progress(total, f"re-embedding {total} documents", unit="doc", enabled=True)
 
     def __call__(self, done: int) -> None:
         """Report that done documents are embedded and recorded."""
         if self._callback is not None:
             self._callback(done, self.total)
         if self._bar is not None:
-            self._bar.update(done - self._bar.n)
+            self._bar.update(done - self._bar.done)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import top_k as _top_k_arrays
+from ..progress import batches
 from ..ranked import Ranked
 from .files import META_NAME, read_meta  # noqa: F401  (read here by tests and benchmarks)
 
@@ -25,6 +26,8 @@ from .files import META_NAME, read_meta  # noqa: F401  (read here by tests and b
 # exactly over the allowed rows: cheaper than a graph or probe walk that would
 # have to skip almost everything, and exact.
 EXACT_SUBSET_MAX = 2048
+# Vectors per FAISS add call while building an index: each call is a step of its progress bar.
+ADD_BATCH = 16_384
 
 
 def faiss_metric(metric: str) -> int:
@@ -32,6 +35,12 @@ def faiss_metric(metric: str) -> int:
     import faiss
 
     return faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+
+
+def add_in_batches(raw: Any, vectors: np.ndarray, kind: str) -> None:
+    """raw.add(vectors) ADD_BATCH rows a call, so that a long build shows a progress bar (gyeol.progress)."""
+    for start, stop in batches(len(vectors), ADD_BATCH, f"indexing {len(vectors)} vectors ({kind})", "vector"):
+        raw.add(vectors[start:stop])
 
 
 def distances_to_scores(

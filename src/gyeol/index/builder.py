@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import IndexSpec, tier_needs_disk
 from ..errors import CorruptionError
-from .base import VectorIndex, faiss_metric
+from .base import VectorIndex, add_in_batches, faiss_metric
 from .device import resolve_device
 from .disk import build_disk, load_disk
 from .faiss_index import FaissIndex, load_faiss
@@ -106,8 +106,7 @@ def _training_sample(vectors: np.ndarray, size: int) -> np.ndarray:
 
 
 def _filled(raw, plan: IndexPlan, metric: str, vectors: np.ndarray) -> FaissIndex:
-    if len(vectors):
-        raw.add(vectors)
+    add_in_batches(raw, vectors, plan.kind)
     return FaissIndex(raw, metric=metric, nprobe=plan.nprobe, ef_search=plan.ef_search, rebuild_at=plan.rebuild_at)
 
 

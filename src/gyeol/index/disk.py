@@ -21,7 +21,7 @@ from ..ranked import Ranked
 from .._fileset import fresh_name, write_atomic
 from .._checksum import file_sum
 from .files import META_NAME, rows_file
-from .base import VectorIndex, as_queries, empty_result, exact_search, merge_results, normalise_mask
+from .base import VectorIndex, add_in_batches, as_queries, empty_result, exact_search, merge_results, normalise_mask
 from .faiss_index import FaissIndex, family_of, load_faiss
 from .vectors import VectorStore
 
@@ -148,8 +148,7 @@ def build_disk(index, vectors: np.ndarray, directory: Path, *, metric: str, npro
                rebuild_at: int | None) -> DiskIndex:
     """Fill a trained in-RAM FAISS index with vectors, write it, and give it back mapped with an empty delta."""
     directory.mkdir(parents=True, exist_ok=True)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    add_in_batches(index, np.ascontiguousarray(vectors, dtype=np.float32), "disk")
     base = write_mmapped(index, directory, metric=metric, nprobe=nprobe, rebuild_at=rebuild_at)
     delta = VectorStore.create_file(directory, "delta", np.empty((0, base.dim), np.float32), base.dim)
     return DiskIndex(base, delta, metric=metric, directory=directory)

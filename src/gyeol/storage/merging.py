@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._fileset import fsync_dir, write_atomic
+from ..progress import progress
 from .docs_cache import DOCS_COLUMNS, DocsCaches
 from .manifest import DATA_DIR, Manifest, SegmentRef
 from .segments import ROW_GROUP_ROWS, segment_schema, vectors_to_arrow
@@ -117,10 +118,12 @@ def write_merged(store: "SegmentStore", start: int, stop: int) -> MergedSegment:
     schema = segment_schema(store.dim)
 
     def write(tmp: Path) -> None:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, \
+                progress(rows, f"merging {len(replaced)} segments ({rows} rows)") as bar:
             pending: list[pa.Table] = []
             for seg in replaced:  # one source segment in memory at a time, plus a row group's worth
                 pending.append(_segment_table(store, seg, schema))
+                bar.update(seg.rows)
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
                     pending = []

@@ -1,0 +1,127 @@
+"""Progress bars on the long steps past embedding and tokenizing: index build, compact, reembed, segment merge.
+
+Each step opens a bar through gyeol.progress (tqdm, shown once the step runs past DELAY_S); the
+progress_bars fixture records the bars opened, a real tqdm run checks one reaches stderr, and
+progress=False / set_progress(False) open none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import DIM, HashEmbedder, new_collection
+
+import gyeol
+from gyeol import progress as progress_mod
+from gyeol.index import base as index_base
+
+N = 40
+
+
+def _filled(db, **kwargs):
+    col = new_collection(db, **kwargs)
+    vectors = np.random.default_rng(3).standard_normal((N, DIM)).astype(np.float32)
+    col.add([f"w{i} common" for i in range(N)], ids=[str(i) for i in range(N)], vectors=vectors)
+    col.delete(["0"])
+    return col
+
+
+def _descs(bars):
+    return [desc for _, desc, _ in bars]
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr(index_base, "ADD_BATCH", 8)  # a build of 40 vectors takes five adds: a bar
+
+
+@pytest.mark.parametrize("tier, index", [("memory", gyeol.HNSW()), ("memory", None), ("disk", None)])
+def test_compact_shows_its_steps_and_the_index_build(tier, index, tmp_path, progress_bars, small_batches):
+    db = gyeol.connect(tmp_path / "kb")
+    col = _filled(db, tier=tier, **({"index": index} if index is not None else {}))
+    progress_bars.clear()
+    col.compact()
+    descs = _descs(progress_bars)
+    assert "compacting 39 documents" in descs
+    assert any(d.startswith("indexing 39 vectors") for d in descs), descs
+    assert all(delay == progress_mod.DELAY_S for _, _, delay in progress_bars)  # silent while short
+    assert col.search(vector=np.ones(DIM), k=3, mode="vector").ids  # the batched build searches
+    progress_bars.clear()
+    col.compact(progress=False)
+    assert progress_bars == []
+    with pytest.raises(gyeol.InvalidInputError):
+        col.compact(progress="no")
+
+
+def test_batched_build_is_the_same_index(tmp_path, monkeypatch):
+    """Adding in batches of 8 gives the same exact (Flat) results as one add."""
+    db = gyeol.connect()
+    one = _filled(db)
+    monkeypatch.setattr(index_base, "ADD_BATCH", 8)
+    many = _filled(db, name="many")
+    one.compact(progress=False), many.compact(progress=False)
+    q = np.random.default_rng(5).standard_normal((4, DIM))
+    assert [r.ids for r in one.search_many(vectors=q, k=10, mode="vector")] == \
+        [r.ids for r in many.search_many(vectors=q, k=10, mode="vector")]
+
+
+def test_set_progress_false_silences_compact(progress_bars, small_batches, monkeypatch):
+    col = _filled(gyeol.connect())
+    progress_bars.clear()
+    gyeol.set_progress(False)
+    try:
+        col.compact()
+    finally:
+        monkeypatch.setattr(progress_mod, "_enabled", None)
+    assert progress_bars == []
+
+
+def test_a_real_bar_reaches_stderr_once_past_the_delay(capsys, monkeypatch, small_batches):
+    monkeypatch.setattr(progress_mod, "_enabled", None)
+    monkeypatch.delenv("GYEOL_PROGRESS", raising=False)
+    col = _filled(gyeol.connect())
+    capsys.readouterr()
+    monkeypatch.setattr(progress_mod, "DELAY_S", 0.0)  # every step is now "long"
+    col.compact()
+    err = capsys.readouterr().err
+    assert "compacting 39 documents" in err and "indexing 39 vectors" in err
+    col.compact(progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(progress_mod, "DELAY_S", 60.0)  # a short step stays silent
+    col.compact()
+    assert capsys.readouterr().err == ""
+
+
+class _NewModel:
+    dim = 12
+    name = "new-model"
+
+    def embed(self, texts):
+        return HashEmbedder(self.dim).embed(texts)
+
+
+@pytest.mark.parametrize("where", ["memory", "disk"])
+def test_reembed_shows_one_bar_and_progress_false_none(where, tmp_path, progress_bars, small_batches):
+    db = gyeol.connect(None if where == "memory" else tmp_path / "kb")
+    col = db.create_collection("docs", embedder=HashEmbedder(), tokenizer="whitespace", index=gyeol.Flat())
+    col.add([f"w{i} common words" for i in range(N)], ids=[str(i) for i in range(N)])
+    progress_bars.clear()
+    col.reembed(_NewModel(), batch_size=300)
+    descs = _descs(progress_bars)
+    assert descs[0] == f"re-embedding {N} documents" and (N, progress_mod.DELAY_S) == progress_bars[0][::2]
+    assert not any(d.startswith("embedding") for d in descs)  # the re-embedding bar counts those
+    assert any(d.startswith(f"indexing {N} vectors") for d in descs)
+    progress_bars.clear()
+    col.reembed(HashEmbedder(), progress=False)
+    assert progress_bars == []
+
+
+def test_segment_merge_shows_a_bar(tmp_path, progress_bars):
+    from gyeol.storage.merging import MERGE_FACTOR
+
+    db = gyeol.connect(tmp_path / "kb")
+    col = new_collection(db)
+    for i in range(MERGE_FACTOR):  # the sixth one-row segment merges the six
+        col.add([f"t{i}"], ids=[str(i)], vectors=np.ones((1, DIM), np.float32))
+    assert f"merging {MERGE_FACTOR} segments ({MERGE_FACTOR} rows)" in _descs(progress_bars)
+    assert col.count() == MERGE_FACTOR
