@@ -221,6 +221,19 @@ class FaissIndex(VectorIndex):
         result = self._search_cpu(queries, k, selector, widen=0, scale=scale)
         return self._complete(queries, k, mask, selector, want, result, scale=scale)
 
+    def candidates(self, queries: np.ndarray, width: int) -> np.ndarray:
+        """Labels of the `width` nearest of each query, unfiltered (-1 past the end), for rescoring.
+
+        The lean path of a rescored search: one FAISS call, scores dropped, no mask; rows that
+        come back short go through search() (wider probing), as every filtered search does.
+        """
+        if self.gpu is None and self._plain_ok(width):
+            labels = self.index.search(queries, width)[1]
+            last = min(width, self.ntotal) - 1
+            if last < 0 or labels[:, last].min() >= 0:
+                return labels
+        return self.search(queries, width).labels
+
     def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int, scale: float = 1.0) -> Ranked:
         if selector is None and widen == 0 and self._plain_ok(k):
             # nprobe / efSearch are set on the index itself: skip building SearchParameters
