@@ -163,6 +163,7 @@ class FaissIndex(VectorIndex):
         self._plain_ef = int(self.index.hnsw.efSearch) if isinstance(self.index, faiss.IndexHNSW) else None
         self.gpu = None  # set by place_on_gpu
         self.device = "cpu"
+        self.trained_on: str | None = None  # "gpu" | "cpu" where the build trained it; None: no training
 
     @property
     def ntotal(self) -> int:
@@ -363,6 +364,7 @@ class FaissIndex(VectorIndex):
             "nprobe": self.nprobe,
             "ef_search": self.ef_search,
             "rebuild_at": self.rebuild_at,
+            "trained_on": self.trained_on,
         }
 
     def files(self) -> list[str]:
@@ -384,6 +386,7 @@ class FaissIndex(VectorIndex):
             ef_search=self.ef_search,
             rebuild_at=self.rebuild_at,
             mmapped=self.mmapped,
+            trained_on=self.trained_on,
         )
         return out
 
@@ -427,6 +430,8 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
         file_name=state["file"],
     )
     loaded.file_bytes = size
+    if state.get("trained_on") in ("cpu", "gpu"):
+        loaded.trained_on = state["trained_on"]
     loaded.file_crc = None if crc is None else int(crc)
     if mmap:
         register_open_file(loaded, path)

@@ -154,6 +154,7 @@ class RescoredIndex(VectorIndex):
             ntotal=self.ntotal,
             rescore=self.rescore if self.inner is not None else None,
             vectors="ram" if not self.store.in_file else "mmap",
+            rescored_on="cpu",  # the full vectors are read and scored on the CPU, whatever holds the codes
             rebuild_at=self.rebuild_at if self.inner is None else out.get("rebuild_at"),
         )
         return out
