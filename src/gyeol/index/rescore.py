@@ -53,8 +53,8 @@ class RescoredIndex(VectorIndex):
         self.rebuild_at = rebuild_at
         self.kind = inner.kind if inner is not None else "flat"
         self._vectors_file = store.path.name if store.path is not None else None
-        # an inner index with a labels-only unfiltered search (FaissIndex.candidates)
-        self._lean = hasattr(inner, "candidates")
+        # the inner index's labels-only unfiltered search (FaissIndex.candidates), None when it has none
+        self._candidates = getattr(inner, "candidates", None)
 
     @property
     def device(self) -> str:  # type: ignore[override]
@@ -81,8 +81,8 @@ class RescoredIndex(VectorIndex):
             return exact_search(self.store.view(), queries, k, self.metric, mask)
         # the depth is tuned for 10 hits: fewer wanted hits still rescore as many candidates
         wanted = min(n_allowed, max(k, MIN_DEPTH_HITS) * self.rescore)
-        if mask is None and self._lean:
-            candidates = self.inner.candidates(queries, wanted)  # type: ignore[union-attr]
+        if mask is None and self._candidates is not None:
+            candidates = self._candidates(queries, wanted)
         else:
             candidates = self.inner.search(queries, wanted, mask).labels
         if candidates.shape[1] < k:
