@@ -89,10 +89,18 @@ def test_gpu_filtered_search_returns_k_allowed(tier, spec, kind, target, fractio
         assert recall(labels[:, :want], exact(x, q, want, mask=mask)[1]) >= 0.99
 
 
+def test_default_memory_tier_is_on_the_gpu(data):
+    x, q = data
+    index = build_index(None, tier="memory", metric="cosine", dim=DIM, vectors=x, directory=None, device="gpu")
+    assert index.kind == "ivf" and index.device == "gpu" and index.trained_on == "gpu"
+    assert recall(index.search(q, K).labels, exact(x, q, K)[1]) >= 0.95
+
+
 def test_hnsw_stays_on_cpu_and_says_so(data, caplog):
     x, q = data
     with caplog.at_level(logging.WARNING, logger="gyeol.index"):
-        index = build_index(None, tier="memory", metric="cosine", dim=DIM, vectors=x, directory=None, device="gpu")
+        index = build_index(C.HNSW(), tier="memory", metric="cosine", dim=DIM, vectors=x, directory=None,
+                            device="gpu")
     assert index.kind == "hnsw" and index.device == "cpu"
     assert "no GPU form" in caplog.text
     assert recall(index.search(q, K).labels, exact(x, q, K)[1]) >= 0.95

@@ -180,6 +180,26 @@ def test_rescoring_orders_candidates_by_exact_distance(metric, data, tmp_path):
     np.testing.assert_allclose(got_scores, ref_scores, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+@pytest.mark.parametrize("spec", [None, C.IVFPQ(nlist=32, m=6, nbits=4, nprobe=8, rescore=3)])
+def test_single_query_rescoring_matches_the_batch(spec, metric, data, tmp_path):
+    """The one-query path (labels-only candidates, one sort) gives the batch's rows, exact scores included."""
+    x, q = data
+    index = build(spec, "hybrid", x, tmp_path, metric=metric)
+    assert index.inner is not None
+    batch = index.search(q, K)
+    for i in range(len(q)):
+        one = index.search(q[i], K)
+        np.testing.assert_array_equal(one.labels[0], batch.labels[i])
+        np.testing.assert_allclose(one.scores[0], batch.scores[i], rtol=1e-6, atol=1e-6)
+    if metric == "l2":
+        expected = -np.linalg.norm(x[one.labels[0]] - q[-1], axis=1)
+    else:
+        expected = x[one.labels[0]] @ q[-1]
+    np.testing.assert_allclose(one.scores[0], expected, rtol=1e-4, atol=1e-5)
+    assert (np.diff(one.scores[0]) <= 0).all()
+
+
 @pytest.mark.parametrize("tier", TIERS)
 def test_save_load_add_roundtrip(tier, data, tmp_path):
     x, q = data

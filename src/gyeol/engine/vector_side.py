@@ -34,13 +34,19 @@ class VectorSide:
     def __init__(self, config: CollectionConfig, *, tier: str, device: str, read_only: bool) -> None:
         self._config = config
         self.tier = tier
-        self.device = device
+        self.requested_device = device  # "cpu" | "gpu" as resolved at open; `device` says what serves queries
         self._read_only = read_only
         self._index: VectorIndex | None = None
         self._saved = -1  # ntotal at the last save; -1 = never saved in this process
         self._recall_target: float | None = None  # set by tune(): kept through rebuilds
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._gpu_lock = threading.Lock()  # FAISS GPU indexes and their resources are not thread-safe
+
+    @property
+    def device(self) -> str:
+        """Where the open index serves queries: "gpu" only when it really searches on a GPU
+        (an index with no GPU form stays on the CPU under device="gpu", and says "cpu")."""
+        return "gpu" if self._index is not None and self._index.device == "gpu" else "cpu"
 
     @property
     def index(self) -> VectorIndex:
@@ -52,7 +58,7 @@ class VectorSide:
         """What searches call .search(queries, k, allowed) on: the index, which CPU FAISS and numpy
         search from many threads at once, or on a GPU the index behind a lock (one search at a time)."""
         index = self.index
-        return index if self.device != "gpu" else _OneAtATime(index, self._gpu_lock)
+        return index if index.device != "gpu" else _OneAtATime(index, self._gpu_lock)
 
     def open(self, store: SegmentStore) -> None:
         """Load the saved index and add the rows committed after it, or build one from the stored vectors."""
@@ -67,7 +73,7 @@ class VectorSide:
                 metric=self._config.metric,
                 dim=self._config.dim,
                 next_label=manifest.next_label,
-                device=self.device,
+                device=self.requested_device,
                 read_only=self._read_only,
             )
         if index is None:
@@ -92,7 +98,7 @@ class VectorSide:
             dim=self._config.dim,
             vectors=store.vectors(),
             directory=self._build_dir(store),
-            device=self.device,
+            device=self.requested_device,
             recall_target=self._recall_target,
         )
         self._saved = -1
@@ -149,8 +155,10 @@ class VectorSide:
 
     def retarget(self, tier: str, device: str, store: SegmentStore) -> None:
         """Serve from another tier or device, loading or building that index (this one is saved first)."""
+        if tier == self.tier and device == self.requested_device and self._index is not None:
+            return  # already serving as asked (an index with no GPU form reports "cpu" under "gpu")
         self.save(store)  # so switching back loads instead of rebuilding
-        self.tier, self.device = tier, device
+        self.tier, self.requested_device = tier, device
         self.forget_saved()
         self.open(store)
 

@@ -22,13 +22,13 @@ import numpy as np
 from ..config import IndexSpec, tier_needs_disk
 from ..errors import CorruptionError
 from .base import VectorIndex, add_in_batches, faiss_metric
-from .device import resolve_device
+from .device import resolve_device, train_index
 from .disk import build_disk, load_disk
 from .faiss_index import FaissIndex, load_faiss
 from .files import VECTOR_FILES, rows_file
 from .rescore import RescoredIndex
 from .specs import IndexPlan, plan_index, validate_spec
-from .tuning import tune
+from .tuning import core_of, tune
 from .vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,19 @@ def build_index(
     if plan.note:
         log.info("%s tier: %s", tier, plan.note)
     raw = _new_faiss(plan, metric=metric, dim=dim)
+    trained_on = None
     if plan.needs_training:
-        raw.train(_training_sample(vectors, plan.train_size))
+        raw, trained_on = train_index(raw, _training_sample(vectors, plan.train_size), kind=plan.kind,
+                                      gpu=placed == "gpu")
     if tier == "memory":
         index = _memory(raw, plan, metric, vectors)
     elif tier == "hybrid":
         index = _hybrid(raw, plan, metric, vectors, directory)
     else:
         index = _disk(raw, plan, metric, vectors, directory)
+    core = core_of(index)[0]
+    if trained_on is not None and core is not None and core.trained_on is None:  # a larger code sets its own
+        core.trained_on = trained_on
     if plan.recall_target is not None and plan.kind != "flat" and tier != "hybrid":
         tune(index, vectors, recall_target=plan.recall_target, free=plan.tune)
     if placed == "gpu":

@@ -1,11 +1,17 @@
-"""Where an index runs: resolve "cpu" | "gpu" | "auto", and copy compatible indexes to a GPU.
+"""Where an index runs: resolve "cpu" | "gpu" | "auto", train on a GPU, and copy compatible indexes to it.
 
 GPU support comes from faiss-gpu (the `gpu` extra); nothing here imports a
 GPU-only symbol until an index is actually placed on a GPU. Flat, IVF-Flat and
-IVF-PQ (8-bit codes) indexes are copied with index_cpu_to_gpu; the CPU copy
-stays for saving and for the rare filtered rows the GPU cannot answer. HNSW
-and IVF-PQ fast-scan (4-bit) indexes have no GPU form in faiss-gpu: they log a
-warning and stay on the CPU.
+IVF-PQ (8-bit codes) indexes are trained on the GPU (train_index: a GPU copy of
+the empty index is trained and copied back) and copied there with
+index_cpu_to_gpu to serve searches; the CPU copy stays for saving and for the
+rare filtered rows the GPU cannot answer. HNSW and IVF-PQ fast-scan (4-bit)
+indexes have no GPU form in faiss-gpu: they log a warning, train and stay on
+the CPU, and report device "cpu".
+
+faiss-cpu and faiss-gpu-cu12 both install the one `faiss` module, the second
+over the first's files: faiss_conflict() finds both distributions installed
+and device="gpu" / "auto" refuse to run on such a mixed install.
 """
 
 from __future__ import annotations
@@ -37,6 +43,36 @@ GPU_FILTER_OVERFETCH = 1.5
 _resources = None
 
 
+# Distributions that install the `faiss` module: a CPU build and the GPU builds.
+FAISS_CPU_DISTRIBUTIONS = ("faiss-cpu",)
+FAISS_GPU_DISTRIBUTIONS = ("faiss-gpu-cu12", "faiss-gpu-cu11", "faiss-gpu")
+
+
+def _installed(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache  # reads package metadata once per process (a few ms), only when a GPU is asked for
+def faiss_conflict() -> str | None:
+    """What is wrong when a CPU and a GPU FAISS distribution are both installed, else None."""
+    cpu = [(name, v) for name in FAISS_CPU_DISTRIBUTIONS if (v := _installed(name))]
+    gpu = [(name, v) for name in FAISS_GPU_DISTRIBUTIONS if (v := _installed(name))]
+    if not cpu or not gpu:
+        return None
+    both = " and ".join(f"{name} {version}" for name, version in (cpu[0], gpu[0]))
+    return (
+        f"{both} are both installed; they install the same `faiss` module, one over the other's files, "
+        f"so which FAISS runs (and whether it sees a GPU) is not defined. Keep one: for a GPU, "
+        f"`pip uninstall -y faiss-cpu {gpu[0][0]} && pip install {gpu[0][0]}`; for the CPU only, "
+        f"`pip uninstall -y {gpu[0][0]} faiss-cpu && pip install faiss-cpu`."
+    )
+
+
 @functools.cache  # asking FAISS initialises CUDA; the answer does not change within a process
 def gpu_count() -> int:
     """How many GPUs FAISS can use here (0 with faiss-cpu)."""
@@ -58,6 +94,9 @@ def resolve_device(device: str) -> str:
     check_choice("device", device, DEVICES)
     if device == "cpu":
         return "cpu"
+    conflict = faiss_conflict()
+    if conflict is not None:
+        raise BackendUnavailableError(f"device={device!r}: {conflict} (or use device='cpu')")
     if gpu_count() > 0:
         return "gpu"
     if device == "auto":
@@ -79,21 +118,79 @@ def gpu_resources():
     return _resources
 
 
+def gpu_form(index, kind: str) -> str | None:
+    """Why this index has no GPU form in faiss-gpu, or None when index_cpu_to_gpu can copy it."""
+    import faiss
+
+    if kind not in GPU_KINDS:
+        return f"{kind} indexes have no GPU form in faiss-gpu"
+    inner = faiss.downcast_index(index)
+    if isinstance(inner, faiss.IndexIVFPQFastScan):
+        return ("4-bit fast-scan IVF-PQ indexes have no GPU form in faiss-gpu (an index built on device='gpu', "
+                "e.g. after compact(), uses 8-bit GPU IVF-PQ codes)")
+    if isinstance(inner, faiss.IndexIVFPQ) and int(inner.pq.nbits) != 8:
+        return f"{int(inner.pq.nbits)}-bit IVF-PQ codes have no GPU form in faiss-gpu (it takes 8-bit codes)"
+    return None
+
+
+def _cloner_options(kind: str):
+    import faiss
+
+    options = faiss.GpuClonerOptions()
+    options.useFloat16 = kind == "ivfpq"  # float16 lookup tables: needed for many sub-quantisers
+    return options
+
+
+def train_index(index, sample: np.ndarray, *, kind: str, gpu: bool):
+    """Train an empty CPU FAISS index on sample; on a GPU when asked and the index has a GPU form.
+
+    Gives back (the trained CPU index, where it was trained: "gpu" or "cpu"). On the GPU a copy
+    of the empty index is trained there (k-means, and the PQ codebooks for IVF-PQ) and copied
+    back with index_gpu_to_cpu; the search settings of the CPU index are set again on the copy.
+    """
+    import faiss
+
+    if gpu and gpu_form(index, kind) is None:
+        try:
+            on_gpu = faiss.index_cpu_to_gpu(gpu_resources(), 0, index, _cloner_options(kind))
+            on_gpu.train(sample)
+            trained = faiss.index_gpu_to_cpu(on_gpu)
+        except (RuntimeError, AttributeError) as exc:
+            log.warning("could not train the %s index on the GPU (%s); training on the CPU", kind, exc)
+        else:
+            _copy_search_settings(index, trained)
+            return trained, "gpu"
+    index.train(sample)
+    return index, "cpu"
+
+
+def _copy_search_settings(source, target) -> None:
+    """nprobe, and IVF-PQ's precomputed-table choice, from source onto the copy back from the GPU."""
+    import faiss
+
+    before, after = faiss.try_extract_index_ivf(source), faiss.try_extract_index_ivf(target)
+    if before is None or after is None:
+        return
+    after.nprobe = before.nprobe
+    before, after = faiss.downcast_index(before), faiss.downcast_index(after)
+    choice = getattr(before, "use_precomputed_table", None)
+    if choice is not None and getattr(after, "use_precomputed_table", None) != choice:
+        after.use_precomputed_table = choice
+        table = getattr(after, "precomputed_table", None)
+        if choice < 0 and table is not None:
+            table.resize(0)  # the copy back may have computed it: not wanted (RAM), as on the CPU
+
+
 def to_gpu(index, *, kind: str, nprobe: int | None):
     """A GPU copy of a CPU FAISS index, or None (logged) when this kind cannot live on a GPU."""
     import faiss
 
-    if kind not in GPU_KINDS:
-        log.warning("%s indexes have no GPU form in faiss-gpu; this index stays on the CPU", kind)
+    why = gpu_form(index, kind)
+    if why is not None:
+        log.warning("%s; this index stays on the CPU", why)
         return None
-    if isinstance(faiss.downcast_index(index), faiss.IndexIVFPQFastScan):
-        log.warning("4-bit fast-scan IVF-PQ indexes have no GPU form in faiss-gpu; this index stays on the CPU "
-                    "(an index built on device='gpu', e.g. after compact(), uses 8-bit GPU IVF-PQ codes)")
-        return None
-    options = faiss.GpuClonerOptions()
-    options.useFloat16 = kind == "ivfpq"  # float16 lookup tables: needed for many sub-quantisers
     try:
-        gpu = faiss.index_cpu_to_gpu(gpu_resources(), 0, index, options)
+        gpu = faiss.index_cpu_to_gpu(gpu_resources(), 0, index, _cloner_options(kind))
     except (RuntimeError, AttributeError) as exc:
         log.warning("could not copy the %s index to the GPU (%s); it stays on the CPU", kind, exc)
         return None

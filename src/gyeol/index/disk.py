@@ -115,10 +115,11 @@ class DiskIndex(VectorIndex):
         assert self.base.file_name is not None  # the base is always a written, memory-mapped file
         merged = faiss.read_index(str(directory / self.base.file_name))
         merged.add(np.ascontiguousarray(self.delta.view(), dtype=np.float32))
-        on_gpu = self.base.gpu is not None
+        on_gpu, trained_on = self.base.gpu is not None, self.base.trained_on
         self.base = write_mmapped(
             merged, directory, metric=self.metric, nprobe=self.base.nprobe, rebuild_at=self.base.rebuild_at
         )
+        self.base.trained_on = trained_on
         del merged
         self.delta = VectorStore.create_file(directory, "delta", np.empty((0, self.dim), np.float32), self.dim)
         if on_gpu:

@@ -163,6 +163,7 @@ class FaissIndex(VectorIndex):
         self._plain_ef = int(self.index.hnsw.efSearch) if isinstance(self.index, faiss.IndexHNSW) else None
         self.gpu = None  # set by place_on_gpu
         self.device = "cpu"
+        self.trained_on: str | None = None  # "gpu" | "cpu" where the build trained it; None: no training
 
     @property
     def ntotal(self) -> int:
@@ -220,6 +221,19 @@ class FaissIndex(VectorIndex):
                 return result
         result = self._search_cpu(queries, k, selector, widen=0, scale=scale)
         return self._complete(queries, k, mask, selector, want, result, scale=scale)
+
+    def candidates(self, queries: np.ndarray, width: int) -> np.ndarray:
+        """Labels of the `width` nearest of each query, unfiltered (-1 past the end), for rescoring.
+
+        The lean path of a rescored search: one FAISS call, scores dropped, no mask; rows that
+        come back short go through search() (wider probing), as every filtered search does.
+        """
+        if self.gpu is None and self._plain_ok(width):
+            labels = self.index.search(queries, width)[1]
+            last = min(width, self.ntotal) - 1
+            if last < 0 or labels[:, last].min() >= 0:
+                return labels
+        return self.search(queries, width).labels
 
     def _search_cpu(self, queries: np.ndarray, k: int, selector, *, widen: int, scale: float = 1.0) -> Ranked:
         if selector is None and widen == 0 and self._plain_ok(k):
@@ -350,6 +364,7 @@ class FaissIndex(VectorIndex):
             "nprobe": self.nprobe,
             "ef_search": self.ef_search,
             "rebuild_at": self.rebuild_at,
+            "trained_on": self.trained_on,
         }
 
     def files(self) -> list[str]:
@@ -371,6 +386,7 @@ class FaissIndex(VectorIndex):
             ef_search=self.ef_search,
             rebuild_at=self.rebuild_at,
             mmapped=self.mmapped,
+            trained_on=self.trained_on,
         )
         return out
 
@@ -414,6 +430,8 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
         file_name=state["file"],
     )
     loaded.file_bytes = size
+    if state.get("trained_on") in ("cpu", "gpu"):
+        loaded.trained_on = state["trained_on"]
     loaded.file_crc = None if crc is None else int(crc)
     if mmap:
         register_open_file(loaded, path)

@@ -53,6 +53,8 @@ class RescoredIndex(VectorIndex):
         self.rebuild_at = rebuild_at
         self.kind = inner.kind if inner is not None else "flat"
         self._vectors_file = store.path.name if store.path is not None else None
+        # the inner index's labels-only unfiltered search (FaissIndex.candidates), None when it has none
+        self._candidates = getattr(inner, "candidates", None)
 
     @property
     def device(self) -> str:  # type: ignore[override]
@@ -79,7 +81,10 @@ class RescoredIndex(VectorIndex):
             return exact_search(self.store.view(), queries, k, self.metric, mask)
         # the depth is tuned for 10 hits: fewer wanted hits still rescore as many candidates
         wanted = min(n_allowed, max(k, MIN_DEPTH_HITS) * self.rescore)
-        candidates = self.inner.search(queries, wanted, mask).labels
+        if mask is None and self._candidates is not None:
+            candidates = self._candidates(queries, wanted)
+        else:
+            candidates = self.inner.search(queries, wanted, mask).labels
         if candidates.shape[1] < k:
             candidates = np.pad(candidates, ((0, 0), (0, k - candidates.shape[1])), constant_values=-1)
         return self.rescore_candidates(queries, candidates, k)
@@ -103,6 +108,9 @@ class RescoredIndex(VectorIndex):
                self.dim, nq, width)
         if self.metric == "l2":
             out = 0.0 - np.sqrt(out)  # empty slots: +inf -> -inf; 0 stays 0.0, not -0.0
+        if nq == 1 and width >= k and candidates[0, -1] >= 0:  # one full row: one stable sort, no padding
+            order = np.argsort(-out[0], kind="stable")[:k]
+            return Ranked(candidates[:, order], out[:, order])
         return top_k(Ranked(candidates, out), k)
 
     def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:
@@ -146,6 +154,7 @@ class RescoredIndex(VectorIndex):
             ntotal=self.ntotal,
             rescore=self.rescore if self.inner is not None else None,
             vectors="ram" if not self.store.in_file else "mmap",
+            rescored_on="cpu",  # the full vectors are read and scored on the CPU, whatever holds the codes
             rebuild_at=self.rebuild_at if self.inner is None else out.get("rebuild_at"),
         )
         return out

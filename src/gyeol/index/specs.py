@@ -4,7 +4,8 @@ The defaults follow the collection size N (documented in docs/tiers.md):
 
 - below FLAT_BELOW vectors every tier uses exact search (Flat) and asks for a
   rebuild when the collection reaches FLAT_BELOW;
-- memory: HNSW(m=32, ef_construction=128, ef_search=96);
+- memory: HNSW(m=32, ef_construction=128, ef_search=96); IVF-Flat on a GPU
+  (faiss-gpu has no HNSW);
 - hybrid: IVF-PQ fast-scan codes (4-bit, m = dim/2 sub-quantisers, so dim/4
   bytes a vector) rescored x4 from the vector file; 8-bit IVF-PQ (m = dim/4)
   on a GPU, which has no fast-scan kernels;
@@ -109,7 +110,7 @@ def plan_index(spec: IndexSpec | None, *, tier: str, dim: int, n: int, gpu: bool
         if n < FLAT_BELOW:
             return flat_plan(FLAT_BELOW, f"{n} vectors: exact search until {FLAT_BELOW}")
         if tier == "memory":
-            spec = HNSW()
+            spec = IVF() if gpu else HNSW()  # faiss-gpu has no HNSW: IVF-Flat, which it has
         elif tier == "hybrid":
             spec = IVFPQ(nbits=8 if gpu else 4)
         else:
@@ -140,7 +141,8 @@ def plan_index(spec: IndexSpec | None, *, tier: str, dim: int, n: int, gpu: bool
         budget = spec.max_code_bytes or max(1, dim // 2)
         if not spec.m and not gpu and spec.nbits == 4 and m / 2 > budget:
             m = max(c for c in range(1, dim + 1) if dim % c == 0 and c / 2 <= budget)
-        codes = f"PQ{m}x4fs" if spec.nbits == 4 and not gpu else f"PQ{m}x{spec.nbits}"
+        # 4-bit codes have no GPU form: fast-scan on the CPU (device "cpu" reported) even under device="gpu"
+        codes = f"PQ{m}x4fs" if spec.nbits == 4 else f"PQ{m}x{spec.nbits}"
         larger: tuple[str, ...] = ()
         if not spec.m and not gpu and spec.nbits == 4 and tier == "hybrid":
             # by code bytes per vector: dim/2 (PQ dim x 4-bit fast-scan, SQ4), then dim (SQ8)
