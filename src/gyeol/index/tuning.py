@@ -40,8 +40,9 @@ TUNE_SEED = 4321
 # Tune again once the collection has grown this many times since the last tuning.
 RETUNE_GROWTH = 2
 RESCORE_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
-# Measured recall must clear the target by this much (~1 standard error of a 300-query mean).
-TUNE_MARGIN = 0.005
+# Measured recall must clear the target by this much (~2 standard errors of a 300-query mean: at 0.005,
+# one standard error, the easy 100k hybrid tier tuned to 0.957 on its sample and measured 0.949 on held-out queries).
+TUNE_MARGIN = 0.01
 EF_GRID = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 # nprobe steps tried past the first that reaches the target (a wider probe may need fewer candidates).
 EXTRA_PROBE_STEPS = 2
