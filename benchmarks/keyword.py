@@ -18,7 +18,8 @@ Measured, gyeol and bm25s interleaved in every step (the load average before and
   - cold: fresh processes that load the saved index and answer one query (load + first query), then
     every query; the RSS the index adds to the process (after all queries), for bm25s also with mmap=True.
 
-Usage: python benchmarks/keyword.py [--n 100000] [--queries 500] [--rounds 3] [--smoke]
+Usage: python benchmarks/keyword.py [--n 100000] [--queries 500] [--rounds 3] [--keep DIR] [--smoke]
+       python benchmarks/keyword.py --reuse DIR   (time again the indexes a --keep run left in DIR)
        python benchmarks/keyword.py --plot   (QPS vs N from the saved keyword_<n>.json reports)
 Prints a markdown table and writes benchmarks/results/keyword_<n>.json.
 """
@@ -99,7 +100,8 @@ def make_tokens(n_docs: int, n_queries: int, seed: int = 0) -> tuple[list[list[s
     ranks = np.minimum(np.searchsorted(cdf, rng.random(total)), per_language - 1)
     doc_of = np.repeat(np.arange(n_docs), lengths)
     in_ko = korean[doc_of] ^ (rng.random(total) < 0.1)  # a tenth of the words from the other language
-    words = np.where(in_ko, ko[ranks], en[ranks])
+    words = np.concatenate((ko, en))[ranks + np.where(in_ko, 0, per_language)]
+    del ranks, in_ko, doc_of
     bounds = np.concatenate(([0], np.cumsum(lengths)))
     docs = [words[a:b].tolist() for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
     queries = []
@@ -188,7 +190,7 @@ def timed(index: BM25Index, retriever, queries: list[list[str]], singles: int, r
 
 def cold(work: Path, n: int, queries: list[list[str]], runs: int) -> dict:
     qfile = work / "queries.json"
-    qfile.write_text(json.dumps(queries[:200]))
+    qfile.write_text(json.dumps(queries[:200]))  # the RSS is read after them all
     engines = {"gyeol": work / "gyeol", "bm25s": work / "bm25s", "bm25s-mmap": work / "bm25s"}
     samples: dict[str, list[dict]] = {name: [] for name in engines}
     for _ in range(runs):  # interleaved
@@ -208,6 +210,8 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--check-docs", type=int, default=3000, help="documents of the rank_bm25 check")
     parser.add_argument("--plot", action="store_true", help="plot QPS vs N from the saved reports and exit")
+    parser.add_argument("--keep", type=Path, help="build in DIR and leave the indexes there (for --reuse)")
+    parser.add_argument("--reuse", type=Path, help="load the indexes a --keep run left in DIR instead of building")
     add_output_args(parser, smoke="--n 2000 --queries 40 --singles 20 --rounds 1 --cold-runs 1 --check-docs 300")
     args = apply_smoke(parser.parse_args(), n=2000, queries=40, singles=20, rounds=1, seconds=0.2, cold_runs=1,
                        check_docs=300)
@@ -216,22 +220,34 @@ def main() -> None:
         return
     import bm25s
 
-    out = Path(args.out) if Path(args.out).suffix == ".json" else \
-        Path(args.out) / f"keyword_{args.n}{'_smoke' if args.smoke else ''}.json"
-    report: dict = {"config": vars(args) | {"out": str(args.out)}, "machine": machine(), "load_before": _loads(),
+    config = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+    report: dict = {"config": config, "machine": machine(), "load_before": _loads(),
                     "versions": {"numpy": np.__version__, "bm25s": bm25s.__version__, "gyeol": gyeol.__version__}}
-    docs, queries, report["data"] = make_tokens(args.n, args.queries)
-    work = Path(tempfile.mkdtemp(prefix="gyeol_keyword_"))
+    work = args.reuse or args.keep or Path(tempfile.mkdtemp(prefix="gyeol_keyword_"))
     try:
-        index, retriever, report["build"] = build_both(docs, work)
-        report["exactness"] = check_scores(index, retriever, docs, queries, args.check_docs)
-        del docs
+        if args.reuse:  # the build and exactness figures of the run that built them
+            built = json.loads((work / "built.json").read_text())
+            queries, args.n = built.pop("queries"), built["data"]["docs"]
+            report.update(built)
+            index = BM25Index.load(work / "gyeol", 0, gyeol.BM25(variant="lucene"), max_labels=args.n)
+            retriever = bm25s.BM25.load(str(work / "bm25s"))
+        else:
+            docs, queries, report["data"] = make_tokens(args.n, args.queries)
+            index, retriever, report["build"] = build_both(docs, work)
+            report["exactness"] = check_scores(index, retriever, docs, queries, args.check_docs)
+            del docs
+            if args.keep:
+                (work / "built.json").write_text(json.dumps({key: report[key] for key in ("data", "build", "exactness")}
+                                                            | {"queries": queries}))
         report["timing"] = timed(index, retriever, queries, args.singles, args.rounds, args.seconds)
         del index, retriever
         report["cold"] = cold(work, args.n, queries, args.cold_runs)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not (args.keep or args.reuse):
+            shutil.rmtree(work, ignore_errors=True)
     report["load_after"] = _loads()
+    out = Path(args.out) if Path(args.out).suffix == ".json" else \
+        Path(args.out) / f"keyword_{args.n}{'_smoke' if args.smoke else ''}.json"
     write_report(out, report, indent=1)
     print_table(report)
     print(f"\nsaved {out}")

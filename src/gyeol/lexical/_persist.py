@@ -163,8 +163,9 @@ class LazyChecks:
         arr, chunk, crcs, checked = entry
         starts, ends = np.atleast_1d(np.asarray(starts, np.int64)), np.atleast_1d(np.asarray(ends, np.int64))
         used = ends > starts
-        chunks = np.unique(concat_ranges(starts[used] // chunk, (ends[used] - 1) // chunk + 1))
-        for c in chunks[~checked[chunks]].tolist():
+        todo = np.zeros(len(checked), np.bool_)
+        todo[concat_ranges(starts[used] // chunk, (ends[used] - 1) // chunk + 1)] = True
+        for c in np.flatnonzero(todo & ~checked).tolist():
             flat = arr[c * chunk : (c + 1) * chunk].view(np.uint8)
             if zlib.crc32(flat) != crcs[c]:  # type: ignore[arg-type]
                 raise CorruptionError(f"{name}: checksum mismatch in bytes {c * chunk * arr.dtype.itemsize}..")
