@@ -171,8 +171,16 @@ def prune_top_k(
     essential = np.sort(by_bound[n_optional:])
     if int(lengths[essential].sum()) * max(1, n_optional) > total:  # looking up costs more than scoring it all
         return None
-    cands = _candidates([lists[i][0] for i in essential], keep)
-    partial = _exact(cands, [lists[i] for i in essential], weights[essential], params, norm, each=True)
+    if len(essential) == 1:  # the candidates are its postings: their contributions need no look-up
+        docs, tfs, _ = lists[int(essential[0])]
+        if keep is not None:
+            kept = keep[docs]
+            docs, tfs = docs[kept], tfs[kept]
+        cands = docs.astype(np.int64)
+        partial = (scoring.tf_part(params, tfs, norm[docs]) * float(weights[essential[0]]))[None, :]
+    else:
+        cands = _candidates([lists[i][0] for i in essential], keep)
+        partial = _exact(cands, [lists[i] for i in essential], weights[essential], params, norm, each=True)
     bound = partial.sum(axis=0) + window_bounds[optional][:, cands >> bits].sum(axis=0)
     alive = bound * _SLACK >= floor
     cands, partial = cands[alive], partial[:, alive]
