@@ -86,8 +86,8 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                 "verify.vector_top10_equal", "verify.keyword_top10_equal")),
         ],
     }),
-    "keyword.py": (["--smoke", "--out", "{out}"], {
-        "keyword_2000_smoke.json": ["data.docs", "data.tokens", "load_before", "load_after", "build.gyeol.build_s",
+    "keyword_scale.py": (["--smoke", "--out", "{out}"], {
+        "keyword_scale_2000_smoke.json": ["data.docs", "data.tokens", "load_before", "load_after", "build.gyeol.build_s",
                                     "build.bm25s.build_s", "build.gyeol.disk_bytes", "build.bm25s.disk_bytes",
                                     "exactness.top10_scores_equal_bm25s", "exactness.rank_bm25_max_abs_diff",
                                     *(f"timing.k{k}.{e}.{key}" for k in (10, 100) for e in ("gyeol", "bm25s")

@@ -18,10 +18,10 @@ Measured, gyeol and bm25s interleaved in every step (the load average before and
   - cold: fresh processes that load the saved index and answer one query (load + first query), then
     every query; the RSS the index adds to the process (after all queries), for bm25s also with mmap=True.
 
-Usage: python benchmarks/keyword.py [--n 100000] [--queries 500] [--rounds 3] [--keep DIR] [--smoke]
-       python benchmarks/keyword.py --reuse DIR   (time again the indexes a --keep run left in DIR)
-       python benchmarks/keyword.py --plot   (QPS vs N from the saved keyword_<n>.json reports)
-Prints a markdown table and writes benchmarks/results/keyword_<n>.json.
+Usage: python benchmarks/keyword_scale.py [--n 100000] [--queries 500] [--rounds 3] [--keep DIR] [--smoke]
+       python benchmarks/keyword_scale.py --reuse DIR   (time again the indexes a --keep run left in DIR)
+       python benchmarks/keyword_scale.py --plot   (QPS vs N from the saved keyword_scale_<n>.json reports)
+Prints a markdown table and writes benchmarks/results/keyword_scale_<n>.json.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     report["load_after"] = _loads()
     out = Path(args.out) if Path(args.out).suffix == ".json" else \
-        Path(args.out) / f"keyword_{args.n}{'_smoke' if args.smoke else ''}.json"
+        Path(args.out) / f"keyword_scale_{args.n}{'_smoke' if args.smoke else ''}.json"
     write_report(out, report, indent=1)
     print_table(report)
     print(f"\nsaved {out}")
@@ -282,10 +282,10 @@ def print_table(r: dict) -> None:
 
 
 def plot(results: Path) -> None:
-    reports = sorted((json.loads(p.read_text()) for p in results.glob("keyword_*.json")
-                      if p.stem.split("_")[1].isdigit()), key=lambda r: r["data"]["docs"])
+    reports = sorted((json.loads(p.read_text()) for p in results.glob("keyword_scale_*.json")
+                      if p.stem.split("_")[2].isdigit()), key=lambda r: r["data"]["docs"])
     if not reports:
-        raise SystemExit(f"no keyword_<n>.json under {results}")
+        raise SystemExit(f"no keyword_scale_<n>.json under {results}")
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     ns = [r["data"]["docs"] for r in reports]
@@ -296,8 +296,27 @@ def plot(results: Path) -> None:
         ax.set(xscale="log", yscale="log", xlabel="documents", ylabel="queries / s", title=title)
         ax.legend()
     fig.tight_layout()
-    path = results / "keyword_qps.png"
+    path = results / "keyword_scale_qps.png"
     fig.savefig(path, dpi=110)
+    print("| docs | batched QPS k=10, gyeol / bm25s | batched k=100 | single p50 k=10, ms | single p50 k=100, ms "
+          "| build s | disk MiB | cold load + first query, ms | index RSS MiB | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in reports:
+        t, b, c = r["timing"], r["build"], r["cold"]
+        cells = [f"{r['data']['docs']:,}"]
+        for k in (10, 100):
+            g, s = t[f"k{k}"]["gyeol"]["qps_batched"], t[f"k{k}"]["bm25s"]["qps_batched"]
+            cells.append(f"{g:,.0f} / {s:,.0f} ({g / s:.1f}x)")
+        for k in (10, 100):
+            cells.append(f"{t[f'k{k}']['gyeol']['p50_ms']:.2f} / {t[f'k{k}']['bm25s']['p50_ms']:.2f}")
+        cells.append(f"{b['gyeol']['build_s']:.1f} / {b['bm25s']['build_s']:.1f}")
+        cells.append(f"{b['gyeol']['disk_bytes'] / 2**20:,.0f} / {b['bm25s']['disk_bytes'] / 2**20:,.0f}")
+        cells.append(f"{c['gyeol']['cold_s'] * 1e3:,.0f} / {c['bm25s']['cold_s'] * 1e3:,.0f} "
+                     f"(mmap {c['bm25s-mmap']['cold_s'] * 1e3:,.0f})")
+        cells.append(f"{c['gyeol']['index_rss'] / 2**20:,.0f} / {c['bm25s']['index_rss'] / 2**20:,.0f} "
+                     f"(mmap {c['bm25s-mmap']['index_rss'] / 2**20:,.0f})")
+        cells.append(f"{r['load_before'][0]:.0f}-{r['load_after'][0]:.0f}")
+        print("| " + " | ".join(cells) + " |")
     print(f"saved {path}")
 
 
