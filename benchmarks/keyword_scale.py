@@ -109,7 +109,8 @@ def make_tokens(n_docs: int, n_queries: int, seed: int = 0) -> tuple[list[list[s
         distinct = list(dict.fromkeys(docs[d]))
         size = min(len(distinct), int(rng.integers(2, 6)))
         queries.append([distinct[i] for i in rng.choice(len(distinct), size=size, replace=False)])
-    described = {"docs": n_docs, "tokens": total, "mean_length": total / n_docs, "vocabulary_per_language": per_language,
+    described = {"docs": n_docs, "tokens": total, "mean_length": total / n_docs,
+                 "vocabulary_per_language": per_language,
                  "zipf_s": 1.05, "korean_share": 0.6, "queries": n_queries}
     return docs, queries, described
 
@@ -167,7 +168,8 @@ def check_scores(index: BM25Index, retriever, docs: list[list[str]], queries: li
         has = np.array([bool(set(q) & set(d)) for d in subset])
         want = np.sort(ref[has])[::-1][:10]
         worst = max(worst, float(np.abs(np.sort(hits.scores)[::-1] - want).max(initial=0.0)))
-    return {"top10_scores_equal_bm25s": same_scores, "top10_labels_equal_bm25s": same_labels, "queries": len(queries), "rank_bm25_docs": len(subset),
+    return {"top10_scores_equal_bm25s": same_scores, "top10_labels_equal_bm25s": same_labels, "queries": len(queries),
+            "rank_bm25_docs": len(subset),
             "rank_bm25_max_abs_diff": worst}
 
 

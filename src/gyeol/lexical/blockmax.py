@@ -184,9 +184,9 @@ def prune_top_k(
     bound = partial.sum(axis=0) + window_bounds[optional][:, cands >> bits].sum(axis=0)
     alive = bound * _SLACK >= floor
     cands, partial = cands[alive], partial[:, alive]
-    rest = _exact(cands, [lists[i] for i in optional], weights[optional], params, norm, each=True)
+    completed = _exact(cands, [lists[i] for i in optional], weights[optional], params, norm, each=True)
     scores = np.zeros(len(cands))
-    parts = dict(zip(essential.tolist(), partial)) | dict(zip(optional.tolist(), rest))
+    parts = dict(zip(essential.tolist(), partial)) | dict(zip(optional.tolist(), completed))
     for i in range(len(terms)):  # the query's term order, from 0.0: exhaustive scoring's floats
         scores += parts[i]
     labels = np.concatenate((seed, cands))

@@ -453,7 +453,8 @@ class BM25Index:
                             directory, header.get("terms"), terms)
                 return None
             n_labels = header_count(header, "n_labels")
-            with_blocks = header.get("block_bits") == blockmax.WINDOW_BITS and all(name in saved.files for name in BLOCK_DTYPES)
+            with_blocks = (header.get("block_bits") == blockmax.WINDOW_BITS
+                           and all(name in saved.files for name in BLOCK_DTYPES))
             checks = LazyChecks()  # the postings are checked as queries first use them
             arrays = saved.load(_REQUIRED, checks)
             if with_blocks:
