@@ -11,13 +11,15 @@ merge. (This is the docid-aligned block-max layout of Dimopoulos, Nepomnyachiy a
 top-k document retrieval strategies for block-max indexes", WSDM 2013: all terms share the window
 boundaries, so the bound of a window is a sum, computed for every window at once in numpy.)
 
-A query (prune_top_k) sums its terms' bounds per window (terms with few postings contribute the exact
-maximum of their scored postings), then scores windows exactly in decreasing order of bound, in rounds
-of doubling size, until the next window's bound is below the k-th best score found: no label of an
-unscored window can reach it. A round scores every query term's postings in its windows, term by term
-in the query's term order, summed from 0.0 by one bincount (the same floats as exhaustive scoring), and
-ranks by score, ties to the smaller label. Labels beyond the windows (appended since the last merge)
-are scored in the first round.
+A query (prune_top_k) is block-max MaxScore, vectorised: (1) a floor, the exact k-th best score among the
+labels of its rarest terms (scored by binary search into every term's postings); (2) the terms whose
+bounds sum below the floor are optional, as no label holding only them can reach it; the candidates are
+the labels of the other terms, kept when their exact partial score plus the optional terms' window
+bounds reaches the floor; (3) those are completed by binary search into the optional terms' postings.
+Every label scoring at least the floor is scored exactly, each summed from 0.0 in the query's term order
+(exhaustive scoring's floats), and ranked by score, ties to the smaller label. Labels appended since the
+last merge are bounded by their own postings. When that would look at most postings anyway, the caller
+scores exhaustively (None).
 """
 
 from __future__ import annotations
