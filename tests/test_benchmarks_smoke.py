@@ -89,6 +89,16 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                 "verify.vector_top10_equal", "verify.keyword_top10_equal")),
         ],
     }),
+    "keyword_scale.py": (["--smoke", "--out", "{out}"], {
+        "keyword_scale_2000_smoke.json": ["data.docs", "data.tokens", "load_before", "load_after", "build.gyeol.build_s",
+                                    "build.bm25s.build_s", "build.gyeol.disk_bytes", "build.bm25s.disk_bytes",
+                                    "exactness.top10_scores_equal_bm25s", "exactness.rank_bm25_max_abs_diff",
+                                    *(f"timing.k{k}.{e}.{key}" for k in (10, 100) for e in ("gyeol", "bm25s")
+                                      for key in ("qps_batched", "qps_single", "p50_ms", "p95_ms")),
+                                    "timing.k10.qps_batched_ratio", "timing.k100.p50_ratio",
+                                    *(f"cold.{e}.{key}" for e in ("gyeol", "bm25s", "bm25s-mmap")
+                                      for key in ("cold_s", "load_s", "first_query_s", "index_rss"))],
+    }),
     "keyword_batch.py": (["--smoke", "--out", "{out}"], {
         "keyword_batch_smoke.json": [*(f"sets.{s}.{key}" for s in ("ko", "en") for key in (
             "docs", "k10.gyeol.qps_batched", "k10.bm25s.qps_batched", "k100.batched_ratio", "k10.gyeol.p50_ms",

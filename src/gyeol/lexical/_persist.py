@@ -7,6 +7,12 @@ may be followed by appended *deltas*: further sets of arrays, each with its own 
 listed in order under "deltas" of the same JSON (append_arrays); the next save_arrays drops
 them. What the arrays mean is the index's business (BM25Index.export_arrays / from_arrays,
 TermCounts for deltas).
+
+Checksums: an array up to CHECK_AT_OPEN_MAX_BYTES has its crc32 checked when it is loaded. A larger
+one is also saved with a crc32 per CHUNK_BYTES chunk, and load(lazy=...) leaves those to a LazyChecks,
+which checks a chunk just before the caller first uses its bytes (BM25Index asks for the postings of
+the terms it scores): an open maps gigabytes without reading them, and no damaged byte is used
+(the policy of storage's VERIFY_AT_OPEN_MAX_BYTES).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import concat_ranges
 from .._fileset import FileSet, checked_name, confined, fresh_token
 from ..errors import CorruptionError
 
@@ -26,6 +33,8 @@ ARRAY_NAME = r"bm25\.[0-9a-f]{12}\.[a-z][a-z0-9_]*\.npy"
 ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME, sealed=True)
 META_NAME = ARRAY_FILES.meta_name
 _RESERVED = ("format", "files", "deltas", "crc32")  # keys of the JSON that are not the header's
+CHECK_AT_OPEN_MAX_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20
 
 
 def _crc(arr: np.ndarray) -> int:
@@ -48,6 +57,11 @@ def _write_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> dict[str, d
         file_name = f"bm25.{token}.{name}.npy"
         ARRAY_FILES.write_file(directory, file_name, functools.partial(_write_npy, arr=arr))
         files[name] = {"file": file_name, "length": int(len(arr)), "crc32": _crc(arr)}
+        if arr.nbytes > CHECK_AT_OPEN_MAX_BYTES:
+            flat = arr.view(np.uint8).reshape(-1)
+            files[name]["chunk_bytes"] = CHUNK_BYTES
+            files[name]["chunk_crc32"] = [zlib.crc32(flat[i : i + CHUNK_BYTES])  # type: ignore[arg-type]
+                                          for i in range(0, len(flat), CHUNK_BYTES)]
     return files
 
 
@@ -92,8 +106,9 @@ class SavedArrays:
     files: dict[str, Any]
     deltas: tuple["SavedArrays", ...] = ()  # appended after the save, in order (append_arrays)
 
-    def load(self, dtypes: dict[str, np.dtype]) -> dict[str, np.ndarray]:
-        """The arrays named in dtypes, memory-mapped, each checked for its dtype, length and crc32.
+    def load(self, dtypes: dict[str, np.dtype], lazy: "LazyChecks | None" = None) -> dict[str, np.ndarray]:
+        """The arrays named in dtypes, memory-mapped, each checked for its dtype, length and crc32 (lazy: a large
+        array saved with chunk checksums is handed to it instead, to be checked chunk by chunk before use).
 
         CorruptionError when one is missing, of another dtype or length, or damaged.
         """
@@ -110,10 +125,57 @@ class SavedArrays:
             if arr.dtype != dtype or arr.ndim != 1 or len(arr) != length:
                 raise CorruptionError(f"{name}: expected {dtype} of length {length}, "
                                       f"found {arr.dtype} of shape {arr.shape}")
-            if _crc(arr) != crc:
+            arr = arr.view(np.ndarray)  # still the map; slicing a plain ndarray costs less than a memmap
+            if lazy is not None and arr.nbytes > CHECK_AT_OPEN_MAX_BYTES and "chunk_crc32" in entry:
+                lazy.add(name, arr, entry.get("chunk_bytes"), entry["chunk_crc32"])
+            elif _crc(arr) != crc:
                 raise CorruptionError(f"{name}: checksum mismatch")
             arrays[name] = arr
         return arrays
+
+
+class LazyChecks:
+    """The chunk checksums of large loaded arrays, each chunk checked once, when check() first covers it."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, tuple[np.ndarray, int, list[int], np.ndarray]] = {}  # bytes, chunk, crcs, checked
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._arrays)
+
+    def add(self, name: str, arr: np.ndarray, chunk_bytes: Any, crcs: Any) -> None:
+        """Check arr (1-d) chunk by chunk later; CorruptionError when the chunk checksums are malformed."""
+        itemsize = arr.dtype.itemsize
+        if (isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or chunk_bytes <= 0
+                or chunk_bytes % itemsize or not isinstance(crcs, list)
+                or len(crcs) != -(-arr.nbytes // chunk_bytes) or not all(isinstance(c, int) for c in crcs)):
+            raise CorruptionError(f"{name}: malformed chunk checksums")
+        self._arrays[name] = (arr, chunk_bytes // itemsize, crcs, np.zeros(len(crcs), np.bool_))
+
+    def check(self, name: str, starts: Any, ends: Any) -> None:
+        """Check the chunks of name holding elements [start, end) of each pair (ints or arrays) not checked yet.
+
+        CorruptionError when one is damaged."""
+        entry = self._arrays.get(name)
+        if entry is None:
+            return
+        arr, chunk, crcs, checked = entry
+        starts, ends = np.atleast_1d(np.asarray(starts, np.int64)), np.atleast_1d(np.asarray(ends, np.int64))
+        used = ends > starts
+        todo = np.zeros(len(checked), np.bool_)
+        todo[concat_ranges(starts[used] // chunk, (ends[used] - 1) // chunk + 1)] = True
+        for c in np.flatnonzero(todo & ~checked).tolist():
+            flat = arr[c * chunk : (c + 1) * chunk].view(np.uint8)
+            if zlib.crc32(flat) != crcs[c]:  # type: ignore[arg-type]
+                raise CorruptionError(f"{name}: checksum mismatch in bytes {c * chunk * arr.dtype.itemsize}..")
+            checked[c] = True
+        if checked.all():
+            del self._arrays[name]
+
+    def check_all(self) -> None:
+        for name, (arr, _, _, _) in list(self._arrays.items()):
+            self.check(name, 0, len(arr))
 
 
 def open_saved(directory: Path) -> SavedArrays | None:

@@ -32,8 +32,10 @@ from ..config import BM25
 from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
-from ._persist import header_count, open_saved, save_arrays
+from ._persist import LazyChecks, header_count, open_saved, save_arrays
 from .batch import rank_pairs
+from . import blockmax
+from .blockmax import BLOCK_DTYPES, BlockMaxima, build_blocks, prune_top_k, worth_pruning
 from .counts import TermCounts, count_terms
 from .deltas import chained_deltas
 
@@ -49,7 +51,9 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 ARRAY_DTYPES: dict[str, np.dtype] = {
     "term_ptr": _I64, "post_doc": _I32, "post_tf": _I32, "doc_len": _I32, "live": np.dtype(np.bool_),
     "fwd_ptr": _I64, "fwd_term": _I32, "df": _I64, "vocab_offsets": _I64, "vocab_data": np.dtype(np.uint8),
+    **BLOCK_DTYPES,  # derived (blockmax.BlockMaxima): a save without them still loads, and builds them
 }
+_REQUIRED = {name: dtype for name, dtype in ARRAY_DTYPES.items() if name not in BLOCK_DTYPES}
 
 class BM25Index:
     """BM25 over documents labelled 0..n_labels-1 in add order; see the module docstring."""
@@ -78,6 +82,9 @@ class BM25Index:
         self._total_len_live = 0
         self._stats_cache: tuple[float, np.ndarray] | None = None  # see _stats(); dropped on every change
         self._csr_has_dead = False  # the CSR still holds postings of deleted labels
+        self._csr_labels = 0  # the CSR's labels are all below it; the tail's at or above
+        self._blocks: BlockMaxima | None = None  # of the CSR, made on demand (_block_maxima)
+        self._checks: LazyChecks | None = None  # of a load's large arrays not checked yet (_persist.LazyChecks)
 
     # ------------------------------------------------------------------ properties
 
@@ -163,6 +170,7 @@ class BM25Index:
         labels = labels[live[labels]]
         if len(labels) == 0:
             return
+        self._check_all()
         fwd_ptr = self._fwd_ptr.view()
         terms = self._fwd_term.view()[concat_ranges(fwd_ptr[labels], fwd_ptr[labels + 1])]
         uniq_terms, doc_counts = np.unique(terms, return_counts=True)
@@ -177,6 +185,7 @@ class BM25Index:
         """Fold the tail chunks into the CSR, dropping postings of dead labels."""
         if not self._tail and not self._csr_has_dead:
             return
+        self._check_all()
         vocab_size = len(self._vocab)
         base_terms = np.repeat(np.arange(len(self._term_ptr) - 1, dtype=np.int32), np.diff(self._term_ptr))
         terms = np.concatenate([base_terms] + [c[0] for c in self._tail])
@@ -192,6 +201,8 @@ class BM25Index:
         self._tail = []
         self._tail_postings = 0
         self._csr_has_dead = False
+        self._csr_labels = self.n_labels
+        self._blocks = None
 
     def subset(self, keep: np.ndarray) -> "BM25Index":
         """A new index over the labels keep (ascending), renumbered 0..len(keep)-1 in order, nothing
@@ -199,6 +210,7 @@ class BM25Index:
         keep = np.asarray(keep, dtype=np.int64)
         if len(keep) and (keep[0] < 0 or keep[-1] >= self.n_labels or np.any(np.diff(keep) <= 0)):
             raise InvalidInputError("keep must be ascending labels of the index")
+        self._check_all()
         self.merge()  # the CSR then holds live postings only
         renumber = np.full(self.n_labels, -1, dtype=np.int64)
         renumber[keep] = np.arange(len(keep))
@@ -222,6 +234,7 @@ class BM25Index:
         out._n_live = int(np.count_nonzero(live))
         out._total_len_live = int(out._doc_len.view()[live].sum(dtype=np.int64))
         out._csr_has_dead = False
+        out._csr_labels = out.n_labels
         return out
 
     # ------------------------------------------------------------------ reads
@@ -232,6 +245,7 @@ class BM25Index:
         tfs: list[np.ndarray] = []
         if term_id < len(self._term_ptr) - 1:
             lo, hi = self._term_ptr[term_id], self._term_ptr[term_id + 1]
+            self._check_postings(lo, hi)
             docs.append(self._post_doc[lo:hi])
             tfs.append(self._post_tf[lo:hi])
         key = np.int32(term_id)  # the chunk's dtype: a mismatched key would copy the whole chunk
@@ -246,6 +260,24 @@ class BM25Index:
         if not docs:
             return np.empty(0, np.int32), np.empty(0, np.int32)
         return np.concatenate(docs), np.concatenate(tfs)
+
+    def _check_postings(self, starts: Any, ends: Any) -> None:
+        """Check the checksums of the CSR postings [start, end) not checked since the load (CorruptionError)."""
+        if self._checks is not None:
+            self._checks.check("post_doc", starts, ends)
+            self._checks.check("post_tf", starts, ends)
+
+    def _check_all(self) -> None:
+        """Check every array of the load not checked yet, before a change reads them whole."""
+        if self._checks is not None:
+            self._checks.check_all()
+            self._checks = None
+
+    def _split_postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """_postings of a term, and how many of them (the first) are the CSR's."""
+        docs, tfs = self._postings(term_id)
+        in_csr = int(self._term_ptr[term_id + 1] - self._term_ptr[term_id]) if term_id < len(self._term_ptr) - 1 else 0
+        return docs, tfs, in_csr
 
     def _stats(self) -> tuple[float, np.ndarray]:
         """Give back (okapi's mean idf, per-label length norm), cached until the next change."""
@@ -302,13 +334,44 @@ class BM25Index:
         if len(pair_query) == 0:
             return [empty for _ in queries]
         terms, pair_of_term = np.unique(pair_term, return_inverse=True)
-        docs, tf_part, starts, ends = self._gather(terms, allowed)
-        mean_idf, _ = self._stats()
+        mean_idf, norm = self._stats()
         pair_idf = scoring.idf(self.params, self._df.view()[terms], self._n_live, mean_idf)[pair_of_term] * pair_mult
+        if not worth_pruning(n, int(k), self.params):
+            return self._rank(pair_query, pair_term, pair_idf, len(queries), int(k), allowed)
+        # large collection, small k: each query alone, through the block maxima (blockmax.py)
+        keep = None if self._n_live == n else self._live.view()
+        if allowed is not None:
+            keep = allowed if keep is None else keep & allowed
+        blocks = self._block_maxima()
+        bounds = np.searchsorted(pair_query, np.arange(len(queries) + 1)).tolist()
+        results: list[Ranked] = []
+        for q, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            best = prune_top_k(blocks, self._split_postings, self.params, norm, self.avgdl or 1.0, pair_term[a:b],
+                               pair_idf[a:b], int(k), keep) if b > a else None
+            if best is not None:
+                results.append(Ranked(*best))
+            else:
+                results.extend(self._rank(pair_query[a:b] - q, pair_term[a:b], pair_idf[a:b], 1, int(k), allowed))
+        return results
+
+    def _rank(self, pair_query: np.ndarray, pair_term: np.ndarray, pair_idf: np.ndarray, n_queries: int, k: int,
+              allowed: np.ndarray | None) -> list[Ranked]:
+        """The top k of each query by scoring every posting of its terms (lexical.batch)."""
+        if len(pair_query) == 0:
+            return [Ranked(np.empty(0, np.int64), np.empty(0, np.float64)) for _ in range(n_queries)]
+        terms, pair_of_term = np.unique(pair_term, return_inverse=True)
+        docs, tf_part, starts, ends = self._gather(terms, allowed)
         absent = scoring.absent_weight(self.params)
-        constants = np.bincount(pair_query, weights=pair_idf, minlength=len(queries)) * absent if absent else None
-        return rank_pairs(pair_query, pair_of_term, pair_idf, starts, ends, docs, tf_part, len(queries), n,
-                          constants, int(k))
+        constants = np.bincount(pair_query, weights=pair_idf, minlength=n_queries) * absent if absent else None
+        return rank_pairs(pair_query, pair_of_term, pair_idf, starts, ends, docs, tf_part, n_queries,
+                          self.n_labels, constants, k)
+
+    def _block_maxima(self) -> BlockMaxima:
+        """The CSR's block maxima, made now when a merge dropped them."""
+        if self._blocks is None:
+            self._blocks = build_blocks(self._term_ptr, self._post_doc, self._post_tf, self._doc_len.view(),
+                                        self._csr_labels)
+        return self._blocks
 
     def _batch_terms(self, queries: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Give back the (query, term id, multiplicity) of each distinct live term of each query, by query then term."""
@@ -331,6 +394,7 @@ class BM25Index:
         (labels ascending within each), and each term's (start, end) in them."""
         if not self._tail:
             starts, ends = self._term_ptr[terms], self._term_ptr[terms + 1]
+            self._check_postings(starts, ends)
             index = concat_ranges(starts, ends)
             docs, tfs = self._post_doc[index], self._post_tf[index]
             lengths = ends - starts
@@ -363,7 +427,7 @@ class BM25Index:
         """
         arrays = self.export_arrays()
         header = {"generation": int(generation), "n_labels": self.n_labels,
-                  "vocabulary_size": self.vocabulary_size, "terms": terms}
+                  "vocabulary_size": self.vocabulary_size, "terms": terms, "block_bits": blockmax.WINDOW_BITS}
         save_arrays(Path(directory), arrays, header)
 
     @classmethod
@@ -389,9 +453,15 @@ class BM25Index:
                             directory, header.get("terms"), terms)
                 return None
             n_labels = header_count(header, "n_labels")
-            arrays = saved.load(ARRAY_DTYPES)
+            with_blocks = (header.get("block_bits") == blockmax.WINDOW_BITS
+                           and all(name in saved.files for name in BLOCK_DTYPES))
+            checks = LazyChecks()  # the postings are checked as queries first use them
+            arrays = saved.load(_REQUIRED, checks)
+            if with_blocks:
+                arrays.update(saved.load(BLOCK_DTYPES))
             index = cls.from_arrays(params, arrays, n_labels=n_labels,
                                     vocabulary_size=header_count(header, "vocabulary_size"), length_skips=length_skips)
+            index._checks = checks if checks.pending else None
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
@@ -418,10 +488,12 @@ class BM25Index:
             return True  # what was added is sound: the caller tokenizes the rest
 
     def export_arrays(self) -> dict[str, np.ndarray]:
-        """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them).
+        """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them), the block
+        maxima included (made now when missing).
 
         The tail is merged first, so from_arrays gives back an index equal to this one.
         """
+        self._check_all()
         self.merge()
         offsets, data = strings_to_arrays(list(self._vocab))  # dict order is term-id order
         arrays = {
@@ -435,6 +507,7 @@ class BM25Index:
             "df": self._df.view(),
             "vocab_offsets": offsets,
             "vocab_data": data,
+            **self._block_maxima().to_arrays(),
         }
         return {name: np.asarray(arr, dtype=ARRAY_DTYPES[name]) for name, arr in arrays.items()}
 
@@ -476,6 +549,9 @@ class BM25Index:
         index._n_live = int(np.count_nonzero(live))
         index._total_len_live = int(index._doc_len.view()[live].sum(dtype=np.int64))
         index._csr_has_dead = False  # export_arrays merged, which drops dead postings
+        index._csr_labels = n_labels
+        if all(name in arrays for name in BLOCK_DTYPES):
+            index._blocks = BlockMaxima.from_arrays(arrays, blockmax.WINDOW_BITS, n_labels, term_ptr)
         return index
 
 
