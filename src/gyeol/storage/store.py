@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .._checksum import FileSum, check_file
 from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed
@@ -32,6 +33,8 @@ from .manifest import (
     write_manifest,
 )
 from .reembed import pending_files
+from . import saved_arrays
+from .typed_meta import decode_json_rows, meta_fields, typed_columns, unify, untyped_of, META_PREFIX
 from .segments import (
     arrow_to_vectors,
     build_segment,
@@ -39,7 +42,7 @@ from .segments import (
     check_vector_values,
     read_segment,
     read_tombstones,
-    segment_schema,
+    assemble_segment,
     vectors_to_arrow,
     write_parquet,
     write_tombstones,
@@ -49,6 +52,10 @@ log = logging.getLogger(__name__)
 
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
+IDS_DIR = "ids"  # under INDEX_DIR: the id map's sorted hashes and labels, saved (storage/saved_arrays.py)
+IDS_FILES = saved_arrays.fileset("ids")
+FILTERS_DIR = "filters"  # under INDEX_DIR: the filter columns, saved by gyeol.filters.saved
+FILTERS_FILES = saved_arrays.fileset("columns")
 # True: segments up to VERIFY_AT_OPEN_MAX_BYTES have their crc32 checked at open (damage is a
 # CorruptionError there, whatever is read later); larger ones, like every segment when False, are
 # checked just before this handle first reads their bytes (an index rebuild, a docs-cache rebuild,
@@ -87,6 +94,9 @@ class SegmentStore:
         self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
         self._unverified: dict[str, FileSum] = {}  # segments whose crc32 is checked before their first read
+        self._n_live = 0
+        self._writable = directory is not None  # a read-only open says otherwise
+        self._ids_saved = False  # whether index/ids holds the id map's base run of this generation
 
     def _folder(self) -> Path:
         """The database folder, for the steps only an on-disk store takes (open, sweep)."""
@@ -146,19 +156,18 @@ class SegmentStore:
         if VERIFY_SEGMENTS_AT_OPEN:
             for seg in self.manifest.segments:
                 if seg.file in self._unverified and self._unverified[seg.file].bytes <= VERIFY_AT_OPEN_MAX_BYTES:
-                    self._verify_segment(seg)
+                    self.verify_segment(seg)
         for name in self.manifest.tombstones:
             if name in sums:
                 check_file(data / name, sums[name], what="tombstone", where=where)
+        self._writable = writable
         caches = DocsCaches(directory / INDEX_DIR / DOCS_CACHE, writable)
-        hashes = []
         for seg in self.manifest.segments:
             table = self._docs_table(seg, caches)
             for batch in table.to_batches():  # one row group at a time: small temporaries
                 ids, texts, metas = batch.columns
                 self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
-                hashes.append(hash_ids(ids))
         caches.commit({f"{seg.file}.arrow" for seg in self.manifest.segments})
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for labels in tombstones:
@@ -167,12 +176,68 @@ class SegmentStore:
             raise CorruptionError(
                 f"segments hold {self.n_labels} rows but the manifest expects {self.manifest.next_label}"
             )
-        live = np.flatnonzero(self._live)
-        all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-        self.idmap.rebuild(all_hashes[live], live)
+        self._n_live = int(np.count_nonzero(self._live))
+        self._load_idmap()
         self._check_unique_ids()
+        self._save_idmap_when_due()
 
-    def _verify_segment(self, seg: SegmentRef) -> None:
+    def _load_idmap(self) -> None:
+        """The id map: its saved base run (index/ids) mapped, the labels after it hashed; or all hashed."""
+        n = self.n_labels
+        folder = self._folder() / INDEX_DIR / IDS_DIR
+        saved = saved_arrays.load(folder, IDS_FILES, self.manifest.generation, n)
+        if saved is not None:
+            arrays, meta = saved
+            covered = meta["covered"]
+            hashes, labels = arrays.get("hashes"), arrays.get("labels")
+            if hashes is None or labels is None or len(hashes) != len(labels) or hashes.dtype != np.uint64 \
+                    or labels.dtype != np.int64 or (len(labels) and (labels.min() < 0 or labels.max() >= covered)) \
+                    or bool((hashes[1:] < hashes[:-1]).any()):
+                log.warning("%s does not hold a sorted id map of labels below %d; it is rebuilt from the segments",
+                            folder / IDS_FILES.meta_name, covered)
+            else:
+                self.idmap.adopt(hashes, labels, covered)
+                if covered < n:
+                    self.idmap.add(self._hash_labels(covered, n), np.arange(covered, n, dtype=np.int64))
+                self._ids_saved = True
+                return
+        live = np.flatnonzero(self._live)
+        self.idmap.reset(self._hash_labels(0, n)[live], live, n)
+
+    def _hash_labels(self, start: int, stop: int) -> np.ndarray:
+        """hash_ids of the ids of labels start..stop-1, one chunk at a time."""
+        parts, first = [], 0
+        for chunk in self._id_chunks:
+            end = first + len(chunk)
+            if end > start and first < stop:
+                parts.append(hash_ids(chunk.slice(max(start - first, 0), min(stop, end) - max(start, first))))
+            first = end
+        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+
+    def save_idmap(self) -> None:
+        """A writer saves an id map that grew since its last save (close, checkpoints)."""
+        if self.idmap.tail_size or not self._ids_saved:
+            self._save_idmap_when_due(force=self.n_labels >= saved_arrays.SAVE_MIN_TAIL // 32)
+
+    def _save_idmap_when_due(self, *, force: bool = False) -> None:
+        """Fold the id map's tail into its base run when it has grown (a writer on disk also saves it)."""
+        idmap = self.idmap
+        due = saved_arrays.save_due(idmap.covered, idmap.tail_size)
+        unsaved = self._writable and not self._ids_saved and self.n_labels >= saved_arrays.SAVE_MIN_TAIL
+        if not (due or unsaved or force):
+            return
+        hashes, labels = idmap.folded(self._live)
+        idmap.adopt(hashes, labels, self.n_labels)
+        if not self._writable or self.directory is None:
+            return
+        try:
+            saved_arrays.save(self.directory / INDEX_DIR / IDS_DIR, IDS_FILES, {"hashes": hashes, "labels": labels},
+                              {"generation": self.manifest.generation, "covered": self.n_labels})
+            self._ids_saved = True
+        except OSError as exc:  # derived data: the next open hashes the ids again
+            log.warning("could not save the id map in %s (%s)", self.directory / INDEX_DIR / IDS_DIR, exc)
+
+    def verify_segment(self, seg: SegmentRef) -> None:
         """Check a segment against the crc32 its manifest records, once per handle (CorruptionError naming it)."""
         expected = self._unverified.get(seg.file)
         if expected is not None:
@@ -183,7 +248,7 @@ class SegmentStore:
 
     def _check_unique_ids(self) -> None:
         """CorruptionError when two live labels hold the same id (hash ties are compared as strings)."""
-        tied = self.idmap.tied_labels()
+        tied = self.idmap.tied_labels(self._live)
         if not len(tied):
             return
         seen: dict[str, int] = {}
@@ -204,7 +269,7 @@ class SegmentStore:
         table = caches.open(f"{seg.file}.arrow", seg.rows)
         if table is not None:
             return table
-        self._verify_segment(seg)
+        self.verify_segment(seg)
         table = read_segment(directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
         if table.num_rows != seg.rows:
             raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
@@ -225,6 +290,8 @@ class SegmentStore:
         # an interrupted re-embedding's batches stay while it can resume (storage/reembed.py)
         MANIFEST.sweep(directory, named | pending_files(directory, self.manifest))
         sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, CACHE_NAME, {f"{n}.arrow" for n in named})
+        saved_arrays.sweep(directory / INDEX_DIR / IDS_DIR, IDS_FILES)
+        saved_arrays.sweep(directory / INDEX_DIR / FILTERS_DIR, FILTERS_FILES)
 
     # ----------------------------------------------------------------- reading
 
@@ -239,7 +306,7 @@ class SegmentStore:
 
     @property
     def n_live(self) -> int:
-        return len(self.idmap)
+        return self._n_live
 
     @property
     def has_deletes(self) -> bool:
@@ -296,7 +363,7 @@ class SegmentStore:
 
     def labels_of(self, ids: list[str]) -> np.ndarray:
         """Label of each id, -1 where the id is not live."""
-        return self.idmap.lookup(ids, hash_ids(ids), self.ids)
+        return self.idmap.lookup(ids, hash_ids(ids), self.ids_of, self._live)
 
     def vectors(self, first_label: int = 0) -> np.ndarray:
         """Stored vectors of labels first_label.. (dead included), read from the segments."""
@@ -324,11 +391,35 @@ class SegmentStore:
     def segment_vectors(self, seg: SegmentRef) -> np.ndarray:
         """One segment's vectors, checked: finite, and unit length in a cosine collection."""
         path = self._folder() / DATA_DIR / seg.file
-        self._verify_segment(seg)
+        self.verify_segment(seg)
         vectors = arrow_to_vectors(read_segment(path, ["vector"]).column("vector"), self.dim)
         if len(vectors) != seg.rows:
             raise CorruptionError(f"segment {path} holds {len(vectors)} vectors, {MANIFEST.meta_name} says {seg.rows}")
         return check_vector_values(vectors, path, unit=self.manifest.config.get("metric") == "cosine")
+
+    def segment_meta(self, seg: SegmentRef) -> tuple[dict[str, pa.Array], list[str], pa.Array]:
+        """One segment's typed metadata columns, untyped keys and labels (storage/typed_meta.py).
+
+        Read from the Parquet; a segment written before typed columns has them made from its JSON."""
+        path = self._folder() / DATA_DIR / seg.file
+        self.verify_segment(seg)
+        try:
+            schema = pq.read_schema(path, memory_map=True)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+        if "label" not in schema.names:
+            metas = self.metadata_json.slice(seg.first_label, seg.rows).to_pylist()
+            columns, untyped = typed_columns(decode_json_rows(metas))
+            return columns, untyped, pa.array(np.arange(seg.first_label, seg.first_label + seg.rows, dtype=np.int64))
+        keys = meta_fields(schema)
+        table = read_segment(path, ["label", *(META_PREFIX + k for k in keys)])
+        labels = table.column("label").combine_chunks()
+        expected = np.arange(seg.first_label, seg.first_label + seg.rows, dtype=np.int64)
+        if len(labels) != seg.rows or not np.array_equal(labels.to_numpy(zero_copy_only=False), expected):
+            raise CorruptionError(f"segment {path} holds labels other than {seg.first_label}.."
+                                  f"{seg.first_label + seg.rows - 1} that {MANIFEST.meta_name} names")
+        columns = {k: table.column(META_PREFIX + k).combine_chunks() for k in keys}
+        return columns, untyped_of(schema), labels
 
     # ----------------------------------------------------------------- writing
 
@@ -355,7 +446,7 @@ class SegmentStore:
         written: list[Path] = []
         try:
             if rows is not None and n_new:
-                table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors)
+                table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors, first_label=first)
                 if self.directory is not None:
                     name = _segment_name(self.manifest.generation, first)
                     write_parquet(self.directory / DATA_DIR / name, table)
@@ -383,7 +474,7 @@ class SegmentStore:
         new_labels = np.arange(first, first + n_new, dtype=np.int64)
         if len(delete_labels):
             self._live[delete_labels] = False
-            self.idmap.remove(delete_labels)
+            self._n_live -= len(delete_labels)
         if rows is not None and table is not None:  # n_new rows were built into table
             self._append_columns(table.column("id").chunk(0), table.column("text").chunk(0),
                                  table.column("metadata").chunk(0))
@@ -391,7 +482,9 @@ class SegmentStore:
                 # own a copy: rows.vectors may be the caller's array, which they are free to reuse
                 self._vector_chunks.append(np.array(rows.vectors, dtype=np.float32, copy=True))
             self._live = np.concatenate([self._live, np.ones(n_new, dtype=bool)])
+            self._n_live += n_new
             self.idmap.add(rows.hashes, new_labels)
+        self._save_idmap_when_due()
         return new_labels
 
     def compact(self) -> np.ndarray:
@@ -402,12 +495,15 @@ class SegmentStore:
         ids = self.ids.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
         texts = self.texts.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
         metas = self.metadata_json.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
+        meta, untyped = self._kept_meta(keep)
         generation = self.manifest.generation + 1
         old_files = self.manifest.files()
         segments: tuple[SegmentRef, ...] = ()
         table = None
         if len(keep):
-            table = pa.Table.from_arrays([ids, texts, metas, vectors_to_arrow(vectors)], schema=segment_schema(self.dim))
+            docs = pa.Table.from_arrays([ids, texts, metas], names=["id", "text", "metadata"])
+            labels = pa.array(np.arange(len(keep), dtype=np.int64))
+            table = assemble_segment(docs, labels, meta, untyped, vectors_to_arrow(vectors))
         if self.directory is not None:
             if table is not None:
                 name = _segment_name(generation, 0)
@@ -433,8 +529,27 @@ class SegmentStore:
             self._append_columns(ids, texts, metas)
         self._live = np.ones(len(keep), dtype=bool)
         labels = np.arange(len(keep), dtype=np.int64)
-        self.idmap.rebuild(hash_ids(ids) if len(keep) else np.empty(0, np.uint64), labels)
+        self._n_live = len(keep)
+        self.idmap.reset(hash_ids(ids) if len(keep) else np.empty(0, np.uint64), labels, len(keep))
+        self._ids_saved = False  # the saved map is of the old generation
+        self._save_idmap_when_due()
         return keep
+
+    def _kept_meta(self, keep: np.ndarray) -> tuple[pa.Table | None, list[str]]:
+        """The typed metadata columns of the labels keep, for compact(): each segment's, unified."""
+        if self.directory is None or not len(keep):
+            metas = self.metadata_json.take(pa.array(keep, pa.int64())).to_pylist() if len(keep) else []
+            columns, untyped = typed_columns(decode_json_rows(metas))
+            names = [META_PREFIX + k for k in columns]
+            return (pa.Table.from_arrays(list(columns.values()), names=names) if columns else None), untyped
+        parts = []
+        for seg in self.manifest.segments:
+            local = keep[(keep >= seg.first_label) & (keep < seg.first_label + seg.rows)] - seg.first_label
+            columns, untyped, _ = self.segment_meta(seg)
+            rows = pa.array(local, pa.int64())
+            parts.append(({k: c.take(rows) for k, c in columns.items()}, untyped, len(local)))
+        tables, untyped = unify(parts)
+        return pa.concat_tables(tables), untyped
 
     def _append_columns(self, ids: pa.Array, texts: pa.Array, metas: pa.Array) -> None:
         self._columns = None
