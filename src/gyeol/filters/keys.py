@@ -1,0 +1,180 @@
+"""What MetadataColumns stores per metadata key, and how it is saved as flat arrays and mapped back.
+
+Per key: the labels that have it, one (labels, values) pair per value kind for the top-level
+values and for list elements, the key's strings (interned: each string a dense int32 code) and
+its distinct lists (interned the same way). `to_arrays` flattens one key into named 1-D numpy
+arrays (strings as Arrow's offsets and UTF-8 bytes, lists as a JSON blob) for
+storage/saved_arrays.py; `KeyColumn.from_arrays` adopts such arrays without copying them (a
+memory map stays one until the first append), and builds the string and list dictionaries only
+when an append or a list comparison needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._arrays import GrowableArray
+from ..errors import CorruptionError
+
+# Kinds of stored value; a list field's elements use the same four scalar kinds.
+_NUM, _STR, _BOOL, _NULL, _LIST = "num", "str", "bool", "null", "list"
+_VALUE_DTYPES: dict[str, type | None] = {
+    _NUM: np.float64,
+    _STR: np.int32,
+    _BOOL: np.bool_,
+    _NULL: None,
+    _LIST: np.int32,
+}
+ELEMENT_KINDS = (_NUM, _STR, _BOOL, _NULL)
+
+
+class Pairs:
+    """(label, value) pairs of one value type, in label order; values absent for nulls."""
+
+    __slots__ = ("labels", "values")
+
+    def __init__(self, value_dtype: type | None, labels: np.ndarray | None = None,
+                 values: np.ndarray | None = None) -> None:
+        self.labels = GrowableArray(np.int64, initial=labels)
+        self.values = GrowableArray(value_dtype, initial=values) if value_dtype is not None else None
+
+    def value_view(self) -> np.ndarray:
+        """The stored values, one per label; only the null kind has none, and callers skip it."""
+        assert self.values is not None, "the null kind stores no values"
+        return self.values.view()
+
+
+class Strings:
+    """Interned strings of one key: str -> dense int32 code, plus an Arrow array of them by code."""
+
+    __slots__ = ("_codes", "_pending", "_array", "_lock")
+
+    def __init__(self, array: pa.Array | None = None) -> None:
+        self._codes: dict[str, int] | None = None if array is not None else {}
+        self._pending: list[str] = []
+        self._array = array if array is not None else pa.array([], pa.string())
+        self._lock = threading.Lock()  # filtered searches in many threads fold the pending strings once
+
+    def __len__(self) -> int:
+        return len(self._array) + len(self._pending)
+
+    @property
+    def codes(self) -> dict[str, int]:
+        """str -> code, built from the saved strings on first use (appends need it, queries do not)."""
+        if self._codes is None:
+            with self._lock:
+                if self._codes is None:
+                    strings = self._array.to_pylist()
+                    self._codes = dict(zip(strings, range(len(strings))))
+        return self._codes
+
+    def code_of(self, value: str) -> int | None:
+        """The code of value, None when the key never held it."""
+        if self._codes is not None:
+            return self._codes.get(value)
+        found = pc.index(self._array, pa.scalar(value, pa.string())).as_py()
+        return None if found < 0 else found
+
+    def intern(self, value: str) -> int:
+        codes = self.codes
+        code = codes.get(value)
+        if code is None:
+            code = codes[value] = len(codes)
+            self._pending.append(value)
+        return code
+
+    def intern_many(self, values: list[str]) -> np.ndarray:
+        codes = self.codes
+        for value in dict.fromkeys(values):
+            if value not in codes:
+                codes[value] = len(codes)
+                self._pending.append(value)
+        return np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
+
+    def array(self) -> pa.Array:
+        if self._pending:
+            with self._lock:
+                if self._pending:
+                    self._array = pa.concat_arrays([self._array, pa.array(self._pending, pa.string())])
+                    self._pending = []
+        return self._array
+
+
+class KeyColumn:
+    """Everything stored under one metadata key, across all labels."""
+
+    __slots__ = ("present", "top", "elem", "strings", "_lists", "_lists_json")
+
+    def __init__(self) -> None:
+        self.present = GrowableArray(np.int64)
+        self.top = {kind: Pairs(dtype) for kind, dtype in _VALUE_DTYPES.items()}
+        self.elem = {kind: Pairs(_VALUE_DTYPES[kind]) for kind in ELEMENT_KINDS}
+        self.strings = Strings()
+        self._lists: dict[tuple[Any, ...], int] | None = {}
+        self._lists_json: np.ndarray | None = None
+
+    @property
+    def lists(self) -> dict[tuple[Any, ...], int]:
+        """Interned lists -> code (numbers as floats, a bool b as the tuple (b,)); decoded on first use."""
+        if self._lists is None:
+            assert self._lists_json is not None
+            keys = json.loads(bytes(self._lists_json)) if len(self._lists_json) else []
+            self._lists = {tuple(tuple(x) if isinstance(x, list) else x for x in key): i for i, key in enumerate(keys)}
+        return self._lists
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The key's state as named 1-D arrays (what from_arrays takes back)."""
+        out = {"present": self.present.view()}
+        for part, by_kind in (("top", self.top), ("elem", self.elem)):
+            for kind, pairs in by_kind.items():
+                out[f"{part}.{kind}.labels"] = pairs.labels.view()
+                if pairs.values is not None:
+                    out[f"{part}.{kind}.values"] = pairs.values.view()
+        strings = self.strings.array()
+        buffers = strings.buffers()
+        offsets = np.frombuffer(buffers[1], np.int32)[strings.offset : strings.offset + len(strings) + 1]
+        data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.empty(0, np.uint8)
+        start = int(offsets[0]) if len(offsets) else 0
+        out["strings.offsets"] = (offsets - start).astype(np.int32) if len(offsets) else np.zeros(1, np.int32)
+        out["strings.data"] = data[start : int(offsets[-1])] if len(offsets) else data[:0]
+        if self._lists is None and self._lists_json is not None:  # never decoded: saved as it was read
+            out["lists.json"] = self._lists_json
+        else:
+            out["lists.json"] = np.frombuffer(json.dumps([list(k) for k in self.lists]).encode(), np.uint8)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n: int, where: str) -> "KeyColumn":
+        """A key column over saved arrays (adopted as they are); CorruptionError when they do not fit together."""
+        column = cls()
+        try:
+            column.present = GrowableArray(np.int64, initial=arrays["present"])
+            for part, kinds, by_kind in (("top", _VALUE_DTYPES, column.top), ("elem", ELEMENT_KINDS, column.elem)):
+                for kind in kinds:
+                    dtype = _VALUE_DTYPES[kind]
+                    labels = arrays[f"{part}.{kind}.labels"]
+                    values = arrays[f"{part}.{kind}.values"] if dtype is not None else None
+                    if values is not None and len(values) != len(labels):
+                        raise CorruptionError(f"{where}: {part} {kind} values and labels differ in length")
+                    if len(labels) and (labels.min() < 0 or labels.max() >= n):
+                        raise CorruptionError(f"{where}: {part} {kind} labels outside 0..{n - 1}")
+                    by_kind[kind] = Pairs(dtype, labels, values)
+            offsets, data = arrays["strings.offsets"], arrays["strings.data"]
+            if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(data) or (np.diff(offsets) < 0).any():
+                raise CorruptionError(f"{where}: string offsets do not fit the string bytes")
+            strings = pa.Array.from_buffers(pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+            strings.validate()
+            column.strings = Strings(strings)
+            column._lists = None
+            column._lists_json = arrays["lists.json"]
+        except KeyError as exc:
+            raise CorruptionError(f"{where}: array {exc} is missing") from None
+        except (pa.ArrowInvalid, ValueError) as exc:
+            raise CorruptionError(f"{where}: {exc}") from None
+        return column
