@@ -1,0 +1,128 @@
+"""Open time and the first filtered query of a fresh process, against the collection's size.
+
+For each N, one collection of N documents (given random vectors, embedder=None, tokenizer=None so
+Kiwi is never loaded; metadata keys lang (str), year (int), score (float), tags (list of str)),
+written in adds of --batch documents and closed. Then, in fresh processes (best of --opens), a
+read-only handle measures: open (connect + get_collection), the first filtered query
+(col.get(where=..., limit=10), which builds or maps the filter columns), a second one, the first
+lookup of 10 ids, and a filtered vector search. With --baseline SRC the same is measured with the
+gyeol at SRC (e.g. /work/main/src: before persisted filter columns and id map), on a collection
+that gyeol wrote itself. Run:
+
+    python benchmarks/open_filter.py --n 10000 100000 --baseline /work/main/src
+    python benchmarks/open_filter.py --smoke --out /tmp/of      # tiny: does it run
+
+Prints a markdown table and writes benchmarks/results/open_filter.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import ROOT, add_output_args, apply_smoke, machine, markdown_table, report_path, write_report
+
+BUILD = r"""
+import json, sys, time
+import numpy as np
+import gyeol
+path, n, batch, dim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(0)
+t0 = time.perf_counter()
+db = gyeol.connect(path)
+col = db.create_collection("c", dim=dim, embedder=None, tokenizer=None)
+langs = np.array(["ko", "en"])
+for start in range(0, n, batch):
+    m = min(batch, n - start)
+    years = rng.integers(1990, 2026, m).tolist()
+    meta = [{"lang": str(langs[i % 2]), "year": y, "score": float(i % 97) / 7, "tags": ["t%d" % (i % 13), "all"]}
+            for i, y in zip(range(start, start + m), years)]
+    col.add([f"passage {i}" for i in range(start, start + m)], ids=[f"doc-{i}" for i in range(start, start + m)],
+            vectors=rng.standard_normal((m, dim)).astype(np.float32), metadata=meta)
+db.close()
+print(json.dumps({"build_s": time.perf_counter() - t0}))
+"""
+
+MEASURE = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+import gyeol
+path, n, dim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t1 = time.perf_counter()
+db = gyeol.connect(path, read_only=True)
+col = db.get_collection("c")
+t2 = time.perf_counter()
+where = {"lang": "ko", "year": {"$gte": 2020}}
+first = col.get(where=where, limit=10)
+t3 = time.perf_counter()
+second = col.get(where={"tags": {"$contains": "t3"}}, limit=10)
+t4 = time.perf_counter()
+ids = col.get([f"doc-{i}" for i in range(0, n, max(1, n // 10))][:10])
+t5 = time.perf_counter()
+query = np.random.default_rng(1).standard_normal(dim).astype(np.float32)
+hits = col.search(vector=query, k=10, mode="vector", where={"year": {"$lt": 2000}})
+t6 = time.perf_counter()
+assert len(first) == 10 and len(ids) == 10 and len(hits) == 10
+print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "first_filter_s": t3 - t2, "second_filter_s": t4 - t3,
+                  "first_ids_s": t5 - t4, "filtered_search_s": t6 - t5, "count": col.count()}))
+"""
+
+
+def run(code: str, args: list[str], src: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": src}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"child failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def gyeol_file(src: str) -> str:
+    return run("import json, gyeol; print(json.dumps({'file': gyeol.__file__}))", [], src)["file"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000], help="collection sizes")
+    parser.add_argument("--batch", type=int, default=10_000, help="documents per add")
+    parser.add_argument("--dim", type=int, default=32, help="vector dimension (vectors are not what is measured)")
+    parser.add_argument("--opens", type=int, default=3, help="fresh processes per measurement (best is kept)")
+    parser.add_argument("--baseline", default=None, help="a gyeol src folder to measure too, on its own collection")
+    add_output_args(parser, smoke="--n 2000 --batch 500 --opens 1")
+    args = apply_smoke(parser.parse_args(), n=[2000], batch=500, opens=1)
+    variants = {"this": str(ROOT / "src")}  # this checkout's gyeol, whatever is installed
+    if args.baseline:
+        variants["baseline"] = str(Path(args.baseline).resolve())
+    files = {name: gyeol_file(src) for name, src in variants.items()}
+    rows = []
+    for n in args.n:
+        for name, src in variants.items():
+            folder = Path(tempfile.mkdtemp(prefix="gyeol-open-"))
+            try:
+                build = run(BUILD, [str(folder / "kb"), str(n), str(args.batch), str(args.dim)], src)
+                runs = [run(MEASURE, [str(folder / "kb"), str(n), str(args.dim)], src) for _ in range(args.opens)]
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            best = {key: min(r[key] for r in runs) for key in runs[0] if key.endswith("_s")}
+            rows.append({"name": name, "n": n, "build_s": round(build["build_s"], 2),
+                         **{key[:-2] + "_ms": round(value * 1000, 1) for key, value in best.items()},
+                         "count": runs[0]["count"]})
+    columns = [("name", "gyeol"), ("n", "N"), ("open_ms", "open ms"), ("first_filter_ms", "first filter ms"),
+               ("second_filter_ms", "second filter ms"), ("first_ids_ms", "first id lookup ms"),
+               ("filtered_search_ms", "filtered search ms"), ("build_s", "build s")]
+    print(markdown_table(rows, columns))
+    report = {"config": {"n": args.n, "batch": args.batch, "dim": args.dim, "opens": args.opens, "gyeol": files},
+              "machine": machine(), "load_average": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M"),
+              "rows": rows}
+    write_report(report_path(args, "open_filter"), report)
+
+
+if __name__ == "__main__":
+    main()
