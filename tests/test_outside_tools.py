@@ -211,3 +211,24 @@ def test_typed_columns_follow_the_rule_and_metadata_round_trips_exactly(tmp_path
                 want = model[row].get(key)
                 assert value == want or (isinstance(want, list) and value == [float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in want])
     db.close()
+
+
+def test_an_old_data_folder_opens_and_one_compaction_makes_the_one_liners_exact(tmp_path):
+    """Segments of format 1 (tests/data/format1_db) have no label or meta.<key> columns: gyeol reads them as
+    before, a merge or compaction types their metadata from the JSON, and then DuckDB sees the live rows."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(shutil.copytree(Path(__file__).resolve().parent / "data" / "format1_db", tmp_path / "kb"))
+    db = gyeol.connect(root)
+    col = db.get_collection("memory")
+    before = _live(col)
+    assert before and {json.loads(m)["tag"] for _, _, m in before} == {"t0", "t1", "t2"}
+    col.add(["new"], ids=["new-1"], vectors=np.random.default_rng(3).normal(size=(1, col.dim)).astype(np.float32),
+            metadata=[{"n": 1.5}])
+    col.delete([sorted(before)[0][0]])
+    col.compact()
+    _check_outside(col)
+    table = pq.read_table(col.data_path / col._engine.store.manifest.segments[0].file)
+    assert str(table.schema.field("meta.tag").type) == "string" and str(table.schema.field("meta.n").type) == "double"
+    db.close()

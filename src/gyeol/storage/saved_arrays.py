@@ -84,17 +84,23 @@ def load(folder: Path, files: FileSet, generation: int, max_covered: int) -> tup
         expected = FileSum.from_json(meta.get("sum"), where, name)
         check_file(path, expected, what="saved arrays", where=where)
         arrays = _map(path, expected.bytes, meta.get("arrays"), where)
-    except FileNotFoundError:  # a writer swept it after a newer save: rebuilt, nothing is wrong
-        return None
     except CorruptionError as exc:
-        if "is missing" in str(exc):
-            return None
+        if "is missing" in str(exc) and _moved_on(folder, files, meta):
+            return None  # a writer saved anew and swept this file meanwhile: nothing is wrong
         log.warning("%s; it is rebuilt from the segments", exc)
         return None
     except OSError as exc:
         log.warning("%s is unreadable (%s); it is rebuilt from the segments", where, exc)
         return None
     return arrays, meta
+
+
+def _moved_on(folder: Path, files: FileSet, meta: dict) -> bool:
+    """Whether files' JSON in folder now says something other than meta (a newer save)."""
+    try:
+        return files.read(folder) != meta
+    except CorruptionError:
+        return False
 
 
 def _map(path: Path, size: int, layout: Any, where: Path) -> dict[str, np.ndarray]:
