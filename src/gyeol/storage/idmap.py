@@ -8,10 +8,19 @@ so a hash collision never returns a wrong label.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+
+from . import saved_arrays
+
+log = logging.getLogger(__name__)
+
+# index/ids/: the base run of a collection's id map, saved by the writer (storage/saved_arrays.py)
+IDS_FILES = saved_arrays.fileset("ids")
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -44,6 +53,17 @@ def hash_ids(ids: pa.Array | list[str]) -> np.ndarray:
             h[:active] = (h[:active] ^ byte) * _FNV_PRIME
     hashes[order] = h
     return hashes
+
+
+def hash_chunks(chunks: list[pa.Array], start: int, stop: int) -> np.ndarray:
+    """hash_ids of rows start..stop-1 of the string chunks (rows counted across them), one chunk at a time."""
+    parts, first = [], 0
+    for chunk in chunks:
+        end = first + len(chunk)
+        if end > start and first < stop:
+            parts.append(hash_ids(chunk.slice(max(start - first, 0), min(stop, end) - max(start, first))))
+        first = end
+    return np.concatenate(parts) if parts else np.empty(0, np.uint64)
 
 
 class IdMap:
@@ -151,3 +171,32 @@ class IdMap:
         h = h[first]
         values, counts = np.unique(h, return_counts=True)
         return l[np.isin(h, values[counts > 1])]
+
+
+def load_saved_map(folder: Path, generation: int, n_labels: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The saved base run in folder (hashes, labels, covered), mapped, when it is of generation and
+    fits n_labels; None otherwise (a damaged or inconsistent one with a WARNING)."""
+    saved = saved_arrays.load(folder, IDS_FILES, generation, n_labels)
+    if saved is None:
+        return None
+    arrays, meta = saved
+    covered = meta["covered"]
+    hashes, labels = arrays.get("hashes"), arrays.get("labels")
+    if hashes is None or labels is None or len(hashes) != len(labels) or hashes.dtype != np.uint64 \
+            or labels.dtype != np.int64 or (len(labels) and (labels.min() < 0 or labels.max() >= covered)) \
+            or bool((hashes[1:] < hashes[:-1]).any()):
+        log.warning("%s does not hold a sorted id map of labels below %d; it is rebuilt from the segments",
+                    folder / IDS_FILES.meta_name, covered)
+        return None
+    return hashes, labels, covered
+
+
+def save_map(folder: Path, hashes: np.ndarray, labels: np.ndarray, generation: int, covered: int) -> bool:
+    """Save a base run (sorted by hash) covering the labels below covered; False, with a WARNING, when the disk refuses."""
+    try:
+        saved_arrays.save(folder, IDS_FILES, {"hashes": hashes, "labels": labels},
+                          {"generation": generation, "covered": covered})
+        return True
+    except OSError as exc:  # derived data: the next open hashes the ids again
+        log.warning("could not save the id map in %s (%s)", folder, exc)
+        return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ..errors import CorruptionError
 from .._fileset import write_atomic
-from .typed_meta import META_PREFIX, decode_json_rows, schema_metadata, typed_columns
+from .typed_meta import META_PREFIX, decode_json_rows, meta_fields, schema_metadata, typed_columns, untyped_of
 
 ROW_GROUP_ROWS = 65_536
 
@@ -123,6 +123,29 @@ def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise CorruptionError(f"segment {path} named by the manifest is missing") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+
+
+def read_segment_meta(path: Path, first_label: int, rows: int, metadata_json: Callable[[], list[str | None]]
+                      ) -> tuple[dict[str, pa.Array], list[str], pa.Array]:
+    """A segment's typed metadata columns, untyped keys and labels (CorruptionError when its labels are not
+    first_label..); one written before typed columns has them made from metadata_json(), its JSON rows."""
+    try:
+        schema = pq.read_schema(path, memory_map=True)
+    except FileNotFoundError:
+        raise CorruptionError(f"segment {path} named by the manifest is missing") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+    expected = np.arange(first_label, first_label + rows, dtype=np.int64)
+    if "label" not in schema.names:
+        columns, untyped = typed_columns(decode_json_rows(metadata_json()))
+        return columns, untyped, pa.array(expected)
+    keys = meta_fields(schema)
+    table = read_segment(path, ["label", *(META_PREFIX + k for k in keys)])
+    labels = table.column("label").combine_chunks()
+    if len(labels) != rows or not np.array_equal(labels.to_numpy(zero_copy_only=False), expected):
+        raise CorruptionError(f"segment {path} holds labels other than the {first_label}..{first_label + rows - 1} "
+                              "its manifest names")
+    return {k: table.column(META_PREFIX + k).combine_chunks() for k in keys}, untyped_of(schema), labels
 
 
 def check_segment_dim(path: Path, dim: int, where: Path) -> None:

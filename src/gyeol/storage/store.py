@@ -16,13 +16,12 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .._checksum import FileSum, check_file
 from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed
 from ..errors import CorruptionError
 from .docs_cache import CACHE_NAME, DOCS_COLUMNS, DocsCaches
-from .idmap import IdMap, hash_ids
+from .idmap import IDS_FILES, IdMap, hash_chunks, hash_ids, load_saved_map, save_map
 from .manifest import (
     DATA_DIR,
     MANIFEST,
@@ -33,14 +32,16 @@ from .manifest import (
     write_manifest,
 )
 from .reembed import pending_files
+from .rows import string_index, strings_at
 from . import saved_arrays
-from .typed_meta import decode_json_rows, meta_fields, typed_columns, unify, untyped_of, META_PREFIX
+from .typed_meta import decode_json_rows, kept_columns, typed_columns
 from .segments import (
     arrow_to_vectors,
     build_segment,
     check_segment_dim,
     check_vector_values,
     read_segment,
+    read_segment_meta,
     read_tombstones,
     assemble_segment,
     vectors_to_arrow,
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
 IDS_DIR = "ids"  # under INDEX_DIR: the id map's sorted hashes and labels, saved (storage/saved_arrays.py)
-IDS_FILES = saved_arrays.fileset("ids")
 FILTERS_DIR = "filters"  # under INDEX_DIR: the filter columns, saved by gyeol.filters.saved
 FILTERS_FILES = saved_arrays.fileset("columns")
 # True: segments up to VERIFY_AT_OPEN_MAX_BYTES have their crc32 checked at open (damage is a
@@ -184,35 +184,20 @@ class SegmentStore:
     def _load_idmap(self) -> None:
         """The id map: its saved base run (index/ids) mapped, the labels after it hashed; or all hashed."""
         n = self.n_labels
-        folder = self._folder() / INDEX_DIR / IDS_DIR
-        saved = saved_arrays.load(folder, IDS_FILES, self.manifest.generation, n)
+        saved = load_saved_map(self._folder() / INDEX_DIR / IDS_DIR, self.manifest.generation, n)
         if saved is not None:
-            arrays, meta = saved
-            covered = meta["covered"]
-            hashes, labels = arrays.get("hashes"), arrays.get("labels")
-            if hashes is None or labels is None or len(hashes) != len(labels) or hashes.dtype != np.uint64 \
-                    or labels.dtype != np.int64 or (len(labels) and (labels.min() < 0 or labels.max() >= covered)) \
-                    or bool((hashes[1:] < hashes[:-1]).any()):
-                log.warning("%s does not hold a sorted id map of labels below %d; it is rebuilt from the segments",
-                            folder / IDS_FILES.meta_name, covered)
-            else:
-                self.idmap.adopt(hashes, labels, covered)
-                if covered < n:
-                    self.idmap.add(self._hash_labels(covered, n), np.arange(covered, n, dtype=np.int64))
-                self._ids_saved = True
-                return
+            hashes, labels, covered = saved
+            self.idmap.adopt(hashes, labels, covered)
+            if covered < n:
+                self.idmap.add(self._hash_labels(covered, n), np.arange(covered, n, dtype=np.int64))
+            self._ids_saved = True
+            return
         live = np.flatnonzero(self._live)
         self.idmap.reset(self._hash_labels(0, n)[live], live, n)
 
     def _hash_labels(self, start: int, stop: int) -> np.ndarray:
         """hash_ids of the ids of labels start..stop-1, one chunk at a time."""
-        parts, first = [], 0
-        for chunk in self._id_chunks:
-            end = first + len(chunk)
-            if end > start and first < stop:
-                parts.append(hash_ids(chunk.slice(max(start - first, 0), min(stop, end) - max(start, first))))
-            first = end
-        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+        return hash_chunks(self._id_chunks, start, stop)
 
     def save_idmap(self) -> None:
         """A writer saves an id map that grew since its last save (close, checkpoints)."""
@@ -228,14 +213,9 @@ class SegmentStore:
             return
         hashes, labels = idmap.folded(self._live)
         idmap.adopt(hashes, labels, self.n_labels)
-        if not self._writable or self.directory is None:
-            return
-        try:
-            saved_arrays.save(self.directory / INDEX_DIR / IDS_DIR, IDS_FILES, {"hashes": hashes, "labels": labels},
-                              {"generation": self.manifest.generation, "covered": self.n_labels})
-            self._ids_saved = True
-        except OSError as exc:  # derived data: the next open hashes the ids again
-            log.warning("could not save the id map in %s (%s)", self.directory / INDEX_DIR / IDS_DIR, exc)
+        if self._writable and self.directory is not None:
+            folder = self.directory / INDEX_DIR / IDS_DIR
+            self._ids_saved = save_map(folder, hashes, labels, self.manifest.generation, self.n_labels)
 
     def verify_segment(self, seg: SegmentRef) -> None:
         """Check a segment against the crc32 its manifest records, once per handle (CorruptionError naming it)."""
@@ -324,29 +304,8 @@ class SegmentStore:
     def ids_of(self, labels: np.ndarray) -> list[str]:
         """The id strings of a few labels, read straight from the Arrow buffers (the search hot path)."""
         if self._id_index is None:
-            chunk_starts: list[int] = []
-            chunk_views: list[tuple[np.ndarray, memoryview]] = []
-            first = 0
-            for chunk in self._id_chunks:
-                buffers = chunk.buffers()
-                width = np.int64 if chunk.type == pa.large_string() else np.int32
-                offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-                data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
-                chunk_starts.append(first)
-                chunk_views.append((offsets, data))
-                first += len(chunk)
-            self._id_index = (np.asarray(chunk_starts, dtype=np.int64), chunk_views)
-        starts, views = self._id_index
-        if len(views) == 1:
-            offsets, data = views[0]
-            return [str(data[a:b], "utf-8") for a, b in zip(offsets[labels].tolist(), offsets[labels + 1].tolist())]
-        which = np.searchsorted(starts, labels, side="right") - 1
-        out = []
-        for label, c in zip(labels.tolist(), which.tolist()):
-            offsets, data = views[c]
-            i = label - int(starts[c])
-            out.append(str(data[int(offsets[i]) : int(offsets[i + 1])], "utf-8"))
-        return out
+            self._id_index = string_index(self._id_chunks)
+        return strings_at(self._id_index, labels)
 
     @property
     def ids(self) -> pa.ChunkedArray:
@@ -398,28 +357,11 @@ class SegmentStore:
         return check_vector_values(vectors, path, unit=self.manifest.config.get("metric") == "cosine")
 
     def segment_meta(self, seg: SegmentRef) -> tuple[dict[str, pa.Array], list[str], pa.Array]:
-        """One segment's typed metadata columns, untyped keys and labels (storage/typed_meta.py).
-
-        Read from the Parquet; a segment written before typed columns has them made from its JSON."""
-        path = self._folder() / DATA_DIR / seg.file
+        """One segment's typed metadata columns, untyped keys and labels (storage/typed_meta.py), checked;
+        a segment written before typed columns has them made from its JSON."""
         self.verify_segment(seg)
-        try:
-            schema = pq.read_schema(path, memory_map=True)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
-        if "label" not in schema.names:
-            metas = self.metadata_json.slice(seg.first_label, seg.rows).to_pylist()
-            columns, untyped = typed_columns(decode_json_rows(metas))
-            return columns, untyped, pa.array(np.arange(seg.first_label, seg.first_label + seg.rows, dtype=np.int64))
-        keys = meta_fields(schema)
-        table = read_segment(path, ["label", *(META_PREFIX + k for k in keys)])
-        labels = table.column("label").combine_chunks()
-        expected = np.arange(seg.first_label, seg.first_label + seg.rows, dtype=np.int64)
-        if len(labels) != seg.rows or not np.array_equal(labels.to_numpy(zero_copy_only=False), expected):
-            raise CorruptionError(f"segment {path} holds labels other than {seg.first_label}.."
-                                  f"{seg.first_label + seg.rows - 1} that {MANIFEST.meta_name} names")
-        columns = {k: table.column(META_PREFIX + k).combine_chunks() for k in keys}
-        return columns, untyped_of(schema), labels
+        return read_segment_meta(self._folder() / DATA_DIR / seg.file, seg.first_label, seg.rows,
+                                 lambda: self.metadata_json.slice(seg.first_label, seg.rows).to_pylist())
 
     # ----------------------------------------------------------------- writing
 
@@ -537,19 +479,15 @@ class SegmentStore:
 
     def _kept_meta(self, keep: np.ndarray) -> tuple[pa.Table | None, list[str]]:
         """The typed metadata columns of the labels keep, for compact(): each segment's, unified."""
-        if self.directory is None or not len(keep):
-            metas = self.metadata_json.take(pa.array(keep, pa.int64())).to_pylist() if len(keep) else []
-            columns, untyped = typed_columns(decode_json_rows(metas))
-            names = [META_PREFIX + k for k in columns]
-            return (pa.Table.from_arrays(list(columns.values()), names=names) if columns else None), untyped
+        if self.directory is None or not len(keep):  # in memory: from the JSON
+            return kept_columns([(*typed_columns(decode_json_rows(self.metadata_json.take(pa.array(keep, pa.int64()))
+                                                                  .to_pylist())), np.arange(len(keep)))])
         parts = []
         for seg in self.manifest.segments:
             local = keep[(keep >= seg.first_label) & (keep < seg.first_label + seg.rows)] - seg.first_label
             columns, untyped, _ = self.segment_meta(seg)
-            rows = pa.array(local, pa.int64())
-            parts.append(({k: c.take(rows) for k, c in columns.items()}, untyped, len(local)))
-        tables, untyped = unify(parts)
-        return pa.concat_tables(tables), untyped
+            parts.append((columns, untyped, local))
+        return kept_columns(parts)
 
     def _append_columns(self, ids: pa.Array, texts: pa.Array, metas: pa.Array) -> None:
         self._columns = None

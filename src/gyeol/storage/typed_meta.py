@@ -127,6 +127,18 @@ def _common_type(types: list[pa.DataType]) -> pa.DataType | None:
     return None
 
 
+def kept_columns(parts: Sequence[tuple[dict[str, pa.Array], list[str], Any]]) -> tuple[pa.Table | None, list[str]]:
+    """The typed columns of some rows of each part, unified into one table (None: no typed key), and the
+    untyped keys. parts: (typed columns, untyped keys, row numbers to keep) per source, in label order."""
+    taken = []
+    for columns, untyped, rows in parts:
+        take = pa.array(rows, pa.int64())
+        taken.append(({k: c.take(take) for k, c in columns.items()}, untyped, len(rows)))
+    tables, untyped = unify(taken)
+    table = pa.concat_tables(tables) if tables else None
+    return (table if table is not None and table.num_columns else None), untyped
+
+
 def unify(parts: Sequence[tuple[dict[str, pa.Array], list[str], int]]) -> tuple[list[pa.Table], list[str]]:
     """Each part's typed columns as tables of one shared schema, and the keys untyped in the result.
 
