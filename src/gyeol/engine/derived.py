@@ -303,7 +303,7 @@ class DerivedIndexes:
 
     def mask(self, expr: "Expr") -> np.ndarray:
         """Live labels that match a compiled filter, as a boolean mask."""
-        return self._columns().mask(expr) & self.store.live
+        return self._filters.mask(self.store, expr) & self.store.live
 
     def _columns(self) -> "MetadataColumns":
         """Typed metadata columns for filters: the saved ones and the rows after them (filters/saved.py)."""

@@ -6,10 +6,14 @@ pyarrow.compute work) is imported on first use, not at open.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..errors import CorruptionError
 from ..storage import saved_arrays
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..filters import MetadataColumns
@@ -26,18 +30,20 @@ class FilterColumns:
         self._saved: int | None = None  # labels the saved columns of this generation cover
         self._lock = threading.Lock()  # the first filtered searches build the columns once
 
-    def get(self, store: "SegmentStore") -> MetadataColumns:
-        """The columns of every label of store, built on first call (once, whatever the threads)."""
+    def get(self, store: "SegmentStore", *, saved: bool = True) -> MetadataColumns:
+        """The columns of every label of store, built on first call (once, whatever the threads);
+        saved=False builds them from the JSON, not from the saved columns."""
         columns = self._columns
         if columns is not None:
             return columns
         with self._lock:
             if self._columns is None:
                 columns = None
-                if store.directory is not None:
+                if store.directory is not None and saved:
                     from ..filters.saved import columns_folder, load_columns
 
-                    columns = load_columns(columns_folder(store.directory), store.manifest.generation, store.n_labels)
+                    columns = load_columns(columns_folder(store.directory), store.manifest.generation, store.n_labels,
+                                           lazy=not self._writer)  # a writer, which saves them, checks all now
                 self._saved = None if columns is None else columns.n
                 if columns is None:
                     from ..filters import MetadataColumns
@@ -48,11 +54,32 @@ class FilterColumns:
                 self._columns = columns
             return self._columns
 
+    def mask(self, store: "SegmentStore", expr: Any) -> Any:
+        """The labels expr matches (a bool array over every label); a saved array found damaged
+        on its first use is a WARNING and the columns are built again from the JSON."""
+        columns = self.get(store)
+        try:
+            return columns.mask(expr)
+        except CorruptionError as exc:
+            self._forget_damaged(columns, exc)
+            return self.get(store, saved=False).mask(expr)
+
+    def _forget_damaged(self, columns: "MetadataColumns", exc: CorruptionError) -> None:
+        log.warning("%s; the filter columns are rebuilt from the segments", exc)
+        with self._lock:
+            if self._columns is columns:
+                self._columns = None
+                self._saved = None
+
     def after_commit(self, store: "SegmentStore", metadata: list[dict[str, Any]]) -> None:
         """Append a commit's metadata; a writer on disk keeps the columns even unasked, to save them."""
-        if self._columns is not None:
+        columns = self._columns
+        if columns is not None:
             try:
-                self._columns.append(metadata)
+                columns.append(metadata)
+            except CorruptionError as exc:  # a saved array first read here: build them from the JSON
+                self._forget_damaged(columns, exc)
+                self.get(store, saved=False)  # the commit's rows included
             except Exception:  # the commit stands; rebuild the columns from it on the next filter
                 self._columns = None
                 raise
@@ -83,7 +110,15 @@ class FilterColumns:
             due = columns.n > saved and columns.n >= saved_arrays.SAVE_MIN_TAIL // 32
         else:
             due = saved_arrays.save_due(saved, columns.n - saved)
-        if due and save_columns(columns_folder(store.directory), columns, store.manifest.generation):
+        if not due:
+            return
+        try:
+            done = save_columns(columns_folder(store.directory), columns, store.manifest.generation)
+        except CorruptionError as exc:  # a saved array first read by this save: build and save anew
+            self._forget_damaged(columns, exc)
+            columns = self.get(store, saved=False)
+            done = save_columns(columns_folder(store.directory), columns, store.manifest.generation)
+        if done:
             self._saved = columns.n
 
     def reset(self) -> None:

@@ -124,19 +124,18 @@ class MetadataColumns:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Every key's state as named 1-D arrays, "<key number>.<part>" (filters/saved.py saves them)."""
         return {f"{i}.{name}": arr for i, column in enumerate(self._keys.values())
-                for name, arr in column.to_arrays().items()}
+                for name, arr in column.to_arrays(self.n).items()}
 
     @classmethod
-    def from_arrays(cls, n: int, keys: list[str], arrays: dict[str, np.ndarray], where: str) -> "MetadataColumns":
-        """Columns of labels 0..n-1 over saved arrays (adopted, not copied); CorruptionError when they do not fit."""
-        parts: list[dict[str, np.ndarray]] = [{} for _ in keys]
-        for name, arr in arrays.items():
-            number, _, part = name.partition(".")
-            if not number.isdigit() or int(number) >= len(keys):
-                raise CorruptionError(f"{where}: array {name!r} belongs to no key")
-            parts[int(number)][part] = arr
+    def from_saved(cls, n: int, keys: list[str], get: Callable[[str], np.ndarray | None],
+                   where: str) -> "MetadataColumns":
+        """Columns of labels 0..n-1 over saved arrays, get(name) giving each on first use (checked):
+        a damaged one raises CorruptionError when a query or an append first needs it."""
+        def of_key(i: int) -> Callable[[str], np.ndarray | None]:
+            return lambda name: get(f"{i}.{name}")
+
         columns = cls()
-        columns._keys = {key: _KeyColumn.from_arrays(part, n, where) for key, part in zip(keys, parts)}
+        columns._keys = {key: _KeyColumn.from_saved(of_key(i), n, where) for i, key in enumerate(keys)}
         columns.n = n
         return columns
 

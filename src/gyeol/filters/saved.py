@@ -18,9 +18,12 @@ from .columns import MetadataColumns
 log = logging.getLogger(__name__)
 
 
-def load_columns(folder: Path, generation: int, n_labels: int) -> MetadataColumns | None:
-    """The saved columns of generation covering at most n_labels labels; None when there are none that fit."""
-    saved = saved_arrays.load(folder, COLUMNS_FILES, generation, n_labels)
+def load_columns(folder: Path, generation: int, n_labels: int, *, lazy: bool = True) -> MetadataColumns | None:
+    """The saved columns of generation covering at most n_labels labels; None when there are none that fit.
+
+    lazy: each array's crc32 is checked when first used (a reader's first query reads only what it
+    needs); otherwise the whole file's, now (a writer, which saves them again)."""
+    saved = saved_arrays.load(folder, COLUMNS_FILES, generation, n_labels, lazy=lazy)
     if saved is None:
         return None
     arrays, meta = saved
@@ -29,7 +32,12 @@ def load_columns(folder: Path, generation: int, n_labels: int) -> MetadataColumn
     try:
         if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys) or len(set(keys)) != len(keys):
             raise CorruptionError(f"{where}: the keys it records are malformed")
-        return MetadataColumns.from_arrays(meta["covered"], keys, arrays, where)
+        for name in (arrays.names() if lazy else arrays):
+            number = name.partition(".")[0]
+            if not number.isdigit() or int(number) >= len(keys):
+                raise CorruptionError(f"{where}: array {name!r} belongs to no key")
+        # each array's crc32 is checked when a query first needs it (metadata_side.py rebuilds on damage)
+        return MetadataColumns.from_saved(meta["covered"], keys, arrays.get, where)
     except CorruptionError as exc:
         log.warning("%s; the filter columns are rebuilt from the segments", exc)
         return None

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checksum import FileSum, check_file, file_sum
+from .._checksum import FileSum, check_file, crc_array, file_sum
 from .._fileset import FileSet, checked_name, confined, fresh_token
 from ..errors import CorruptionError
 
@@ -48,7 +48,7 @@ def save(folder: Path, files: FileSet, arrays: dict[str, np.ndarray], meta: dict
     layout: dict[str, list[Any]] = {}
     offset = 0
     for key, arr in arrays.items():
-        layout[key] = [offset, str(arr.dtype), int(len(arr))]
+        layout[key] = [offset, str(arr.dtype), int(len(arr)), crc_array(arr)]
         offset += -(-arr.nbytes // _ALIGN) * _ALIGN
 
     def write(tmp: Path) -> None:
@@ -63,9 +63,42 @@ def save(folder: Path, files: FileSet, arrays: dict[str, np.ndarray], meta: dict
     files.commit(folder, body, [name])
 
 
-def load(folder: Path, files: FileSet, generation: int, max_covered: int) -> tuple[dict[str, np.ndarray], dict] | None:
+class LazyArrays:
+    """Saved arrays mapped but not yet checked: get() checks an array's own crc32 on its first use,
+    so a query reads only the arrays it needs (CorruptionError naming the file when one is damaged)."""
+
+    def __init__(self, mapped: Any, layout: dict[str, list], path: Path) -> None:
+        self._mapped = mapped
+        self._layout = layout
+        self._path = path
+        self._checked: dict[str, np.ndarray] = {}
+
+    def names(self) -> list[str]:
+        return list(self._layout)
+
+    def get(self, name: str) -> np.ndarray | None:
+        """The array name, checked (None when the set holds none of that name)."""
+        found = self._checked.get(name)
+        if found is not None:
+            return found
+        entry = self._layout.get(name)
+        if entry is None:
+            return None
+        offset, dtype, length, crc = entry
+        arr = np.frombuffer(self._mapped, dtype=dtype, count=length, offset=offset) if length else np.empty(0, dtype)
+        if crc_array(arr) != crc:
+            raise CorruptionError(f"saved arrays {self._path} are damaged: array {name!r} does not match its crc32")
+        self._checked[name] = arr
+        return arr
+
+
+def load(folder: Path, files: FileSet, generation: int, max_covered: int, *,
+         lazy: bool = False) -> tuple[Any, dict] | None:
     """The saved arrays (read-only memory maps) and JSON of files in folder, when they are for
-    generation and cover at most max_covered labels; None otherwise (damage logged as a WARNING)."""
+    generation and cover at most max_covered labels; None otherwise (damage logged as a WARNING).
+
+    lazy=False checks the whole file's crc32 and gives back a dict of arrays; lazy=True checks
+    its length only and gives back LazyArrays, each array checked on its first use."""
     where = folder / files.meta_name
     try:
         meta = files.read(folder)
@@ -82,8 +115,21 @@ def load(folder: Path, files: FileSet, generation: int, max_covered: int) -> tup
         name = checked_name(meta.get("file"), files.name_pattern, where)
         path = confined(folder / name, folder, where)
         expected = FileSum.from_json(meta.get("sum"), where, name)
-        check_file(path, expected, what="saved arrays", where=where)
-        arrays = _map(path, expected.bytes, meta.get("arrays"), where)
+        if lazy:
+            size = path.stat().st_size
+            if size != expected.bytes:
+                raise CorruptionError(f"saved arrays {path} have {size} bytes, {where} records {expected.bytes}")
+        else:
+            check_file(path, expected, what="saved arrays", where=where)
+        mapped, layout = _map(path, expected.bytes, meta.get("arrays"), where)
+        arrays: Any = LazyArrays(mapped, layout, path)
+        if not lazy:
+            arrays = {name: arrays.get(name) for name in layout}
+    except FileNotFoundError:
+        if _moved_on(folder, files, meta):
+            return None  # a writer saved anew and swept this file meanwhile: nothing is wrong
+        log.warning("%s names %s, which is missing; it is rebuilt from the segments", where, meta.get("file"))
+        return None
     except CorruptionError as exc:
         if "is missing" in str(exc) and _moved_on(folder, files, meta):
             return None  # a writer saved anew and swept this file meanwhile: nothing is wrong
@@ -103,21 +149,20 @@ def _moved_on(folder: Path, files: FileSet, meta: dict) -> bool:
         return False
 
 
-def _map(path: Path, size: int, layout: Any, where: Path) -> dict[str, np.ndarray]:
+def _map(path: Path, size: int, layout: Any, where: Path) -> tuple[Any, dict[str, list]]:
+    """The file mapped read-only, and its layout checked against its size."""
     if not isinstance(layout, dict):
         raise CorruptionError(f"{where} records no array layout")
-    with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    out = {}
     for key, entry in layout.items():
-        if not (isinstance(entry, list) and len(entry) == 3 and type(entry[0]) is int and entry[1] in _DTYPES
-                and type(entry[2]) is int and entry[0] >= 0 and entry[2] >= 0):
+        if not (isinstance(entry, list) and len(entry) == 4 and type(entry[0]) is int and entry[1] in _DTYPES
+                and type(entry[2]) is int and type(entry[3]) is int and entry[0] >= 0 and entry[2] >= 0):
             raise CorruptionError(f"{where}: the layout of array {key!r} is malformed ({entry!r})")
-        offset, dtype, length = entry
+        offset, dtype, length, _ = entry
         if offset + length * np.dtype(dtype).itemsize > size:
             raise CorruptionError(f"{where}: array {key!r} runs past the end of {path.name}")
-        out[key] = np.frombuffer(mapped, dtype=dtype, count=length, offset=offset) if length else np.empty(0, dtype)
-    return out
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    return mapped, layout
 
 
 def sweep(folder: Path, files: FileSet) -> None:
