@@ -13,6 +13,7 @@ are timed apart from the first filter. The vector index is a memory-mapped Flat 
 neither the build nor the open is about FAISS. Run:
 
     python benchmarks/open_filter.py --n 10000 100000 1000000 --baseline /work/main/src --baseline-max-n 100000
+    python benchmarks/open_filter.py --components --n 100000 1000000   # the saved arrays alone
     python benchmarks/open_filter.py --smoke --out /tmp/of      # tiny: does it run
 
 Prints a markdown table and writes benchmarks/results/open_filter.json.
@@ -85,6 +86,54 @@ print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "filter_import_s": t_i
 """
 
 
+# --components: the saved filter columns and id map alone, at N labels, without a collection (cheap at 1M)
+COMPONENTS_BUILD = r"""
+import sys, numpy as np
+from pathlib import Path
+from gyeol.filters import MetadataColumns
+from gyeol.filters.saved import save_columns
+from gyeol.storage.idmap import hash_ids, save_map
+n, folder = int(sys.argv[1]), Path(sys.argv[2])
+rng = np.random.default_rng(0)
+cols = MetadataColumns()
+years = rng.integers(1990, 2026, n).tolist()
+for s in range(0, n, 50_000):
+    cols.append([{"lang": "ko" if i % 2 else "en", "year": years[i], "score": (i % 97) / 7, "tags": ["t%d" % (i % 13), "all"]}
+                 for i in range(s, min(n, s + 50_000))])
+save_columns(folder / "filters", cols, 1)
+h = hash_ids([f"doc-{i}" for i in range(n)]); o = np.argsort(h)
+save_map(folder / "ids", h[o], o.astype(np.int64), 1, n)
+"""
+
+COMPONENTS_MEASURE = r"""
+import sys, time, json
+import numpy as np, pyarrow, pyarrow.compute, pandas
+from pathlib import Path
+import gyeol.filters
+from gyeol.filters import compile_where
+from gyeol.filters.saved import load_columns
+from gyeol.storage.idmap import load_saved_map
+n, folder = int(sys.argv[1]), Path(sys.argv[2])
+expr = compile_where({"lang": "ko", "year": {"$gte": 2020}})
+t0 = time.perf_counter(); ids = load_saved_map(folder / "ids", 1, n); t1 = time.perf_counter()
+cols = load_columns(folder / "filters", 1, n); m = cols.mask(expr); t2 = time.perf_counter()
+m2 = cols.mask(compile_where({"tags": {"$contains": "t3"}})); t3 = time.perf_counter()
+print(json.dumps({"id_map_load_ms": (t1 - t0) * 1e3, "columns_load_and_first_filter_ms": (t2 - t1) * 1e3,
+                  "second_filter_other_key_ms": (t3 - t2) * 1e3, "matches": int(m.sum())}))
+"""
+
+
+def components(n: int, src: str, opens: int) -> dict:
+    """Load times of the saved id map and filter columns of n labels, and the first filters over them."""
+    folder = Path(tempfile.mkdtemp(prefix="gyeol-components-"))
+    try:
+        run(COMPONENTS_BUILD + "\nprint('{}')", [str(n), str(folder)], src)
+        runs = [run(COMPONENTS_MEASURE, [str(n), str(folder)], src) for _ in range(opens)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"n": n, **{key: round(min(r[key] for r in runs), 1) for key in runs[0] if key.endswith("_ms")}}
+
+
 def run(code: str, args: list[str], src: str) -> dict:
     env = {**os.environ, "PYTHONPATH": src}
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
@@ -104,6 +153,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=32, help="vector dimension (vectors are not what is measured)")
     parser.add_argument("--opens", type=int, default=3, help="fresh processes per measurement (best is kept)")
     parser.add_argument("--baseline", default=None, help="a gyeol src folder to measure too, on its own collection")
+    parser.add_argument("--components", action="store_true",
+                        help="measure only the saved id map and filter columns at each N (no collection is built)")
     parser.add_argument("--baseline-max-n", type=int, default=None, help="measure the baseline up to this N only")
     add_output_args(parser, smoke="--n 2000 --batch 500 --opens 1")
     args = apply_smoke(parser.parse_args(), n=[2000], batch=500, opens=1)
@@ -111,6 +162,15 @@ def main() -> None:
     if args.baseline:
         variants["baseline"] = str(Path(args.baseline).resolve())
     files = {name: gyeol_file(src) for name, src in variants.items()}
+    if args.components:
+        rows = [components(n, variants["this"], args.opens) for n in args.n]
+        print(markdown_table(rows, [("n", "N"), ("id_map_load_ms", "id map load ms"),
+                                    ("columns_load_and_first_filter_ms", "columns load + first filter ms"),
+                                    ("second_filter_other_key_ms", "second filter, another key ms")]))
+        write_report(report_path(args, "open_filter_components"),
+                     {"config": {"n": args.n, "opens": args.opens}, "machine": machine(),
+                      "load_average": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M"), "rows": rows})
+        return
     rows = []
     for n in args.n:
         for name, src in variants.items():

@@ -17,7 +17,6 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .._arrays import GrowableArray
 from ..errors import CorruptionError
@@ -126,8 +125,7 @@ class Strings:
         if self._codes is not None:
             return self._codes.get(value)
         self._ready()
-        found = pc.index(self._array, pa.scalar(value, pa.string())).as_py()
-        return None if found < 0 else found
+        return _find(self._array, value.encode())
 
     def intern(self, value: str) -> int:
         codes = self.codes
@@ -157,6 +155,20 @@ class Strings:
 
 def _length(load: Callable[[], np.ndarray]) -> Callable[[], int]:
     return lambda: len(load())
+
+
+def _find(strings: pa.Array, wanted: bytes) -> int | None:
+    """The first position of wanted (UTF-8) in a string array, by numpy over its buffers."""
+    buffers = strings.buffers()
+    offsets = np.frombuffer(buffers[1], np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.empty(0, np.uint8)
+    same_length = np.flatnonzero(np.diff(offsets) == len(wanted))
+    if not len(same_length) or not len(wanted):
+        return int(same_length[0]) if len(same_length) else None
+    starts = offsets[same_length].astype(np.int64)
+    found = (data[starts[:, None] + np.arange(len(wanted))] == np.frombuffer(wanted, np.uint8)).all(axis=1)
+    hits = np.flatnonzero(found)
+    return int(same_length[hits[0]]) if len(hits) else None
 
 
 class KeyColumn:
