@@ -219,6 +219,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("add metadata complex value", add(metadata=[{"k": 1j}]), E, "complex"),
     ("add metadata Decimal value", add(metadata=[{"k": Decimal("1.5")}]), E, "Decimal"),
     ("add metadata tuple of dict", add(metadata=[{"k": ({"a": 1},)}]), E, "dict"),
+    ("add metadata nested dict value", add(metadata=[{"k": {"a": 1}}]), E, "dict"),  # JSON objects: refused
     ("add metadata huge int", add(metadata=[{"k": 10**400}]), E, "401 digits"),
     ("add metadata key with $", add(metadata=[{"$or": 1}]), E, "$or"),
     ("add metadata more than texts", add(metadata=[{}, {}]), E, "metadata"),
