@@ -164,7 +164,7 @@ def _model_type(vals: list) -> str | None:
         return "double"
     if kinds == {list}:
         inner = _model_type([x for v in present for x in v])
-        return None if inner is None else f"list<item: {inner}>"
+        return None if inner in (None, "null") else f"list<item: {inner}>"
     return None
 
 

@@ -8,8 +8,8 @@ over the rows that have the key with a non-null value:
 
 - all str -> string; all bool -> bool; all int within int64 -> int64;
 - all numbers (int and float mixed, or ints beyond int64) -> float64;
-- all lists -> list<T>, T chosen by the same rule over all their elements (list<null> when
-  every list is empty or holds only nulls);
+- all lists -> list<T>, T chosen by the same rule over all their elements (a key whose lists
+  are all empty or hold only nulls stays untyped: pyarrow mishandles list<null>);
 - no such row (the key is only ever null) -> null.
 
 Rows without the key, or with null, hold null in the column. A key whose values have more
@@ -53,7 +53,8 @@ def _value_type(values: Iterable[Any]) -> pa.DataType | None:
             return pa.float64()
         if kind is list:
             inner = _value_type(x for v in values if v is not None for x in v)
-            return None if inner is None or pa.types.is_list(inner) else pa.list_(inner)
+            # lists holding no value at all stay untyped: pyarrow mishandles list<null> (take, Parquet)
+            return None if inner is None or inner == pa.null() or pa.types.is_list(inner) else pa.list_(inner)
         return None
     if kinds <= {int, float}:
         return pa.float64()
