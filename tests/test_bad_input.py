@@ -219,6 +219,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("add metadata complex value", add(metadata=[{"k": 1j}]), E, "complex"),
     ("add metadata Decimal value", add(metadata=[{"k": Decimal("1.5")}]), E, "Decimal"),
     ("add metadata tuple of dict", add(metadata=[{"k": ({"a": 1},)}]), E, "dict"),
+    ("add metadata nested dict value", add(metadata=[{"k": {"a": 1}}]), E, "dict"),  # JSON objects: refused
     ("add metadata huge int", add(metadata=[{"k": 10**400}]), E, "401 digits"),
     ("add metadata key with $", add(metadata=[{"$or": 1}]), E, "$or"),
     ("add metadata more than texts", add(metadata=[{}, {}]), E, "metadata"),
@@ -262,6 +263,18 @@ CASES: list[tuple[str, Callable[[Ctx], Any], type[GyeolError], str]] = [
     ("delete where unknown op", where({"g": {"$like": 1}}, "delete"), F, "$like"),
     ("delete where $in str", where({"g": {"$in": "12"}}, "delete"), F, "$in"),
     ("delete ids and bad where", lambda c: c.col.delete(["s1"], where={"g": {"$gt": [1]}}), F, "[1]"),
+    # ---------------------------------------------------------------- scan, to_arrow, to_pandas
+    ("scan unknown column", lambda c: c.col.scan(["id", "vectors"]), E, "'vectors'"),
+    ("scan columns a str", lambda c: c.col.scan("id"), E, "'id'"),
+    ("scan columns empty", lambda c: c.col.scan([]), E, "[]"),
+    ("scan columns twice", lambda c: c.col.scan(["id", "id"]), E, "distinct"),
+    ("scan column int", lambda c: c.col.scan([1]), E, "1"),
+    ("scan batch_size 0", lambda c: c.col.scan(batch_size=0), E, "batch_size must be a positive integer, got 0"),
+    ("scan batch_size float", lambda c: c.col.scan(batch_size=1.5), E, "1.5"),
+    ("scan bad where", lambda c: c.col.scan(where={"g": {"$like": 1}}), F, "$like"),
+    ("to_arrow unknown column", lambda c: c.col.to_arrow(columns=["label"]), E, "'label'"),
+    ("to_arrow limit 0", lambda c: c.col.to_arrow(limit=0), E, "limit must be a positive integer, got 0"),
+    ("to_pandas bad where", lambda c: c.col.to_pandas(where={"$or": {"g": 1}}), F, "$or"),
     # ---------------------------------------------------------------- get
     ("get limit negative", lambda c: c.col.get(limit=-1), E, "limit must be a positive integer, got -1"),
     ("get limit float", lambda c: c.col.get(limit=2.5), E, "limit must be a positive integer, got 2.5"),

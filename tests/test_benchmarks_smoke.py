@@ -125,6 +125,11 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "qps_keyword", "qps_hybrid", "qps_vector_vs_compacted", "qps_keyword_vs_compacted",
             "qps_hybrid_vs_compacted", "get_ms"))],
     }),
+    "open_filter.py": (["--smoke", "--out", "{out}"], {
+        "open_filter_smoke.json": ["config.n", "config.gyeol.this", *(f"rows[].{key}" for key in (
+            "name", "n", "open_ms", "filter_import_ms", "first_filter_ms", "second_filter_ms", "first_ids_ms", "filtered_search_ms",
+            "build_s", "count"))],
+    }),
     "make_pydoc_set.py": (["--out", "{out}/pydoc_en"], {"pydoc_en/corpus.jsonl": [], "pydoc_en/queries.jsonl": []}),
     "search_latency.py": (["--smoke", "--out", "{out}"], {
         "search_latency_smoke.json": [f"rows[].{key}" for key in (

@@ -35,6 +35,16 @@ def _texts(tier: str, n: int) -> list[str]:
     return [f"{tier} doc{i} w{i % 7} w{i % 11} w{i % 13}" for i in range(n)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_saves():
+    """Collections this small save their id map and filter columns too (storage/saved_arrays.py)."""
+    from gyeol.storage import saved_arrays
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(saved_arrays, "SAVE_MIN_TAIL", 16)
+        yield
+
+
 def build(root: Path) -> None:
     """Three collections (one per tier), each with two segments, a tombstone, and every derived file saved."""
     rng = np.random.default_rng(7)
@@ -43,13 +53,15 @@ def build(root: Path) -> None:
             col = db.create_collection(tier, embedder=None, dim=DIM, tier=tier, tokenizer="whitespace")
             half = n // 2
             col.add(_texts(tier, n)[:half], ids=[f"{tier}{i}" for i in range(half)],
-                    vectors=rng.normal(size=(half, DIM)).astype(np.float32))
+                    vectors=rng.normal(size=(half, DIM)).astype(np.float32),
+                    metadata=[{"g": i % 5, "tag": f"t{i % 3}"} for i in range(half)])
     with gyeol.connect(root) as db:  # the disk tier's second batch goes to its delta file
         for tier, n in SIZES.items():
             col = db.get_collection(tier)
             half = n // 2
             col.add(_texts(tier, n)[half:], ids=[f"{tier}{i}" for i in range(half, n)],
-                    vectors=rng.normal(size=(n - half, DIM)).astype(np.float32))
+                    vectors=rng.normal(size=(n - half, DIM)).astype(np.float32),
+                    metadata=[{"g": i % 5, "tag": [f"t{i % 3}"]} for i in range(half, n)])
             col.delete([f"{tier}1", f"{tier}{n - 1}"])
             col.search(KEYWORDS[0], vector=QUERIES[0], k=3)  # auto hybrid: BM25 built, fusion measured
     with gyeol.connect(root) as db:  # a writer's open writes the docs caches and docs.json
@@ -68,6 +80,7 @@ def answers(root: Path, read_only: bool) -> dict:
             got += [[(h.id, round(h.score, 5)) for h in col.search(k, vector=q, k=5)] for k, q in zip(KEYWORDS, QUERIES)]
             got.append([(d.id, d.text) for d in col.get([f"{tier}{i}" for i in (0, 1, 2, 150, 199)])])
             got.append(col.count())
+            got.append(sorted(d.id for d in col.get(where={"$or": [{"g": 2}, {"tag": {"$contains": "t1"}}]})))
             out[tier] = got
     return out
 
@@ -109,6 +122,10 @@ KINDS = {
     "bm25 array": (False, "memory", "index/bm25/bm25.*.post_doc.npy", ("memory", "index/bm25/bm25.*.post_tf.npy"), None),
     "bm25.json": (False, "memory", "index/bm25/bm25.json", ("hybrid", "index/bm25/bm25.json"), None),
     "fusion auto.json": (False, "memory", "index/fusion/auto.json", ("hybrid", "index/fusion/auto.json"), None),
+    "id map": (False, "memory", "index/ids/ids-*.bin", ("hybrid", "index/ids/ids-*.bin"), None),
+    "ids.json": (False, "memory", "index/ids/ids.json", ("hybrid", "index/ids/ids.json"), None),
+    "filter columns": (False, "memory", "index/filters/columns-*.bin", ("hybrid", "index/filters/columns-*.bin"), None),
+    "columns.json": (False, "memory", "index/filters/columns.json", ("hybrid", "index/filters/columns.json"), None),
 }
 OPS = ("truncate", "zero a page", "flip bits", "swap")
 

@@ -494,6 +494,10 @@ def check_searches(col: gyeol.Collection, docs: dict[str, Doc], metric: str, rng
     for query, got in zip(queries, col.search_many(vectors=queries, k=6, mode="vector")):
         ref_ids, ref_scores = exact_search(ids, vectors, query, metric, 6)
         assert_same_ranking(got.ids, got.scores, ref_ids, ref_scores)
+    g = rng.randrange(5)  # filters (the saved filter columns) and id lookups (the saved id map) hold too
+    assert sorted(d.id for d in col.get(where={"g": g})) == [i for i in ids if json.loads(docs[i][1]).get("g") == g]
+    asked = rng.sample(ids, min(len(ids), 5)) + ["never-stored"]
+    assert [d.id for d in col.get(asked)] == [i for i in asked if i in docs]
     terms = [f"w{rng.randrange(12)}", f"w{rng.randrange(12)}"]
     got = col.search(" ".join(terms), k=8, mode="keyword")
     scores = lucene_scores([docs[i][0] for i in ids], terms) if ids else np.zeros(0)
@@ -523,6 +527,11 @@ def check_files(path: Path) -> None:
             named |= {seg["file"] for seg in recorded["segments"]}
         on_disk = {p.name for p in (manifest.parent / "data").iterdir()}
         assert on_disk == named, f"{manifest.parent.name}: on disk {sorted(on_disk ^ named)} differ"
+        for saved in ("ids/ids.json", "filters/columns.json"):  # saved arrays: the one file their JSON names
+            meta_path = manifest.parent / "index" / saved
+            held = {p.name for p in meta_path.parent.glob("*.bin")}
+            assert held == ({json.loads(meta_path.read_text())["file"]} if meta_path.exists() else set()), \
+                f"{meta_path.parent}: holds {sorted(held)}"
 
 
 def check_reopen(path: Path, candidates: list[Model], tiers: set[str], rng: random.Random,
@@ -672,6 +681,9 @@ def cheap_process(monkeypatch):
     import faiss
 
     monkeypatch.setattr(os, "fsync", no_fsync)
+    from gyeol.storage import saved_arrays
+
+    monkeypatch.setattr(saved_arrays, "SAVE_MIN_TAIL", 8)  # the id map and filter columns save on most writes
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)  # tiny searches: a thread pool only spins; and forked children have none
     yield

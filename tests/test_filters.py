@@ -247,6 +247,33 @@ def test_mask_matches_reference(
         np.testing.assert_array_equal(by_json.mask(expr), expected)
 
 
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(metadatas=metadatas_st, rng=st.integers(0, 2**32 - 1).map(random.Random), split=st.integers(0, 60))
+def test_saved_columns_mapped_back_match_reference_before_and_after_appends(
+    tmp_path_factory, metadatas: list[dict[str, Any]], rng: random.Random, split: int
+) -> None:
+    """filters/saved.py: columns saved, mapped back read-only, queried, then appended to (copy on write)."""
+    from gyeol.filters.saved import load_columns, save_columns
+
+    split = min(split, len(metadatas))
+    folder = tmp_path_factory.mktemp("columns")
+    assert save_columns(folder, columns_of(metadatas[:split]), 3)
+    assert load_columns(folder, 4, split) is None and load_columns(folder, 3, split - 1) is None  # other commits
+    restored = load_columns(folder, 3, split)
+    assert restored is not None and restored.n == split
+    maker = WhereMaker(rng, metadatas)
+    where = maker.where()
+    note(f"where = {where!r}")
+    np.testing.assert_array_equal(restored.mask(compile_where(where)), reference_mask(metadatas[:split], where))
+    for start in range(split, len(metadatas), 7):
+        restored.append(metadatas[start : start + 7])
+    for _ in range(2):
+        where = maker.where()
+        note(f"where = {where!r}")
+        np.testing.assert_array_equal(restored.mask(compile_where(where)), reference_mask(metadatas, where))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(metadatas=metadatas_st, rng=st.integers(0, 2**32 - 1).map(random.Random))
 def test_mask_stays_right_when_queries_and_appends_interleave(

@@ -206,15 +206,22 @@ def test_id_map_resolves_hash_collisions_by_the_stored_id():
 
     from gyeol.storage.idmap import IdMap
 
-    stored = pa.chunked_array([pa.array(["alpha", "beta", "gamma", "delta"])])
+    stored = pa.chunked_array([pa.array(["alpha", "beta", "gamma", "delta", "gamma"])])
+    id_of = lambda labels: stored.take(pa.array(labels)).to_pylist()  # noqa: E731
     idmap = IdMap()
-    same = np.uint64(12345)  # pretend all four ids share one hash
-    idmap.rebuild(np.full(4, same, dtype=np.uint64), np.arange(4))
-    got = idmap.lookup(["gamma", "alpha", "omega", "delta"], np.full(4, same, dtype=np.uint64), stored)
+    same = np.uint64(12345)  # pretend all the ids share one hash
+    live = np.ones(4, dtype=bool)
+    idmap.reset(np.full(4, same, dtype=np.uint64), np.arange(4), 4)
+    got = idmap.lookup(["gamma", "alpha", "omega", "delta"], np.full(4, same, dtype=np.uint64), id_of, live)
     assert got.tolist() == [2, 0, -1, 3]
-    idmap.remove(np.array([2]))
-    got = idmap.lookup(["gamma", "beta"], np.full(2, same, dtype=np.uint64), stored)
+    live[2] = False  # deleted: a lookup keeps live labels only
+    got = idmap.lookup(["gamma", "beta"], np.full(2, same, dtype=np.uint64), id_of, live)
     assert got.tolist() == [-1, 1]
+    live = np.append(live, True)  # "gamma" again, in the tail run: found there, and tied with nothing live
+    idmap.add(np.full(1, same, dtype=np.uint64), np.array([4]))
+    got = idmap.lookup(["gamma", "delta"], np.full(2, same, dtype=np.uint64), id_of, live)
+    assert got.tolist() == [4, 3]
+    assert idmap.tied_labels(live).tolist() == [0, 1, 3, 4]  # one hash: all live labels share it
 
 
 def test_collections_and_catalog_persist(db_path, rng):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -88,6 +88,15 @@ class Collection:
         out = self._config.to_dict()
         out.update(open_tier=self.tier, open_device=self.device)
         return out
+
+    @property
+    def data_path(self) -> Any:
+        """The folder of the collection's Parquet segments and tombstones (None in memory): what
+        DuckDB or pyarrow read to see the live rows (docs/durability.md)."""
+        from .storage.manifest import DATA_DIR
+
+        directory = self._engine.store.directory
+        return None if directory is None else directory / DATA_DIR
 
     @property
     def has_embedder(self) -> bool:
@@ -517,17 +526,48 @@ class Collection:
 
     # ------------------------------------------------------------------ tables (notebooks)
 
-    def to_arrow(self, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
-        """The documents (all, or those matching where, up to limit) as a pyarrow Table."""
-        from .types import documents_to_arrow
+    def scan(self, columns: list[str] | None = None, *, where: dict[str, Any] | None = None,
+             batch_size: int = 65_536) -> Iterator[Any]:
+        """The live documents (those matching where), as an iterator of pyarrow RecordBatches of
+        at most batch_size rows, in storage order; columns among "id", "text", "metadata" (JSON
+        strings) and "vector" (default: the first three). A snapshot: writes made while it is
+        iterated do not change what it yields."""
+        from .storage.scan import check_columns, snapshot
 
-        return documents_to_arrow(self.get(where=where, limit=limit))
+        names = check_columns(columns)
+        rows = v.check_k(batch_size, name="batch_size")
+        self._follow_writer()
+        with self._rw.shared():
+            self._check_open()
+            labels = self._engine.select(None, _compile(where))
+            return snapshot(self._engine.store, labels, names, rows)
 
-    def to_pandas(self, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
-        """The documents (all, or those matching where, up to limit) as a pandas DataFrame."""
-        from .types import documents_to_pandas
+    def to_arrow(self, *, where: dict[str, Any] | None = None, limit: int | None = None,
+                 columns: list[str] | None = None) -> Any:
+        """The live documents (all, or those matching where, up to limit) as one pyarrow Table (see scan)."""
+        import pyarrow as pa
 
-        return documents_to_pandas(self.get(where=where, limit=limit))
+        from .storage.scan import check_columns, schema_of, snapshot
+
+        names = check_columns(columns)
+        if limit is not None:
+            limit = v.check_k(limit, name="limit")
+        self._follow_writer()
+        with self._rw.shared():
+            self._check_open()
+            labels = self._engine.select(None, _compile(where))[:limit]
+            batches = list(snapshot(self._engine.store, labels, names, max(len(labels), 1)))
+            return pa.Table.from_batches(batches, schema=schema_of(names, self.dim))
+
+    def to_pandas(self, *, where: dict[str, Any] | None = None, limit: int | None = None,
+                  columns: list[str] | None = None) -> Any:
+        """The live documents as a pandas DataFrame; metadata as dicts, vectors as numpy arrays."""
+        import json
+
+        frame = self.to_arrow(where=where, limit=limit, columns=columns).to_pandas()
+        if "metadata" in frame:
+            frame["metadata"] = [json.loads(m) if m else {} for m in frame["metadata"]]
+        return frame
 
     def _repr_html_(self) -> str:
         from .types import documents_html

@@ -179,7 +179,7 @@ class _Checker:
 
     def derived(self, folder: Path, manifest: Any) -> None:
         from .storage.docs_cache import DOCS_FILES
-        from .storage.store import DOCS_CACHE, INDEX_DIR
+        from .storage.store import DOCS_CACHE, FILTERS_FILES, IDS_FILES, INDEX_DIR
 
         index_root = folder / INDEX_DIR
         if not index_root.is_dir():
@@ -192,6 +192,8 @@ class _Checker:
                 self.vector(part, manifest)
             elif (part / "bm25.json").exists():
                 self.bm25(part)
+            elif any((part / files.meta_name).exists() for files in (IDS_FILES, FILTERS_FILES)):
+                self.saved_arrays(part, IDS_FILES if (part / IDS_FILES.meta_name).exists() else FILTERS_FILES)
         fusion = index_root / "fusion" / "auto.json"
         if fusion.exists():
             self.check(fusion, "fusion", lambda: _sealed_json(fusion, manifest.config.get("name")))
@@ -220,6 +222,27 @@ class _Checker:
                     self.add(p, "docs cache", DAMAGED, str(exc))
                     continue
                 self.check(p, "docs cache", self._sum_test(p, expected, "document cache", meta_path))
+
+    def saved_arrays(self, part: Path, files: Any) -> None:
+        """The id map or filter columns (storage/saved_arrays.py): the sealed JSON and the file it names."""
+        from ._fileset import checked_name
+
+        box: dict[str, Any] = {}
+        meta_path = part / files.meta_name
+        kind = "id map" if files.meta_name.startswith("ids") else "filter columns"
+        self.check(meta_path, f"{kind} meta", lambda: box.update(m=files.read(part)) or None)
+        named: set[str] = set()
+        meta = box.get("m")
+        if isinstance(meta, dict):
+            try:
+                name = checked_name(meta.get("file"), files.name_pattern, meta_path)
+                expected = FileSum.from_json(meta.get("sum"), meta_path, name)
+            except CorruptionError as exc:
+                self.add(meta_path, f"{kind} meta", DAMAGED, str(exc))
+            else:
+                named.add(name)
+                self.check(part / name, kind, self._sum_test(part / name, expected, kind, meta_path))
+        self.extras(part, files.name_pattern, named, f"{kind} file")
 
     def vector(self, part: Path, manifest: Any) -> None:
         from .index.files import VECTOR_FILES

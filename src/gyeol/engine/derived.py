@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import dataclasses
 import os
-import threading
 from dataclasses import dataclass
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, cast
@@ -37,6 +36,7 @@ from ..storage.store import Rows, SegmentStore
 from ..types import Document, Results
 from .auto_fusion import AutoFusionState
 from .keyword_side import KeywordSide
+from .metadata_side import FilterColumns
 from .vector_side import VectorSide
 
 if TYPE_CHECKING:
@@ -97,8 +97,7 @@ class DerivedIndexes:
         self.vectors = VectorSide(config, tier=tier, device=device, read_only=read_only)
         self.keyword = KeywordSide(config, tokenizer, read_only=read_only)
         self.auto_fusion = AutoFusionState()  # measured on the first auto hybrid search
-        self._metadata: "MetadataColumns | None" = None
-        self._metadata_lock = threading.Lock()  # the first filtered searches build the columns once
+        self._filters = FilterColumns(writer=not read_only)  # metadata columns: loaded, kept, saved
         directory = store.directory
         self._manifest_path = None if directory is None else str(directory / MANIFEST_NAME)
         self._manifest_stamp = self._stamp()
@@ -188,7 +187,7 @@ class DerivedIndexes:
             raise GyeolError(self._switched)
         self.store = store
         self.keyword.follow(self.store)  # adds the writer's saved deltas: nothing is tokenized again
-        self._metadata = None
+        self._filters.reset()
         self.vectors.forget_saved()
 
     def _stamp(self) -> tuple | None:
@@ -229,12 +228,7 @@ class DerivedIndexes:
         self.keyword.append(self.store, staged.counts, first_label)  # and saves them beside the commit
         if self.vectors.checkpoint_due():
             self.save()
-        if self._metadata is not None:
-            try:
-                self._metadata.append(staged.metadata)
-            except Exception:  # the commit stands; rebuild the columns from it on the next filter
-                self._metadata = None
-                raise
+        self._filters.after_commit(self.store, staged.metadata)
 
     def merge_segments(self, swap: Callable[[], AbstractContextManager]) -> int:
         """Merge small segments as the tiered policy says (storage/merging.py); swap() is held only
@@ -263,7 +257,7 @@ class DerivedIndexes:
             kept = self.store.compact()
             steps.update(1)
             self.keyword.compacted(self.store, kept)  # postings renumbered: nothing tokenized again
-            self._metadata = None
+            self._filters.compacted(self.store)
             self.vectors.rebuild(self.store)
             steps.update(1)
             self.save()
@@ -298,6 +292,8 @@ class DerivedIndexes:
             self.keyword.index(self.store)
         self.vectors.save(self.store)
         self.keyword.save(self.store, consolidate=keyword)
+        self._filters.save(self.store)
+        self.store.save_idmap()
         if self.keyword.tokenizer is not None and self._has_embedder():
             try:
                 self.auto_fusion.get(self.store, self._rank_vector, self._rank_keyword)
@@ -309,28 +305,17 @@ class DerivedIndexes:
         """Release every derived structure and a reader's scratch files."""
         self.vectors.close()
         self.keyword.reset()
-        self._metadata = None
+        self._filters.reset()
 
     # ------------------------------------------------------------------ reads
 
     def mask(self, expr: "Expr") -> np.ndarray:
         """Live labels that match a compiled filter, as a boolean mask."""
-        return self._columns().mask(expr) & self.store.live
+        return self._filters.mask(self.store, expr) & self.store.live
 
     def _columns(self) -> "MetadataColumns":
-        """Typed metadata columns for filters, built on first filtered call (once, whatever the threads)."""
-        columns = self._metadata
-        if columns is not None:
-            return columns
-        with self._metadata_lock:
-            if self._metadata is None:
-                from ..filters import MetadataColumns
-
-                columns = MetadataColumns()
-                if self.store.n_labels:
-                    columns.append_json(self.store.metadata_json)
-                self._metadata = columns
-            return self._metadata
+        """Typed metadata columns for filters: the saved ones and the rows after them (filters/saved.py)."""
+        return self._filters.get(self.store)
 
     def select(self, ids: list[str] | None, expr: "Expr | None") -> np.ndarray:
         """Live labels of ids (input order, missing dropped) that match expr; with ids None, all that match."""

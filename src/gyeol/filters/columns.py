@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import operator
-import threading
 from itertools import chain
 from typing import Any, Callable, Iterable, Sequence, cast
 
@@ -16,86 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._arrays import GrowableArray
 from ..errors import CorruptionError, FilterError, InvalidInputError
 
 from .expr import Compare, And, Or, MatchAll, Expr, Scalar, _ORDERING, _as_scalar, _show, _found
+from .keys import _BOOL, _LIST, _NULL, _NUM, _STR, _VALUE_DTYPES, KeyColumn as _KeyColumn, Pairs as _Pairs
 
 __all__ = ["MetadataColumns"]
-
-
-class _Pairs:
-    """(label, value) pairs of one value type, in label order; values absent for nulls."""
-
-    __slots__ = ("labels", "values")
-
-    def __init__(self, value_dtype: type | None) -> None:
-        self.labels = GrowableArray(np.int64)
-        self.values = GrowableArray(value_dtype) if value_dtype is not None else None
-
-    def value_view(self) -> np.ndarray:
-        """The stored values, one per label; only the null kind has none, and callers skip it."""
-        assert self.values is not None, "the null kind stores no values"
-        return self.values.view()
-
-
-class _Strings:
-    """Interned strings of one key: str -> dense int32 code, plus a lazily built Arrow array."""
-
-    __slots__ = ("codes", "_pending", "_array", "_lock")
-
-    def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
-        self._pending: list[str] = []
-        self._array = pa.array([], pa.string())
-        self._lock = threading.Lock()  # filtered searches in many threads fold the pending strings once
-
-    def intern(self, value: str) -> int:
-        code = self.codes.get(value)
-        if code is None:
-            code = self.codes[value] = len(self.codes)
-            self._pending.append(value)
-        return code
-
-    def intern_many(self, values: list[str]) -> np.ndarray:
-        codes = self.codes
-        for value in dict.fromkeys(values):
-            if value not in codes:
-                codes[value] = len(codes)
-                self._pending.append(value)
-        return np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
-
-    def array(self) -> pa.Array:
-        if self._pending:
-            with self._lock:
-                if self._pending:
-                    self._array = pa.concat_arrays([self._array, pa.array(self._pending, pa.string())])
-                    self._pending = []
-        return self._array
-
-
-# Kinds of stored value; a list field's elements use the same four scalar kinds.
-_NUM, _STR, _BOOL, _NULL, _LIST = "num", "str", "bool", "null", "list"
-_VALUE_DTYPES: dict[str, type | None] = {
-    _NUM: np.float64,
-    _STR: np.int32,
-    _BOOL: np.bool_,
-    _NULL: None,
-    _LIST: np.int32,
-}
-
-
-class _KeyColumn:
-    """Everything stored under one metadata key, across all labels."""
-
-    __slots__ = ("present", "top", "elem", "strings", "lists")
-
-    def __init__(self) -> None:
-        self.present = GrowableArray(np.int64)
-        self.top = {kind: _Pairs(dtype) for kind, dtype in _VALUE_DTYPES.items()}
-        self.elem = {kind: _Pairs(_VALUE_DTYPES[kind]) for kind in (_NUM, _STR, _BOOL, _NULL)}
-        self.strings = _Strings()
-        self.lists: dict[tuple[Any, ...], int] = {}
 
 
 class _Staged:
@@ -195,6 +120,24 @@ class MetadataColumns:
     def keys(self) -> list[str]:
         """Give back every metadata key seen so far."""
         return list(self._keys)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Every key's state as named 1-D arrays, "<key number>.<part>" (filters/saved.py saves them)."""
+        return {f"{i}.{name}": arr for i, column in enumerate(self._keys.values())
+                for name, arr in column.to_arrays(self.n).items()}
+
+    @classmethod
+    def from_saved(cls, n: int, keys: list[str], get: Callable[[str], np.ndarray | None],
+                   where: str) -> "MetadataColumns":
+        """Columns of labels 0..n-1 over saved arrays, get(name) giving each on first use (checked):
+        a damaged one raises CorruptionError when a query or an append first needs it."""
+        def of_key(i: int) -> Callable[[str], np.ndarray | None]:
+            return lambda name: get(f"{i}.{name}")
+
+        columns = cls()
+        columns._keys = {key: _KeyColumn.from_saved(of_key(i), n, where) for i, key in enumerate(keys)}
+        columns.n = n
+        return columns
 
     # ---- write path: may loop over the new documents
 
@@ -417,7 +360,7 @@ class MetadataColumns:
             self._scatter(out, pairs.labels.view(), None, dense=dense)
             return
         if kind == _STR:
-            plain = column.strings.codes.get(plain)
+            plain = column.strings.code_of(plain)
             if plain is None:
                 return
         self._scatter(out, pairs.labels.view(), pairs.value_view() == plain, dense=dense)
@@ -430,7 +373,7 @@ class MetadataColumns:
             if kind == _NULL:
                 has_null = True
             elif kind == _STR:
-                code = column.strings.codes.get(plain)
+                code = column.strings.code_of(plain)
                 if code is not None:
                     wanted[_STR].append(code)
             else:
@@ -441,7 +384,7 @@ class MetadataColumns:
             pairs = column.top[kind]
             stored = pairs.value_view()
             if kind == _STR:
-                by_code = np.zeros(len(column.strings.codes), dtype=bool)
+                by_code = np.zeros(len(column.strings), dtype=bool)
                 by_code[targets] = True
                 cond = _codes_match(stored, by_code)
             elif len(targets) <= _FEW:

@@ -36,7 +36,8 @@ from .._fileset import fsync_dir, write_atomic
 from ..progress import progress
 from .docs_cache import DOCS_COLUMNS, DocsCaches
 from .manifest import DATA_DIR, Manifest, SegmentRef
-from .segments import ROW_GROUP_ROWS, segment_schema, vectors_to_arrow
+from .segments import ROW_GROUP_ROWS, assemble_segment, segment_schema, vectors_to_arrow
+from .typed_meta import unify
 
 if TYPE_CHECKING:
     from .store import SegmentStore
@@ -115,14 +116,17 @@ def write_merged(store: "SegmentStore", start: int, stop: int) -> MergedSegment:
     rows = sum(seg.rows for seg in replaced)
     name = store.fresh_segment_name(first)
     path = directory / DATA_DIR / name
-    schema = segment_schema(store.dim)
+    # the typed metadata columns of every source (small), unified into one schema (storage/typed_meta.py)
+    sources = [store.segment_meta(seg) for seg in replaced]
+    metas, untyped = unify([(columns, keys, len(labels)) for columns, keys, labels in sources])
+    schema = segment_schema(store.dim, metas[0].schema if metas[0].num_columns else None, untyped)
 
     def write(tmp: Path) -> None:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, \
                 progress(rows, f"merging {len(replaced)} segments ({rows} rows)") as bar:
             pending: list[pa.Table] = []
-            for seg in replaced:  # one source segment in memory at a time, plus a row group's worth
-                pending.append(_segment_table(store, seg, schema))
+            for seg, (_, _, labels), meta in zip(replaced, sources, metas):  # one source's rows at a time
+                pending.append(_segment_table(store, seg, labels, meta, untyped))
                 bar.update(seg.rows)
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
@@ -136,11 +140,12 @@ def write_merged(store: "SegmentStore", start: int, stop: int) -> MergedSegment:
     return MergedSegment(ref, tuple(replaced), manifest.next(segments=segments))
 
 
-def _segment_table(store: "SegmentStore", seg: SegmentRef, schema: pa.Schema) -> pa.Table:
+def _segment_table(store: "SegmentStore", seg: SegmentRef, labels: pa.Array, meta: pa.Table,
+                   untyped: list[str]) -> pa.Table:
     """One segment's rows: ids, texts and metadata from the store's columns, vectors read and checked."""
     vectors = store.segment_vectors(seg)  # checked against the segment's crc32 first
     docs = _docs_slice(store, seg.first_label, seg.rows)
-    return pa.Table.from_arrays([*docs.columns, vectors_to_arrow(vectors)], schema=schema)
+    return assemble_segment(docs, labels, meta if meta.num_columns else None, untyped, vectors_to_arrow(vectors))
 
 
 def _docs_slice(store: "SegmentStore", first: int, rows: int) -> pa.Table:

@@ -172,5 +172,5 @@ def write_batch(directory: Path, generation: int, first_label: int, ids: list[st
     """Write one batch as a segment of generation holding labels first_label..; no manifest names it yet."""
     # the form of manifest.SEGMENT_NAME, as SegmentStore names its segments
     name = f"seg-{generation:04d}-{first_label:012d}-{fresh_token()[:8]}.parquet"
-    write_parquet(directory / DATA_DIR / name, build_segment(ids, texts, metadata_json, vectors))
+    write_parquet(directory / DATA_DIR / name, build_segment(ids, texts, metadata_json, vectors, first_label=first_label))
     return SegmentRef(name, first_label, len(ids))

@@ -1,4 +1,4 @@
-"""Reading stored rows back: the texts and metadata dicts of labels, from a store's Arrow columns."""
+"""Reading stored rows back: the texts and metadata dicts of labels, and id strings, from a store's Arrow columns."""
 
 from __future__ import annotations
 
@@ -19,3 +19,37 @@ def read_rows(
     texts = texts_col.take(take).to_pylist()
     metas = [json.loads(m) if m else {} for m in metas_col.take(take).to_pylist()]
     return texts, metas
+
+
+StringIndex = tuple[np.ndarray, list[tuple[np.ndarray, memoryview]]]
+
+
+def string_index(chunks: list[pa.Array]) -> StringIndex:
+    """Each string chunk's first row and (offsets, bytes) views, for strings_at."""
+    chunk_starts: list[int] = []
+    chunk_views: list[tuple[np.ndarray, memoryview]] = []
+    first = 0
+    for chunk in chunks:
+        buffers = chunk.buffers()
+        width = np.int64 if chunk.type == pa.large_string() else np.int32
+        offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
+        chunk_starts.append(first)
+        chunk_views.append((offsets, data))
+        first += len(chunk)
+    return np.asarray(chunk_starts, dtype=np.int64), chunk_views
+
+
+def strings_at(index: StringIndex, rows: np.ndarray) -> list[str]:
+    """The strings at rows (across chunks), decoded straight from the Arrow buffers."""
+    starts, views = index
+    if len(views) == 1:
+        offsets, data = views[0]
+        return [str(data[a:b], "utf-8") for a, b in zip(offsets[rows].tolist(), offsets[rows + 1].tolist())]
+    which = np.searchsorted(starts, rows, side="right") - 1
+    out = []
+    for row, c in zip(rows.tolist(), which.tolist()):
+        offsets, data = views[c]
+        i = row - int(starts[c])
+        out.append(str(data[int(offsets[i]) : int(offsets[i + 1])], "utf-8"))
+    return out

@@ -21,7 +21,7 @@ from .._checksum import FileSum, check_file
 from .._fileset import confined, fresh_token, fsync_dir, sweep_temp_files, sweep_unnamed
 from ..errors import CorruptionError
 from .docs_cache import CACHE_NAME, DOCS_COLUMNS, DocsCaches
-from .idmap import IdMap, hash_ids
+from .idmap import IDS_FILES, IdMap, hash_chunks, hash_ids, load_saved_map, save_map
 from .manifest import (
     DATA_DIR,
     MANIFEST,
@@ -32,14 +32,18 @@ from .manifest import (
     write_manifest,
 )
 from .reembed import pending_files
+from .rows import string_index, strings_at
+from . import saved_arrays
+from .typed_meta import decode_json_rows, kept_columns, typed_columns
 from .segments import (
     arrow_to_vectors,
     build_segment,
     check_segment_dim,
     check_vector_values,
     read_segment,
+    read_segment_meta,
     read_tombstones,
-    segment_schema,
+    assemble_segment,
     vectors_to_arrow,
     write_parquet,
     write_tombstones,
@@ -49,6 +53,9 @@ log = logging.getLogger(__name__)
 
 INDEX_DIR = "index"
 DOCS_CACHE = "docs"  # under INDEX_DIR: derived Arrow IPC copies of each segment's id/text/metadata
+IDS_DIR = "ids"  # under INDEX_DIR: the id map's sorted hashes and labels, saved (storage/saved_arrays.py)
+FILTERS_DIR = "filters"  # under INDEX_DIR: the filter columns, saved by gyeol.filters.saved
+FILTERS_FILES = saved_arrays.fileset("columns")
 # True: segments up to VERIFY_AT_OPEN_MAX_BYTES have their crc32 checked at open (damage is a
 # CorruptionError there, whatever is read later); larger ones, like every segment when False, are
 # checked just before this handle first reads their bytes (an index rebuild, a docs-cache rebuild,
@@ -87,6 +94,9 @@ class SegmentStore:
         self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
         self._unverified: dict[str, FileSum] = {}  # segments whose crc32 is checked before their first read
+        self._n_live = 0
+        self._writable = directory is not None  # a read-only open says otherwise
+        self._ids_saved = False  # whether index/ids holds the id map's base run of this generation
 
     def _folder(self) -> Path:
         """The database folder, for the steps only an on-disk store takes (open, sweep)."""
@@ -146,19 +156,18 @@ class SegmentStore:
         if VERIFY_SEGMENTS_AT_OPEN:
             for seg in self.manifest.segments:
                 if seg.file in self._unverified and self._unverified[seg.file].bytes <= VERIFY_AT_OPEN_MAX_BYTES:
-                    self._verify_segment(seg)
+                    self.verify_segment(seg)
         for name in self.manifest.tombstones:
             if name in sums:
                 check_file(data / name, sums[name], what="tombstone", where=where)
+        self._writable = writable
         caches = DocsCaches(directory / INDEX_DIR / DOCS_CACHE, writable)
-        hashes = []
         for seg in self.manifest.segments:
             table = self._docs_table(seg, caches)
             for batch in table.to_batches():  # one row group at a time: small temporaries
                 ids, texts, metas = batch.columns
                 self._mapped_chunks = len(self._id_chunks) + 1  # loaded chunks are never folded
                 self._append_columns(ids, texts, metas)
-                hashes.append(hash_ids(ids))
         caches.commit({f"{seg.file}.arrow" for seg in self.manifest.segments})
         self._live = np.ones(self.manifest.next_label, dtype=bool)
         for labels in tombstones:
@@ -167,12 +176,48 @@ class SegmentStore:
             raise CorruptionError(
                 f"segments hold {self.n_labels} rows but the manifest expects {self.manifest.next_label}"
             )
-        live = np.flatnonzero(self._live)
-        all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-        self.idmap.rebuild(all_hashes[live], live)
+        self._n_live = int(np.count_nonzero(self._live))
+        self._load_idmap()
         self._check_unique_ids()
+        self._save_idmap_when_due()
 
-    def _verify_segment(self, seg: SegmentRef) -> None:
+    def _load_idmap(self) -> None:
+        """The id map: its saved base run (index/ids) mapped, the labels after it hashed; or all hashed."""
+        n = self.n_labels
+        saved = load_saved_map(self._folder() / INDEX_DIR / IDS_DIR, self.manifest.generation, n)
+        if saved is not None:
+            hashes, labels, covered = saved
+            self.idmap.adopt(hashes, labels, covered)
+            if covered < n:
+                self.idmap.add(self._hash_labels(covered, n), np.arange(covered, n, dtype=np.int64))
+            self._ids_saved = True
+            return
+        live = np.flatnonzero(self._live)
+        self.idmap.reset(self._hash_labels(0, n)[live], live, n)
+
+    def _hash_labels(self, start: int, stop: int) -> np.ndarray:
+        """hash_ids of the ids of labels start..stop-1, one chunk at a time."""
+        return hash_chunks(self._id_chunks, start, stop)
+
+    def save_idmap(self) -> None:
+        """A writer saves an id map that grew since its last save (close, checkpoints)."""
+        if self.idmap.tail_size or not self._ids_saved:
+            self._save_idmap_when_due(force=self.n_labels >= saved_arrays.SAVE_MIN_TAIL // 32)
+
+    def _save_idmap_when_due(self, *, force: bool = False) -> None:
+        """Fold the id map's tail into its base run when it has grown (a writer on disk also saves it)."""
+        idmap = self.idmap
+        due = saved_arrays.save_due(idmap.covered, idmap.tail_size)
+        unsaved = self._writable and not self._ids_saved and self.n_labels >= saved_arrays.SAVE_MIN_TAIL
+        if not (due or unsaved or force):
+            return
+        hashes, labels = idmap.folded(self._live)
+        idmap.adopt(hashes, labels, self.n_labels)
+        if self._writable and self.directory is not None:
+            folder = self.directory / INDEX_DIR / IDS_DIR
+            self._ids_saved = save_map(folder, hashes, labels, self.manifest.generation, self.n_labels)
+
+    def verify_segment(self, seg: SegmentRef) -> None:
         """Check a segment against the crc32 its manifest records, once per handle (CorruptionError naming it)."""
         expected = self._unverified.get(seg.file)
         if expected is not None:
@@ -183,7 +228,7 @@ class SegmentStore:
 
     def _check_unique_ids(self) -> None:
         """CorruptionError when two live labels hold the same id (hash ties are compared as strings)."""
-        tied = self.idmap.tied_labels()
+        tied = self.idmap.tied_labels(self._live)
         if not len(tied):
             return
         seen: dict[str, int] = {}
@@ -204,7 +249,7 @@ class SegmentStore:
         table = caches.open(f"{seg.file}.arrow", seg.rows)
         if table is not None:
             return table
-        self._verify_segment(seg)
+        self.verify_segment(seg)
         table = read_segment(directory / DATA_DIR / seg.file, list(DOCS_COLUMNS))
         if table.num_rows != seg.rows:
             raise CorruptionError(f"segment {seg.file} has {table.num_rows} rows, manifest says {seg.rows}")
@@ -225,6 +270,8 @@ class SegmentStore:
         # an interrupted re-embedding's batches stay while it can resume (storage/reembed.py)
         MANIFEST.sweep(directory, named | pending_files(directory, self.manifest))
         sweep_unnamed(directory / INDEX_DIR / DOCS_CACHE, CACHE_NAME, {f"{n}.arrow" for n in named})
+        saved_arrays.sweep(directory / INDEX_DIR / IDS_DIR, IDS_FILES)
+        saved_arrays.sweep(directory / INDEX_DIR / FILTERS_DIR, FILTERS_FILES)
 
     # ----------------------------------------------------------------- reading
 
@@ -239,7 +286,7 @@ class SegmentStore:
 
     @property
     def n_live(self) -> int:
-        return len(self.idmap)
+        return self._n_live
 
     @property
     def has_deletes(self) -> bool:
@@ -257,29 +304,8 @@ class SegmentStore:
     def ids_of(self, labels: np.ndarray) -> list[str]:
         """The id strings of a few labels, read straight from the Arrow buffers (the search hot path)."""
         if self._id_index is None:
-            chunk_starts: list[int] = []
-            chunk_views: list[tuple[np.ndarray, memoryview]] = []
-            first = 0
-            for chunk in self._id_chunks:
-                buffers = chunk.buffers()
-                width = np.int64 if chunk.type == pa.large_string() else np.int32
-                offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-                data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
-                chunk_starts.append(first)
-                chunk_views.append((offsets, data))
-                first += len(chunk)
-            self._id_index = (np.asarray(chunk_starts, dtype=np.int64), chunk_views)
-        starts, views = self._id_index
-        if len(views) == 1:
-            offsets, data = views[0]
-            return [str(data[a:b], "utf-8") for a, b in zip(offsets[labels].tolist(), offsets[labels + 1].tolist())]
-        which = np.searchsorted(starts, labels, side="right") - 1
-        out = []
-        for label, c in zip(labels.tolist(), which.tolist()):
-            offsets, data = views[c]
-            i = label - int(starts[c])
-            out.append(str(data[int(offsets[i]) : int(offsets[i + 1])], "utf-8"))
-        return out
+            self._id_index = string_index(self._id_chunks)
+        return strings_at(self._id_index, labels)
 
     @property
     def ids(self) -> pa.ChunkedArray:
@@ -296,7 +322,7 @@ class SegmentStore:
 
     def labels_of(self, ids: list[str]) -> np.ndarray:
         """Label of each id, -1 where the id is not live."""
-        return self.idmap.lookup(ids, hash_ids(ids), self.ids)
+        return self.idmap.lookup(ids, hash_ids(ids), self.ids_of, self._live)
 
     def vectors(self, first_label: int = 0) -> np.ndarray:
         """Stored vectors of labels first_label.. (dead included), read from the segments."""
@@ -324,11 +350,18 @@ class SegmentStore:
     def segment_vectors(self, seg: SegmentRef) -> np.ndarray:
         """One segment's vectors, checked: finite, and unit length in a cosine collection."""
         path = self._folder() / DATA_DIR / seg.file
-        self._verify_segment(seg)
+        self.verify_segment(seg)
         vectors = arrow_to_vectors(read_segment(path, ["vector"]).column("vector"), self.dim)
         if len(vectors) != seg.rows:
             raise CorruptionError(f"segment {path} holds {len(vectors)} vectors, {MANIFEST.meta_name} says {seg.rows}")
         return check_vector_values(vectors, path, unit=self.manifest.config.get("metric") == "cosine")
+
+    def segment_meta(self, seg: SegmentRef) -> tuple[dict[str, pa.Array], list[str], pa.Array]:
+        """One segment's typed metadata columns, untyped keys and labels (storage/typed_meta.py), checked;
+        a segment written before typed columns has them made from its JSON."""
+        self.verify_segment(seg)
+        return read_segment_meta(self._folder() / DATA_DIR / seg.file, seg.first_label, seg.rows,
+                                 lambda: self.metadata_json.slice(seg.first_label, seg.rows).to_pylist())
 
     # ----------------------------------------------------------------- writing
 
@@ -355,7 +388,7 @@ class SegmentStore:
         written: list[Path] = []
         try:
             if rows is not None and n_new:
-                table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors)
+                table = build_segment(rows.ids, rows.texts, rows.metadata_json, rows.vectors, first_label=first)
                 if self.directory is not None:
                     name = _segment_name(self.manifest.generation, first)
                     write_parquet(self.directory / DATA_DIR / name, table)
@@ -383,7 +416,7 @@ class SegmentStore:
         new_labels = np.arange(first, first + n_new, dtype=np.int64)
         if len(delete_labels):
             self._live[delete_labels] = False
-            self.idmap.remove(delete_labels)
+            self._n_live -= len(delete_labels)
         if rows is not None and table is not None:  # n_new rows were built into table
             self._append_columns(table.column("id").chunk(0), table.column("text").chunk(0),
                                  table.column("metadata").chunk(0))
@@ -391,7 +424,9 @@ class SegmentStore:
                 # own a copy: rows.vectors may be the caller's array, which they are free to reuse
                 self._vector_chunks.append(np.array(rows.vectors, dtype=np.float32, copy=True))
             self._live = np.concatenate([self._live, np.ones(n_new, dtype=bool)])
+            self._n_live += n_new
             self.idmap.add(rows.hashes, new_labels)
+        self._save_idmap_when_due()
         return new_labels
 
     def compact(self) -> np.ndarray:
@@ -402,12 +437,15 @@ class SegmentStore:
         ids = self.ids.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
         texts = self.texts.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
         metas = self.metadata_json.take(take).combine_chunks() if len(keep) else pa.array([], pa.string())
+        meta, untyped = self._kept_meta(keep)
         generation = self.manifest.generation + 1
         old_files = self.manifest.files()
         segments: tuple[SegmentRef, ...] = ()
         table = None
         if len(keep):
-            table = pa.Table.from_arrays([ids, texts, metas, vectors_to_arrow(vectors)], schema=segment_schema(self.dim))
+            docs = pa.Table.from_arrays([ids, texts, metas], names=["id", "text", "metadata"])
+            labels = pa.array(np.arange(len(keep), dtype=np.int64))
+            table = assemble_segment(docs, labels, meta, untyped, vectors_to_arrow(vectors))
         if self.directory is not None:
             if table is not None:
                 name = _segment_name(generation, 0)
@@ -433,8 +471,23 @@ class SegmentStore:
             self._append_columns(ids, texts, metas)
         self._live = np.ones(len(keep), dtype=bool)
         labels = np.arange(len(keep), dtype=np.int64)
-        self.idmap.rebuild(hash_ids(ids) if len(keep) else np.empty(0, np.uint64), labels)
+        self._n_live = len(keep)
+        self.idmap.reset(hash_ids(ids) if len(keep) else np.empty(0, np.uint64), labels, len(keep))
+        self._ids_saved = False  # the saved map is of the old generation
+        self._save_idmap_when_due()
         return keep
+
+    def _kept_meta(self, keep: np.ndarray) -> tuple[pa.Table | None, list[str]]:
+        """The typed metadata columns of the labels keep, for compact(): each segment's, unified."""
+        if self.directory is None or not len(keep):  # in memory: from the JSON
+            return kept_columns([(*typed_columns(decode_json_rows(self.metadata_json.take(pa.array(keep, pa.int64()))
+                                                                  .to_pylist())), np.arange(len(keep)))])
+        parts = []
+        for seg in self.manifest.segments:
+            local = keep[(keep >= seg.first_label) & (keep < seg.first_label + seg.rows)] - seg.first_label
+            columns, untyped, _ = self.segment_meta(seg)
+            parts.append((columns, untyped, local))
+        return kept_columns(parts)
 
     def _append_columns(self, ids: pa.Array, texts: pa.Array, metas: pa.Array) -> None:
         self._columns = None
