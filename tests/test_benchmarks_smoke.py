@@ -110,7 +110,8 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "merge_policy_smoke.json": ["config.adds", "config.batch", *(f"rows[].{key}" for key in (
             "name", "segments", "build_s", "data_bytes", "open_writer_ms", "open_reader_ms", "qps_vector",
             "qps_keyword", "qps_hybrid", "qps_vector_vs_compacted", "qps_keyword_vs_compacted",
-            "qps_hybrid_vs_compacted", "get_ms"))],
+            "qps_hybrid_vs_compacted", "cpu_qps_keyword_vs_compacted", "add_s.max", "exclusive_hold_s.max",
+            "get_ms"))],
     }),
     "make_pydoc_set.py": (["--out", "{out}/pydoc_en"], {"pydoc_en/corpus.jsonl": [], "pydoc_en/queries.jsonl": []}),
     "search_latency.py": (["--smoke", "--out", "{out}"], {

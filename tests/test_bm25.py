@@ -297,7 +297,7 @@ def test_save_load_round_trip(tmp_path: Path, corpus, queries):
     index.save(tmp_path, generation=3)
     loaded = BM25Index.load(tmp_path, 3, params, max_labels=5000)
     assert loaded is not None and loaded.n_labels == 2000 and loaded.n_live == index.n_live
-    assert isinstance(loaded._post_doc, np.memmap)
+    assert isinstance(loaded._post_doc.base, np.memmap)  # a plain view of the mapped file, not a copy
     for query in queries:
         np.testing.assert_array_equal(loaded.get_scores(query), index.get_scores(query))
     # writes after load copy the memory-mapped arrays, never touch the files

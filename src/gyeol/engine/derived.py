@@ -218,22 +218,31 @@ class DerivedIndexes:
         counts = self.keyword.stage(self.store, texts)
         return StagedWrite(rows, batch.metadata, replaced, counts)
 
-    def apply(self, staged: StagedWrite) -> None:
-        """Commit a staged write and bring every derived index up to it."""
+    def apply(self, staged: StagedWrite) -> Callable[[], None]:
+        """Commit a staged write and bring every derived index up to it in memory; give back what writes
+        the derived files after it (BM25 delta, checkpoint), which reads the indexes only: the writer
+        calls it outside the exclusive section, before any other write."""
         first_label = self.store.manifest.next_label
         self.store.commit(staged.rows, staged.replaced)
         self.vectors.add(staged.rows.vectors, self.store)
         if len(staged.replaced):
             self.keyword.delete(self.store, staged.replaced)
-        self.keyword.append(self.store, staged.counts, first_label)  # and saves them beside the commit
-        if self.vectors.checkpoint_due():
-            self.save()
+        keyword_due = self.keyword.append(self.store, staged.counts, first_label)
+        checkpoint_due = self.vectors.checkpoint_due()
         if self._metadata is not None:
             try:
                 self._metadata.append(staged.metadata)
             except Exception:  # the commit stands; rebuild the columns from it on the next filter
                 self._metadata = None
                 raise
+
+        def persist() -> None:
+            if keyword_due:
+                assert staged.counts is not None
+                self.keyword.persist(self.store, staged.counts, first_label)  # beside the commit
+            if checkpoint_due:
+                self.save()
+        return persist
 
     def merge_segments(self, swap: Callable[[], AbstractContextManager]) -> int:
         """Merge small segments as the tiered policy says (storage/merging.py); swap() is held only

@@ -221,15 +221,25 @@ class KeywordSide:
         self.index(store)
         return count_terms(self.tokenize(texts), self._length_skips())
 
-    def append(self, store: SegmentStore, counts: "TermCounts | None", first_label: int) -> None:
-        """After the store committed labels first_label..: index their counts and persist them."""
+    def append(self, store: SegmentStore, counts: "TermCounts | None", first_label: int) -> bool:
+        """After the store committed labels first_label..: index their counts (in memory, inside the
+        commit's exclusive section); True when persist(counts, first_label) should then write them."""
         index = self._index
         if counts is None or index is None or index.n_labels != first_label:
             self.reset()  # out of step (no tokenizer, or staged over another state): rebuilt on use
-            return
+            return False
         index.add_counts(counts)
+        return True
+
+    def persist(self, store: SegmentStore, counts: "TermCounts", first_label: int) -> None:
+        """Save what append indexed: a delta, or the whole index when the deltas have grown past it.
+
+        Reads the index only (BM25Index.export_arrays changes nothing), so the writer runs it after
+        the commit's exclusive section, searches going on meanwhile; the writer's own lock keeps
+        every other write out until it is done.
+        """
         directory = index_dir(store, "bm25")
-        if directory is None or self._read_only:
+        if directory is None or self._read_only or self._index is None:
             return
         from ..lexical.deltas import append_delta, coverage
 

@@ -177,6 +177,14 @@ class BM25Index:
         """Fold the tail chunks into the CSR, dropping postings of dead labels."""
         if not self._tail and not self._csr_has_dead:
             return
+        self._term_ptr, self._post_doc, self._post_tf = self._merged_postings()
+        self._tail = []
+        self._tail_postings = 0
+        self._csr_has_dead = False
+
+    def _merged_postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Give back (term_ptr, post_doc, post_tf) of the CSR with the tail folded in and dead postings dropped,
+        as new arrays: the index is not changed, so searches may run meanwhile."""
         vocab_size = len(self._vocab)
         base_terms = np.repeat(np.arange(len(self._term_ptr) - 1, dtype=np.int32), np.diff(self._term_ptr))
         terms = np.concatenate([base_terms] + [c[0] for c in self._tail])
@@ -184,14 +192,10 @@ class BM25Index:
         tfs = np.concatenate([np.asarray(self._post_tf)] + [c[2] for c in self._tail])
         keep = self._live.view()[docs]
         terms, docs, tfs = terms[keep], docs[keep], tfs[keep]
-        order = np.argsort(terms, kind="stable")
-        self._post_doc = docs[order]
-        self._post_tf = tfs[order]
-        self._term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=vocab_size), out=self._term_ptr[1:])
-        self._tail = []
-        self._tail_postings = 0
-        self._csr_has_dead = False
+        order = np.argsort(terms, kind="stable")  # runs already term-sorted: timsort merges them
+        term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=vocab_size), out=term_ptr[1:])
+        return term_ptr, docs[order], tfs[order]
 
     def subset(self, keep: np.ndarray) -> "BM25Index":
         """A new index over the labels keep (ascending), renumbered 0..len(keep)-1 in order, nothing
@@ -420,14 +424,18 @@ class BM25Index:
     def export_arrays(self) -> dict[str, np.ndarray]:
         """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them).
 
-        The tail is merged first, so from_arrays gives back an index equal to this one.
+        The tail is folded into new postings arrays (the index itself is not changed, so searches may
+        run meanwhile), so from_arrays gives back an index equal to this one.
         """
-        self.merge()
+        if self._tail or self._csr_has_dead:
+            term_ptr, post_doc, post_tf = self._merged_postings()
+        else:
+            term_ptr, post_doc, post_tf = self._term_ptr, self._post_doc, self._post_tf
         offsets, data = strings_to_arrays(list(self._vocab))  # dict order is term-id order
         arrays = {
-            "term_ptr": self._term_ptr,
-            "post_doc": self._post_doc,
-            "post_tf": self._post_tf,
+            "term_ptr": term_ptr,
+            "post_doc": post_doc,
+            "post_tf": post_tf,
             "doc_len": self._doc_len.view(),
             "live": self._live.view(),
             "fwd_ptr": self._fwd_ptr.view(),
@@ -443,10 +451,12 @@ class BM25Index:
         cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int,
         length_skips: tuple[str, ...] = (),
     ) -> "BM25Index":
-        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps).
+        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps, held as plain
+        ndarray views, since slicing an np.memmap costs more per query than the slice itself).
 
         Raises CorruptionError when they do not fit together.
         """
+        arrays = {name: np.asarray(arr) for name, arr in arrays.items()}
         terms = strings_from_arrays(arrays["vocab_offsets"], arrays["vocab_data"])
         vocab = dict(zip(terms, range(len(terms))))
         n_postings = len(arrays["post_doc"])
