@@ -318,15 +318,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="seconds per QPS figure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scratch", type=Path, default=None, help="where the collections are built (a temp dir)")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None,
+                        help="measure nothing: table, plot and one report from these reports' rows (runs of one N each)")
     add_output_args(parser, "--n 300 --batch 100 --opens 1 --rounds 1 --seconds 0.2")
     args = apply_smoke(parser.parse_args(), n=[300], batch=100, kiwi_sample=300, opens=1, rounds=1, seconds=0.2)
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="gyeol-scale-", dir=args.scratch) as scratch:
-        for n in args.n:
-            row = measure(n, args, Path(scratch))
-            rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k not in ("first", "qps_per_round")}), flush=True)
+    if args.combine:
+        reports = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.combine]
+        rows = sorted((row for report in reports for row in report["rows"]), key=lambda row: row["n"])
+        args.n = [row["n"] for row in rows]
+    else:
+        with tempfile.TemporaryDirectory(prefix="gyeol-scale-", dir=args.scratch) as scratch:
+            for n in args.n:
+                row = measure(n, args, Path(scratch))
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if k not in ("first", "qps_per_round")}), flush=True)
     columns = [("name", "N"), ("ingest_docs_per_s", "ingest docs/s"), ("kiwi_docs_per_s", "Kiwi docs/s"),
                ("ingest_vs_kiwi", "x Kiwi"),
                ("adds_docs_per_s", "add() calls docs/s"), ("close_s", "close s"), ("add_max_s", "slowest add s"), ("peak_rss_mb", "peak RSS MB"),
