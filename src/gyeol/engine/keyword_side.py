@@ -45,6 +45,13 @@ TOKENIZE_PART = 1_000
 class KeywordSide:
     """The tokenizer and the BM25 index over the store's texts, in step with the store's commits."""
 
+    # Load Kiwi's model in a background thread at open. Off: kiwipiepy holds the GIL while it builds
+    # its model and through its first analysis (seconds), so the thread stalled the opening thread
+    # instead of overlapping with it: a first vector search on a fresh 1,000-passage handle took
+    # 2.6-4.8 s with it and 17-23 ms without, and import to the first hybrid result was no faster
+    # (load average ~10, four fresh processes each). Kiwi now loads on the first call that needs it.
+    PRELOAD_KIWI = False
+
     def __init__(self, config: CollectionConfig, tokenizer: Any, *, read_only: bool) -> None:
         from ..lexical.tokenizers import has_keyword_side
 
@@ -90,7 +97,7 @@ class KeywordSide:
         """Load Kiwi's model in a background thread (seconds), while the vector index and embedder load."""
         from ..lexical.tokenizers.kiwi import KiwiTokenizer  # kiwipiepy itself is imported in the thread
 
-        if isinstance(self.tokenizer, KiwiTokenizer):
+        if self.PRELOAD_KIWI and isinstance(self.tokenizer, KiwiTokenizer):
             self._preload = threading.Thread(target=_warm, args=(self.tokenizer,), name="gyeol-kiwi-load",
                                              daemon=True)
             self._preload.start()
