@@ -1,4 +1,4 @@
-"""What the tiered merge policy buys: N adds of B documents, with segment merging on and off, against the same collection compacted.
+"""What the tiered merge policy buys: N adds of B documents, merged or not, against the same collection compacted.
 
 Collections of the same N*B documents (given vectors, whitespace tokenizer): "unmerged" (the
 policy switched off in its build process: one segment per add, what gyeol did before

@@ -319,7 +319,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scratch", type=Path, default=None, help="where the collections are built (a temp dir)")
     parser.add_argument("--combine", type=Path, nargs="+", default=None,
-                        help="measure nothing: table, plot and one report from these reports' rows (runs of one N each)")
+                        help="measure nothing: one table, plot and report from these reports' rows")
     add_output_args(parser, "--n 300 --batch 100 --opens 1 --rounds 1 --seconds 0.2")
     args = apply_smoke(parser.parse_args(), n=[300], batch=100, kiwi_sample=300, opens=1, rounds=1, seconds=0.2)
 
@@ -336,7 +336,8 @@ def main() -> None:
                 print(json.dumps({k: v for k, v in row.items() if k not in ("first", "qps_per_round")}), flush=True)
     columns = [("name", "N"), ("ingest_docs_per_s", "ingest docs/s"), ("kiwi_docs_per_s", "Kiwi docs/s"),
                ("ingest_vs_kiwi", "x Kiwi"),
-               ("adds_docs_per_s", "add() calls docs/s"), ("close_s", "close s"), ("add_max_s", "slowest add s"), ("peak_rss_mb", "peak RSS MB"),
+               ("adds_docs_per_s", "add() calls docs/s"), ("close_s", "close s"), ("add_max_s", "slowest add s"),
+               ("peak_rss_mb", "peak RSS MB"),
                ("collection_rss_mb", "reader RSS MB"), ("disk_mb", "disk MB"), ("segments", "segments"),
                ("open_s", "open s"), ("first_vector_s", "1st vector s"), ("first_keyword_s", "1st keyword s"),
                ("first_hybrid_s", "1st hybrid s"), ("first_filtered_s", "1st filtered s"),

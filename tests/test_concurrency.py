@@ -415,3 +415,45 @@ def test_a_search_is_not_blocked_by_the_bm25_files_written_after_a_commit(tmp_pa
     monkeypatch.undo()
     with gyeol.connect(tmp_path / "db", read_only=True) as reader:
         assert reader.get_collection("c").search("gated", k=5, mode="keyword").ids == ["new"]
+
+
+def test_a_search_is_not_blocked_while_the_writer_folds_the_bm25_tail(tmp_path, monkeypatch) -> None:
+    """The tail merge a write makes due (seconds at a million documents) runs outside the exclusive section;
+    the merged postings are swapped in under it, and score as before."""
+    import gyeol.lexical.bm25 as bm25
+
+    monkeypatch.setattr(bm25, "_TAIL_MAX_CHUNKS", 2)  # the third add's tail is due for a merge
+    db = gyeol.connect(tmp_path / "db")
+    col = db.create_collection("c", embedder=None, dim=DIM, tokenizer="whitespace")
+    for i in range(2):
+        col.add([f"common w{i} x{j}" for j in range(10)], ids=[f"d{i}-{j}" for j in range(10)],
+                vectors=_vectors(10, i))
+    before = col.search("common w1", k=30, mode="keyword")
+    merging, release = threading.Event(), threading.Event()
+    real = bm25.BM25Index.merged_postings
+
+    def gated(self):
+        merging.set()
+        assert release.wait(WAIT)
+        return real(self)
+
+    monkeypatch.setattr(bm25.BM25Index, "merged_postings", gated)
+    writer, written = _in_thread(lambda: col.add(["common gated"], ids=["new"], vectors=_vectors(1, 9)))
+    try:
+        assert merging.wait(WAIT)  # committed; the tail is being merged
+        searcher, found = _in_thread(lambda: col.search("gated", k=5, mode="keyword").ids)
+        searcher.join(WAIT / 2)
+        assert not searcher.is_alive(), "a search waited for the writer's BM25 tail merge"
+        assert found == [["new"]]
+    finally:
+        release.set()
+        writer.join(WAIT)
+    assert written == [["new"]]
+    after = col.search("common w1", k=30, mode="keyword")
+    assert after.ids[: len(before.ids)] == before.ids or set(before.ids) <= set(after.ids)
+    reference = {h.id: h.score for h in after}
+    monkeypatch.undo()
+    db.close()
+    with gyeol.connect(tmp_path / "db", read_only=True) as reader:  # a fresh build from the saved files
+        again = reader.get_collection("c").search("common w1", k=30, mode="keyword")
+        assert {h.id: h.score for h in again} == pytest.approx(reference, rel=1e-12)

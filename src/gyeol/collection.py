@@ -362,7 +362,7 @@ class Collection:
         staged = engine.stage(batch, replaced)
         with self._rw.exclusive():
             persist = engine.apply(staged)
-        persist()  # the derived files: searches go on meanwhile (it reads the indexes only)
+        persist(self._rw.exclusive)  # the derived files: searches go on meanwhile (it reads the indexes only)
         engine.merge_segments(self._rw.exclusive)  # still one write: searches wait only for each swap
 
     # ------------------------------------------------------------------ reads

@@ -218,10 +218,11 @@ class DerivedIndexes:
         counts = self.keyword.stage(self.store, texts)
         return StagedWrite(rows, batch.metadata, replaced, counts)
 
-    def apply(self, staged: StagedWrite) -> Callable[[], None]:
+    def apply(self, staged: StagedWrite) -> Callable[[Callable[[], AbstractContextManager]], None]:
         """Commit a staged write and bring every derived index up to it in memory; give back what writes
-        the derived files after it (BM25 delta, checkpoint), which reads the indexes only: the writer
-        calls it outside the exclusive section, before any other write."""
+        the derived files after it (BM25 delta, checkpoint) and folds a grown BM25 tail in, reading the
+        indexes only: the writer calls it outside the exclusive section, before any other write, with
+        swap (the exclusive section) to hold while it swaps merged postings in."""
         first_label = self.store.manifest.next_label
         self.store.commit(staged.rows, staged.replaced)
         self.vectors.add(staged.rows.vectors, self.store)
@@ -236,10 +237,10 @@ class DerivedIndexes:
                 self._metadata = None
                 raise
 
-        def persist() -> None:
+        def persist(swap: Callable[[], AbstractContextManager]) -> None:
             if keyword_due:
                 assert staged.counts is not None
-                self.keyword.persist(self.store, staged.counts, first_label)  # beside the commit
+                self.keyword.persist(self.store, staged.counts, first_label, swap)  # beside the commit
             if checkpoint_due:
                 self.save()
         return persist

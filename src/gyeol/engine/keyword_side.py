@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -235,16 +236,27 @@ class KeywordSide:
         if counts is None or index is None or index.n_labels != first_label:
             self.reset()  # out of step (no tokenizer, or staged over another state): rebuilt on use
             return False
-        index.add_counts(counts)
+        index.add_counts(counts, merge=False)  # a tail grown past its bound is folded in by persist
         return True
 
-    def persist(self, store: SegmentStore, counts: "TermCounts", first_label: int) -> None:
-        """Save what append indexed: a delta, or the whole index when the deltas have grown past it.
+    def persist(self, store: SegmentStore, counts: "TermCounts", first_label: int,
+                swap: Callable[[], AbstractContextManager]) -> None:
+        """Save what append indexed (a delta, or the whole index when the deltas have grown past it),
+        and fold the postings' tail into the CSR when it has grown past its bound.
 
-        Reads the index only (BM25Index.export_arrays changes nothing), so the writer runs it after
-        the commit's exclusive section, searches going on meanwhile; the writer's own lock keeps
-        every other write out until it is done.
+        Both read the index only (BM25Index.export_arrays and merged_postings change nothing), so the
+        writer runs this after the commit's exclusive section, searches going on meanwhile; swap()
+        (the exclusive section) is held only to adopt the merged postings. The writer's own lock
+        keeps every other write out until it is done.
         """
+        self._save_counts(store, counts, first_label)
+        index = self._index
+        if index is not None and index.merge_due():
+            merged = index.merged_postings()  # seconds at a million documents: no lock held
+            with swap():
+                index.adopt_postings(merged)
+
+    def _save_counts(self, store: SegmentStore, counts: "TermCounts", first_label: int) -> None:
         directory = index_dir(store, "bm25")
         if directory is None or self._read_only or self._index is None:
             return

@@ -110,8 +110,11 @@ class BM25Index:
         """Append documents as labels n_labels, n_labels + 1, ..., in order."""
         self.add_counts(count_terms(token_lists, self.length_skips))
 
-    def add_counts(self, counts: TermCounts) -> None:
-        """Append documents counted by count_terms (or loaded from a save) as the next labels."""
+    def add_counts(self, counts: TermCounts, *, merge: bool = True) -> None:
+        """Append documents counted by count_terms (or loaded from a save) as the next labels.
+
+        merge=False leaves a tail grown past its bound for the caller to fold in (merge_due,
+        merged_postings, adopt_postings), so a writer can do that work while searches go on."""
         n_new = counts.n_docs
         if n_new == 0:
             return
@@ -145,9 +148,13 @@ class BM25Index:
         self._n_live += n_new
         self._total_len_live += int(lengths.sum(dtype=np.int64))
         self._stats_cache = None
-        tail_is_big = self._tail_postings > max(_TAIL_MIN_POSTINGS, len(self._post_doc) // 4)
-        if tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS:
+        if merge and self.merge_due():
             self.merge()
+
+    def merge_due(self) -> bool:
+        """True when the tail has grown past its bound (a fraction of the CSR, or too many chunks)."""
+        tail_is_big = self._tail_postings > max(_TAIL_MIN_POSTINGS, len(self._post_doc) // 4)
+        return tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS
 
     def delete(self, labels: np.ndarray) -> None:
         """Mark labels dead (idempotent): they stop counting in N, avgdl and df."""
@@ -178,6 +185,21 @@ class BM25Index:
         if not self._tail and not self._csr_has_dead:
             return
         self._term_ptr, self._post_doc, self._post_tf = self._merged_postings()
+        self._tail = []
+        self._tail_postings = 0
+        self._csr_has_dead = False
+
+    def merged_postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The CSR with the tail folded in, as new arrays (the index is not changed: searches may run
+        meanwhile), for adopt_postings; the last item says how many tail chunks it holds."""
+        return (*self._merged_postings(), len(self._tail))
+
+    def adopt_postings(self, merged: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
+        """Take postings merged_postings made, when nothing was added or deleted since (a quick swap)."""
+        term_ptr, post_doc, post_tf, n_chunks = merged
+        if n_chunks != len(self._tail) or len(term_ptr) != len(self._vocab) + 1:
+            raise InvalidInputError("the index changed since these postings were merged")
+        self._term_ptr, self._post_doc, self._post_tf = term_ptr, post_doc, post_tf
         self._tail = []
         self._tail_postings = 0
         self._csr_has_dead = False
