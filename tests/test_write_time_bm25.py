@@ -275,3 +275,19 @@ def test_export_folds_the_tail_into_new_arrays_and_leaves_the_index_as_it_was():
     for query in (["common", "w3"], ["doc7", "w1"], ["w2", "w6", "w5"]):
         np.testing.assert_array_equal(loaded.get_scores(query), index.get_scores(query))
         np.testing.assert_allclose(loaded.get_scores(query)[live], reference.get_scores(query), rtol=1e-9)
+
+
+def test_concat_counts_equals_counting_the_documents_at_once():
+    from gyeol.lexical.counts import concat_counts, count_terms
+
+    docs = [t.split() for t in _texts(0, 50)] + [[], ["common", "common", "new"]]
+    parts = [count_terms(docs[a:b]) for a, b in ((0, 7), (7, 8), (8, 30), (30, 52))]
+    joined, whole = concat_counts(parts), count_terms(docs)
+    assert joined.n_docs == whole.n_docs
+    np.testing.assert_array_equal(joined.doc_len, whole.doc_len)
+    np.testing.assert_array_equal(joined.doc_ptr, whole.doc_ptr)
+    for i in range(whole.n_docs):  # the same (term, tf) pairs per document, whatever the term numbering
+        lo, hi = whole.doc_ptr[i], whole.doc_ptr[i + 1]
+        want = {whole.terms[t]: tf for t, tf in zip(whole.pair_term[lo:hi], whole.pair_tf[lo:hi])}
+        got = {joined.terms[t]: tf for t, tf in zip(joined.pair_term[lo:hi], joined.pair_tf[lo:hi])}
+        assert got == want

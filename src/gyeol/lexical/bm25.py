@@ -34,7 +34,7 @@ from ..ranked import Ranked
 from . import scoring
 from ._persist import header_count, open_saved, save_arrays
 from .batch import rank_pairs
-from .counts import TermCounts, count_terms
+from .counts import TermCounts, concat_counts, count_terms
 from .deltas import chained_deltas
 
 __all__ = ["BM25Index"]
@@ -431,17 +431,20 @@ class BM25Index:
     def follow(self, directory: Path, generation: int, max_labels: int, terms: dict[str, Any] | None = None) -> bool:
         """Add the saved deltas that continue this index (up to max_labels); False when the save in
         directory does not continue it (another generation or terms, or a newer save: load it instead)."""
+        parts: list[TermCounts] = []
         try:
             saved = open_saved(Path(directory))
             if (saved is None or saved.header.get("generation") != int(generation)
                     or saved.header.get("terms") != terms or header_count(saved.header, "n_labels") > self.n_labels):
                 return False
-            for counts in chained_deltas(saved, self.n_labels, max_labels):
-                self.add_counts(counts)
-            return True
+            parts.extend(chained_deltas(saved, self.n_labels, max_labels))
         except CorruptionError as exc:
             logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", directory, exc)
-            return True  # what was added is sound: the caller tokenizes the rest
+        if parts:  # those before a damaged one are sound: the caller tokenizes the rest
+            # one tail chunk for all of them, left unmerged: a reader loading 64 deltas beside a million
+            # documents would otherwise merge its postings at load, and a search reads one chunk per term
+            self.add_counts(concat_counts(parts), merge=False)
+        return True
 
     def export_arrays(self) -> dict[str, np.ndarray]:
         """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them).
