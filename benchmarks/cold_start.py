@@ -56,9 +56,8 @@ t0 = time.perf_counter()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gyeol
 t_import = time.perf_counter()
-if sys.argv[2] == "no-preload":  # the A/B of --compare-preload: Kiwi loads when the first query needs it
-    import gyeol.engine.keyword_side as ks
-    ks.KeywordSide._start_preload = lambda self: None
+import gyeol.engine.keyword_side as ks  # the A/B of --compare-preload (no-preload: Kiwi loads on first need)
+ks.KeywordSide.PRELOAD_KIWI = sys.argv[2] == "preload"
 db = gyeol.connect(sys.argv[1])
 col = db.get_collection("sample")
 t_open = time.perf_counter()

@@ -123,7 +123,16 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         "merge_policy_smoke.json": ["config.adds", "config.batch", *(f"rows[].{key}" for key in (
             "name", "segments", "build_s", "data_bytes", "open_writer_ms", "open_reader_ms", "qps_vector",
             "qps_keyword", "qps_hybrid", "qps_vector_vs_compacted", "qps_keyword_vs_compacted",
-            "qps_hybrid_vs_compacted", "get_ms"))],
+            "qps_hybrid_vs_compacted", "cpu_qps_keyword_vs_compacted", "add_s.max", "exclusive_hold_s.max",
+            "get_ms"))],
+    }),
+    "scale.py": (["--smoke", "--out", "{out}"], {
+        "scale_smoke.png": [],
+        "scale_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
+            "n", "ingest_docs_per_s", "kiwi_docs_per_s", "ingest_vs_kiwi", "adds_docs_per_s", "add_max_s",
+            "peak_rss_mb", "collection_rss_mb", "disk_mb", "segments", "open_s", "first_vector_s",
+            "first_keyword_s", "first_hybrid_s", "first_filtered_s", "cold_hybrid_s", "qps_vector_1",
+            "qps_keyword_2", "qps_hybrid_4", "speedup_keyword_2", "compact_s", "load_before"))],
     }),
     "open_filter.py": (["--smoke", "--out", "{out}"], {
         "open_filter_smoke.json": ["config.n", "config.gyeol.this", *(f"rows[].{key}" for key in (

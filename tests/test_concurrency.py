@@ -374,3 +374,86 @@ def test_write_staged_before_bm25_was_built_is_indexed() -> None:
         writer.join(WAIT)
     assert written == [["z"]]
     assert col.search("zebra", k=3, mode="keyword").ids == ["z"]
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["delta", "whole save"])
+def test_a_search_is_not_blocked_by_the_bm25_files_written_after_a_commit(tmp_path, monkeypatch, whole) -> None:
+    """An add writes its BM25 delta (or the whole index) after the commit's exclusive section: a search
+    meanwhile neither waits for it nor misses the committed batch, and the files, once written, are read."""
+    import gyeol.engine.keyword_side as keyword_side
+    import gyeol.lexical.bm25 as bm25
+    import gyeol.lexical.deltas as deltas
+
+    db = gyeol.connect(tmp_path / "db")
+    col = db.create_collection("c", embedder=None, dim=DIM, tokenizer="whitespace")
+    col.add([f"common w{i}" for i in range(20)], ids=[f"d{i}" for i in range(20)], vectors=_vectors(20, 1))
+    if whole:
+        monkeypatch.setattr(keyword_side, "MAX_DELTAS", 0)  # the next add saves the whole index
+    writing, release = threading.Event(), threading.Event()
+
+    def gated(real):
+        def write(*args, **kwargs):
+            writing.set()
+            assert release.wait(WAIT)
+            return real(*args, **kwargs)
+        return write
+
+    monkeypatch.setattr(bm25, "save_arrays", gated(bm25.save_arrays))
+    monkeypatch.setattr(deltas, "append_arrays", gated(deltas.append_arrays))
+    writer, written = _in_thread(lambda: col.add(["common gated"], ids=["new"], vectors=_vectors(1, 2)))
+    try:
+        assert writing.wait(WAIT)  # committed; its BM25 files are being written
+        searcher, found = _in_thread(lambda: col.search("gated", k=5, mode="keyword").ids)
+        searcher.join(WAIT / 2)
+        assert not searcher.is_alive(), "a search waited for the BM25 files of a committed add"
+        assert found == [["new"]]
+    finally:
+        release.set()
+        writer.join(WAIT)
+    assert written == [["new"]]
+    db.close()
+    monkeypatch.undo()
+    with gyeol.connect(tmp_path / "db", read_only=True) as reader:
+        assert reader.get_collection("c").search("gated", k=5, mode="keyword").ids == ["new"]
+
+
+def test_a_search_is_not_blocked_while_the_writer_folds_the_bm25_tail(tmp_path, monkeypatch) -> None:
+    """The tail merge a write makes due (seconds at a million documents) runs outside the exclusive section;
+    the merged postings are swapped in under it, and score as before."""
+    import gyeol.lexical.bm25 as bm25
+
+    monkeypatch.setattr(bm25, "_TAIL_MAX_CHUNKS", 2)  # the third add's tail is due for a merge
+    db = gyeol.connect(tmp_path / "db")
+    col = db.create_collection("c", embedder=None, dim=DIM, tokenizer="whitespace")
+    for i in range(2):
+        col.add([f"common w{i} x{j}" for j in range(10)], ids=[f"d{i}-{j}" for j in range(10)],
+                vectors=_vectors(10, i))
+    before = col.search("common w1", k=30, mode="keyword")
+    merging, release = threading.Event(), threading.Event()
+    real = bm25.BM25Index.merged_postings
+
+    def gated(self):
+        merging.set()
+        assert release.wait(WAIT)
+        return real(self)
+
+    monkeypatch.setattr(bm25.BM25Index, "merged_postings", gated)
+    writer, written = _in_thread(lambda: col.add(["common gated"], ids=["new"], vectors=_vectors(1, 9)))
+    try:
+        assert merging.wait(WAIT)  # committed; the tail is being merged
+        searcher, found = _in_thread(lambda: col.search("gated", k=5, mode="keyword").ids)
+        searcher.join(WAIT / 2)
+        assert not searcher.is_alive(), "a search waited for the writer's BM25 tail merge"
+        assert found == [["new"]]
+    finally:
+        release.set()
+        writer.join(WAIT)
+    assert written == [["new"]]
+    after = col.search("common w1", k=30, mode="keyword")
+    assert after.ids[: len(before.ids)] == before.ids or set(before.ids) <= set(after.ids)
+    reference = {h.id: h.score for h in after}
+    monkeypatch.undo()
+    db.close()
+    with gyeol.connect(tmp_path / "db", read_only=True) as reader:  # a fresh build from the saved files
+        again = reader.get_collection("c").search("common w1", k=30, mode="keyword")
+        assert {h.id: h.score for h in again} == pytest.approx(reference, rel=1e-12)

@@ -249,3 +249,45 @@ def test_compact_renumbers_the_postings_without_tokenizing(db_path, rng):
         want = dict(zip(texts, reference.get_scores(["common", "w2"])))
         assert set(hits.ids) == set(want)
         np.testing.assert_allclose(hits.scores, [want[i] for i in hits.ids], rtol=1e-9)
+
+
+def test_export_folds_the_tail_into_new_arrays_and_leaves_the_index_as_it_was():
+    """What a writer saves after the commit's exclusive section: the export changes nothing a search reads,
+    and the exported arrays score as rank_bm25 over the live documents."""
+    from gyeol.config import BM25
+    from gyeol.lexical.bm25 import BM25Index
+
+    docs = [t.split() for t in _texts(0, 300)]
+    index = BM25Index(BM25(variant="okapi"))
+    for start in range(0, 300, 30):
+        index.add(docs[start:start + 30])
+    dead = np.arange(0, 300, 13)
+    index.delete(dead)
+    tail, post_doc = list(index._tail), index._post_doc
+    assert tail  # small adds stay in the tail
+    arrays = index.export_arrays()
+    assert len(index._tail) == len(tail) and all(a is b for a, b in zip(index._tail, tail))
+    assert index._post_doc is post_doc  # nothing swapped under a search
+    loaded = BM25Index.from_arrays(BM25(variant="okapi"), arrays, n_labels=300,
+                                   vocabulary_size=index.vocabulary_size)
+    live = np.setdiff1d(np.arange(300), dead)
+    reference = BM25Okapi([docs[i] for i in live])
+    for query in (["common", "w3"], ["doc7", "w1"], ["w2", "w6", "w5"]):
+        np.testing.assert_array_equal(loaded.get_scores(query), index.get_scores(query))
+        np.testing.assert_allclose(loaded.get_scores(query)[live], reference.get_scores(query), rtol=1e-9)
+
+
+def test_concat_counts_equals_counting_the_documents_at_once():
+    from gyeol.lexical.counts import concat_counts, count_terms
+
+    docs = [t.split() for t in _texts(0, 50)] + [[], ["common", "common", "new"]]
+    parts = [count_terms(docs[a:b]) for a, b in ((0, 7), (7, 8), (8, 30), (30, 52))]
+    joined, whole = concat_counts(parts), count_terms(docs)
+    assert joined.n_docs == whole.n_docs
+    np.testing.assert_array_equal(joined.doc_len, whole.doc_len)
+    np.testing.assert_array_equal(joined.doc_ptr, whole.doc_ptr)
+    for i in range(whole.n_docs):  # the same (term, tf) pairs per document, whatever the term numbering
+        lo, hi = whole.doc_ptr[i], whole.doc_ptr[i + 1]
+        want = {whole.terms[t]: tf for t, tf in zip(whole.pair_term[lo:hi], whole.pair_tf[lo:hi])}
+        got = {joined.terms[t]: tf for t, tf in zip(joined.pair_term[lo:hi], joined.pair_tf[lo:hi])}
+        assert got == want

@@ -376,7 +376,8 @@ class Collection:
         engine = self._engine
         staged = engine.stage(batch, replaced)
         with self._rw.exclusive():
-            engine.apply(staged)
+            persist = engine.apply(staged)
+        persist(self._rw.exclusive)  # the derived files: searches go on meanwhile (it reads the indexes only)
         engine.merge_segments(self._rw.exclusive)  # still one write: searches wait only for each swap
 
     # ------------------------------------------------------------------ reads

@@ -218,17 +218,27 @@ class DerivedIndexes:
         counts = self.keyword.stage(self.store, texts)
         return StagedWrite(rows, batch.metadata, replaced, counts)
 
-    def apply(self, staged: StagedWrite) -> None:
-        """Commit a staged write and bring every derived index up to it."""
+    def apply(self, staged: StagedWrite) -> Callable[[Callable[[], AbstractContextManager]], None]:
+        """Commit a staged write and bring every derived index up to it in memory; give back what writes
+        the derived files after it (BM25 delta, checkpoint) and folds a grown BM25 tail in, reading the
+        indexes only: the writer calls it outside the exclusive section, before any other write, with
+        swap (the exclusive section) to hold while it swaps merged postings in."""
         first_label = self.store.manifest.next_label
         self.store.commit(staged.rows, staged.replaced)
         self.vectors.add(staged.rows.vectors, self.store)
         if len(staged.replaced):
             self.keyword.delete(self.store, staged.replaced)
-        self.keyword.append(self.store, staged.counts, first_label)  # and saves them beside the commit
-        if self.vectors.checkpoint_due():
-            self.save()
+        keyword_due = self.keyword.append(self.store, staged.counts, first_label)
+        checkpoint_due = self.vectors.checkpoint_due()
         self._filters.after_commit(self.store, staged.metadata)
+
+        def persist(swap: Callable[[], AbstractContextManager]) -> None:
+            if keyword_due:
+                assert staged.counts is not None
+                self.keyword.persist(self.store, staged.counts, first_label, swap)  # beside the commit
+            if checkpoint_due:
+                self.save()
+        return persist
 
     def merge_segments(self, swap: Callable[[], AbstractContextManager]) -> int:
         """Merge small segments as the tiered policy says (storage/merging.py); swap() is held only

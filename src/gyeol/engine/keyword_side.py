@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -44,6 +45,13 @@ TOKENIZE_PART = 1_000
 
 class KeywordSide:
     """The tokenizer and the BM25 index over the store's texts, in step with the store's commits."""
+
+    # Load Kiwi's model in a background thread at open. Off: kiwipiepy holds the GIL while it builds
+    # its model and through its first analysis (seconds), so the thread stalled the opening thread
+    # instead of overlapping with it: a first vector search on a fresh 1,000-passage handle took
+    # 2.6-4.8 s with it and 17-23 ms without, and import to the first hybrid result was no faster
+    # (load average ~10, four fresh processes each). Kiwi now loads on the first call that needs it.
+    PRELOAD_KIWI = False
 
     def __init__(self, config: CollectionConfig, tokenizer: Any, *, read_only: bool) -> None:
         from ..lexical.tokenizers import has_keyword_side
@@ -90,7 +98,7 @@ class KeywordSide:
         """Load Kiwi's model in a background thread (seconds), while the vector index and embedder load."""
         from ..lexical.tokenizers.kiwi import KiwiTokenizer  # kiwipiepy itself is imported in the thread
 
-        if isinstance(self.tokenizer, KiwiTokenizer):
+        if self.PRELOAD_KIWI and isinstance(self.tokenizer, KiwiTokenizer):
             self._preload = threading.Thread(target=_warm, args=(self.tokenizer,), name="gyeol-kiwi-load",
                                              daemon=True)
             self._preload.start()
@@ -221,15 +229,36 @@ class KeywordSide:
         self.index(store)
         return count_terms(self.tokenize(texts), self._length_skips())
 
-    def append(self, store: SegmentStore, counts: "TermCounts | None", first_label: int) -> None:
-        """After the store committed labels first_label..: index their counts and persist them."""
+    def append(self, store: SegmentStore, counts: "TermCounts | None", first_label: int) -> bool:
+        """After the store committed labels first_label..: index their counts (in memory, inside the
+        commit's exclusive section); True when persist(counts, first_label) should then write them."""
         index = self._index
         if counts is None or index is None or index.n_labels != first_label:
             self.reset()  # out of step (no tokenizer, or staged over another state): rebuilt on use
-            return
-        index.add_counts(counts)
+            return False
+        index.add_counts(counts, merge=False)  # a tail grown past its bound is folded in by persist
+        return True
+
+    def persist(self, store: SegmentStore, counts: "TermCounts", first_label: int,
+                swap: Callable[[], AbstractContextManager]) -> None:
+        """Save what append indexed (a delta, or the whole index when the deltas have grown past it),
+        and fold the postings' tail into the CSR when it has grown past its bound.
+
+        Both read the index only (BM25Index.export_arrays and merged_postings change nothing), so the
+        writer runs this after the commit's exclusive section, searches going on meanwhile; swap()
+        (the exclusive section) is held only to adopt the merged postings. The writer's own lock
+        keeps every other write out until it is done.
+        """
+        self._save_counts(store, counts, first_label)
+        index = self._index
+        if index is not None and index.merge_due():
+            merged = index.merged_postings()  # seconds at a million documents: no lock held
+            with swap():
+                index.adopt_postings(merged)
+
+    def _save_counts(self, store: SegmentStore, counts: "TermCounts", first_label: int) -> None:
         directory = index_dir(store, "bm25")
-        if directory is None or self._read_only:
+        if directory is None or self._read_only or self._index is None:
             return
         from ..lexical.deltas import append_delta, coverage
 

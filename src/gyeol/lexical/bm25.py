@@ -36,7 +36,7 @@ from ._persist import LazyChecks, header_count, open_saved, save_arrays
 from .batch import rank_pairs
 from . import blockmax
 from .blockmax import BLOCK_DTYPES, BlockMaxima, build_blocks, prune_top_k, worth_pruning
-from .counts import TermCounts, count_terms
+from .counts import TermCounts, concat_counts, count_terms
 from .deltas import chained_deltas
 
 __all__ = ["BM25Index"]
@@ -117,8 +117,11 @@ class BM25Index:
         """Append documents as labels n_labels, n_labels + 1, ..., in order."""
         self.add_counts(count_terms(token_lists, self.length_skips))
 
-    def add_counts(self, counts: TermCounts) -> None:
-        """Append documents counted by count_terms (or loaded from a save) as the next labels."""
+    def add_counts(self, counts: TermCounts, *, merge: bool = True) -> None:
+        """Append documents counted by count_terms (or loaded from a save) as the next labels.
+
+        merge=False leaves a tail grown past its bound for the caller to fold in (merge_due,
+        merged_postings, adopt_postings), so a writer can do that work while searches go on."""
         n_new = counts.n_docs
         if n_new == 0:
             return
@@ -152,9 +155,13 @@ class BM25Index:
         self._n_live += n_new
         self._total_len_live += int(lengths.sum(dtype=np.int64))
         self._stats_cache = None
-        tail_is_big = self._tail_postings > max(_TAIL_MIN_POSTINGS, len(self._post_doc) // 4)
-        if tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS:
+        if merge and self.merge_due():
             self.merge()
+
+    def merge_due(self) -> bool:
+        """True when the tail has grown past its bound (a fraction of the CSR, or too many chunks)."""
+        tail_is_big = self._tail_postings > max(_TAIL_MIN_POSTINGS, len(self._post_doc) // 4)
+        return tail_is_big or len(self._tail) > _TAIL_MAX_CHUNKS
 
     def delete(self, labels: np.ndarray) -> None:
         """Mark labels dead (idempotent): they stop counting in N, avgdl and df."""
@@ -185,7 +192,34 @@ class BM25Index:
         """Fold the tail chunks into the CSR, dropping postings of dead labels."""
         if not self._tail and not self._csr_has_dead:
             return
-        self._check_all()
+        self._term_ptr, self._post_doc, self._post_tf = self._merged_postings()
+        self._tail = []
+        self._tail_postings = 0
+        self._csr_has_dead = False
+        self._csr_labels = self.n_labels
+        self._blocks = None
+
+    def merged_postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The CSR with the tail folded in, as new arrays (the index is not changed: searches may run
+        meanwhile), for adopt_postings; the last item says how many tail chunks it holds."""
+        return (*self._merged_postings(), len(self._tail))
+
+    def adopt_postings(self, merged: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
+        """Take postings merged_postings made, when nothing was added or deleted since (a quick swap)."""
+        term_ptr, post_doc, post_tf, n_chunks = merged
+        if n_chunks != len(self._tail) or len(term_ptr) != len(self._vocab) + 1:
+            raise InvalidInputError("the index changed since these postings were merged")
+        self._term_ptr, self._post_doc, self._post_tf = term_ptr, post_doc, post_tf
+        self._tail = []
+        self._tail_postings = 0
+        self._csr_has_dead = False
+        self._csr_labels = self.n_labels
+        self._blocks = None  # made again over the new CSR on the next pruned query
+
+    def _merged_postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Give back (term_ptr, post_doc, post_tf) of the CSR with the tail folded in and dead postings dropped,
+        as new arrays: the index is not changed, so searches may run meanwhile."""
+        self._check_all()  # every posting is read: lazily checked chunks are checked first
         vocab_size = len(self._vocab)
         base_terms = np.repeat(np.arange(len(self._term_ptr) - 1, dtype=np.int32), np.diff(self._term_ptr))
         terms = np.concatenate([base_terms] + [c[0] for c in self._tail])
@@ -193,16 +227,10 @@ class BM25Index:
         tfs = np.concatenate([np.asarray(self._post_tf)] + [c[2] for c in self._tail])
         keep = self._live.view()[docs]
         terms, docs, tfs = terms[keep], docs[keep], tfs[keep]
-        order = np.argsort(terms, kind="stable")
-        self._post_doc = docs[order]
-        self._post_tf = tfs[order]
-        self._term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=vocab_size), out=self._term_ptr[1:])
-        self._tail = []
-        self._tail_postings = 0
-        self._csr_has_dead = False
-        self._csr_labels = self.n_labels
-        self._blocks = None
+        order = np.argsort(terms, kind="stable")  # runs already term-sorted: timsort merges them
+        term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=vocab_size), out=term_ptr[1:])
+        return term_ptr, docs[order], tfs[order]
 
     def subset(self, keep: np.ndarray) -> "BM25Index":
         """A new index over the labels keep (ascending), renumbered 0..len(keep)-1 in order, nothing
@@ -475,31 +503,40 @@ class BM25Index:
     def follow(self, directory: Path, generation: int, max_labels: int, terms: dict[str, Any] | None = None) -> bool:
         """Add the saved deltas that continue this index (up to max_labels); False when the save in
         directory does not continue it (another generation or terms, or a newer save: load it instead)."""
+        parts: list[TermCounts] = []
         try:
             saved = open_saved(Path(directory))
             if (saved is None or saved.header.get("generation") != int(generation)
                     or saved.header.get("terms") != terms or header_count(saved.header, "n_labels") > self.n_labels):
                 return False
-            for counts in chained_deltas(saved, self.n_labels, max_labels):
-                self.add_counts(counts)
-            return True
+            parts.extend(chained_deltas(saved, self.n_labels, max_labels))
         except CorruptionError as exc:
             logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", directory, exc)
-            return True  # what was added is sound: the caller tokenizes the rest
+        if parts:  # those before a damaged one are sound: the caller tokenizes the rest
+            # one tail chunk for all of them, left unmerged: a reader loading 64 deltas beside a million
+            # documents would otherwise merge its postings at load, and a search reads one chunk per term
+            self.add_counts(concat_counts(parts), merge=False)
+        return True
 
     def export_arrays(self) -> dict[str, np.ndarray]:
         """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them), the block
         maxima included (made now when missing).
 
-        The tail is merged first, so from_arrays gives back an index equal to this one.
+        The tail is folded into new postings arrays (the index itself is not changed, so searches may
+        run meanwhile), so from_arrays gives back an index equal to this one.
         """
-        self._check_all()
-        self.merge()
+        self._check_all()  # what is saved gets fresh checksums: damaged bytes must not be laundered
+        if self._tail or self._csr_has_dead:
+            term_ptr, post_doc, post_tf = self._merged_postings()
+            blocks = build_blocks(term_ptr, post_doc, post_tf, self._doc_len.view(), self.n_labels)
+        else:
+            term_ptr, post_doc, post_tf = self._term_ptr, self._post_doc, self._post_tf
+            blocks = self._block_maxima()
         offsets, data = strings_to_arrays(list(self._vocab))  # dict order is term-id order
         arrays = {
-            "term_ptr": self._term_ptr,
-            "post_doc": self._post_doc,
-            "post_tf": self._post_tf,
+            "term_ptr": term_ptr,
+            "post_doc": post_doc,
+            "post_tf": post_tf,
             "doc_len": self._doc_len.view(),
             "live": self._live.view(),
             "fwd_ptr": self._fwd_ptr.view(),
@@ -507,7 +544,7 @@ class BM25Index:
             "df": self._df.view(),
             "vocab_offsets": offsets,
             "vocab_data": data,
-            **self._block_maxima().to_arrays(),
+            **blocks.to_arrays(),
         }
         return {name: np.asarray(arr, dtype=ARRAY_DTYPES[name]) for name, arr in arrays.items()}
 
@@ -516,10 +553,12 @@ class BM25Index:
         cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int,
         length_skips: tuple[str, ...] = (),
     ) -> "BM25Index":
-        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps).
+        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps, held as plain
+        ndarray views, since slicing an np.memmap costs more per query than the slice itself).
 
         Raises CorruptionError when they do not fit together.
         """
+        arrays = {name: np.asarray(arr) for name, arr in arrays.items()}
         terms = strings_from_arrays(arrays["vocab_offsets"], arrays["vocab_data"])
         vocab = dict(zip(terms, range(len(terms))))
         n_postings = len(arrays["post_doc"])

@@ -17,7 +17,7 @@ import pyarrow as pa
 from .._arrays import strings_from_arrays, strings_to_arrays
 from ..errors import CorruptionError, InvalidInputError
 
-__all__ = ["TermCounts", "count_terms", "COUNT_DTYPES"]
+__all__ = ["TermCounts", "count_terms", "concat_counts", "COUNT_DTYPES"]
 
 _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 #: The arrays of a saved TermCounts (to_arrays / from_arrays).
@@ -105,3 +105,20 @@ def _len_of_tokens(tokens: Any) -> int:
     if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
         raise InvalidInputError(f"each document's tokens must be a list of str, got {type(tokens).__name__}")
     return len(tokens)
+
+
+def concat_counts(parts: list[TermCounts]) -> TermCounts:
+    """One TermCounts of the documents of parts, in order (each part's terms mapped into one list)."""
+    if len(parts) == 1:
+        return parts[0]
+    index: dict[str, int] = {}
+    pair_terms = []
+    for part in parts:  # one Python step per distinct term of each part, not per token
+        local = np.fromiter((index.setdefault(term, len(index)) for term in part.terms), dtype=np.int32,
+                            count=len(part.terms))
+        pair_terms.append(local[part.pair_term])
+    starts = np.cumsum([0] + [int(part.doc_ptr[-1]) for part in parts[:-1]])
+    doc_ptr = np.concatenate([np.zeros(1, np.int64)] + [part.doc_ptr[1:] + start for part, start in zip(parts, starts)])
+    return TermCounts(list(index), np.concatenate([part.doc_len for part in parts]), doc_ptr.astype(np.int64),
+                      np.concatenate(pair_terms).astype(np.int32),
+                      np.concatenate([part.pair_tf for part in parts]).astype(np.int32))
