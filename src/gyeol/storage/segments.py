@@ -125,16 +125,21 @@ def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
 
 
+
+def _read_schema(path: Path, named_by: str) -> pa.Schema:
+    """A segment's Parquet schema (its footer only); CorruptionError when it is missing or unreadable."""
+    try:
+        return pq.read_schema(path, memory_map=True)
+    except FileNotFoundError:
+        raise CorruptionError(f"segment {path} named by {named_by} is missing") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+
 def read_segment_meta(path: Path, first_label: int, rows: int, metadata_json: Callable[[], list[str | None]]
                       ) -> tuple[dict[str, pa.Array], list[str], pa.Array]:
     """A segment's typed metadata columns, untyped keys and labels (CorruptionError when its labels are not
     first_label..); one written before typed columns has them made from metadata_json(), its JSON rows."""
-    try:
-        schema = pq.read_schema(path, memory_map=True)
-    except FileNotFoundError:
-        raise CorruptionError(f"segment {path} named by the manifest is missing") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+    schema = _read_schema(path, "the manifest")
     expected = np.arange(first_label, first_label + rows, dtype=np.int64)
     if "label" not in schema.names:
         columns, untyped = typed_columns(decode_json_rows(metadata_json()))
@@ -150,12 +155,7 @@ def read_segment_meta(path: Path, first_label: int, rows: int, metadata_json: Ca
 
 def check_segment_dim(path: Path, dim: int, where: Path) -> None:
     """CorruptionError unless the segment's vector column holds vectors of dim floats (reads the footer only)."""
-    try:
-        schema = pq.read_schema(path, memory_map=True)
-    except FileNotFoundError:
-        raise CorruptionError(f"segment {path} named by {where} is missing") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptionError(f"segment {path} is unreadable: {exc}") from exc
+    schema = _read_schema(path, str(where))
     field = schema.field("vector") if "vector" in schema.names else None
     if field is None or not pa.types.is_fixed_size_list(field.type) or field.type.list_size != dim:
         found = "no vector column" if field is None else f"vector column {field.type}"
