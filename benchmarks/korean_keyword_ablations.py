@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import platform
 import re
 import time
@@ -348,11 +347,7 @@ def main(argv: list[str] | None = None) -> None:
               "grid_points": len(grid)}
     keep = set(singles) | set(grid[:20]) | {"kiwi default (mixed)", "every morpheme"}  # the grid's best 20 only
     report["rows"] = [r for r in rows if r["row"] in keep]
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "korean_keyword_ablations.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    path = lib.write_report(args.out, "korean_keyword_ablations", report)
     print(f"\nwrote {path}")
 
 

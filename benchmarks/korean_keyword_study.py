@@ -35,7 +35,6 @@ Writes OUT/korean_keyword_study.json (OUT = benchmarks/results by default) and p
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import re
 import statistics
@@ -376,11 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     report = {"benchmark": "korean_keyword_study", "smoke": args.smoke, "python": platform.python_version(),
               "machine": platform.machine(), "rows": rows, "cost": cost, "mixed_collection": mixed,
               "sets": {n: {"documents": len(d.texts), "queries": len(d.queries)} for n, d in sets.items()}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "korean_keyword_study.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    path = lib.write_report(args.out, "korean_keyword_study", report)
     print(f"\nwrote {path}")
 
 

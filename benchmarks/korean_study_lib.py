@@ -205,3 +205,13 @@ class Fields:
             cand = np.flatnonzero(hit)
             out.append(cand[np.lexsort((cand, -row[cand]))[:K]])
         return out
+
+
+def write_report(out: Path, name: str, report: dict[str, Any]) -> Path:
+    """Write report as out/<name>.json (temp file, then replace) and give back the path."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
