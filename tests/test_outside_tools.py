@@ -171,6 +171,7 @@ def _model_type(vals: list) -> str | None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(metadatas, min_size=1, max_size=3))
 @example(batches=[[{"a": 2**63 + 1}]])  # an int beyond int64: a float64 column, compared as float
+@example(batches=[[{"b": 0.0}], [{"b": 2**53 + 1}]])  # float64 and int64 segments merged: the int rounds as float() does
 def test_typed_columns_follow_the_rule_and_metadata_round_trips_exactly(tmp_path_factory, batches):
     folder = tmp_path_factory.mktemp("kb")
     db = gyeol.connect(folder)

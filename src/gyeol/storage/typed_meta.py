@@ -128,6 +128,15 @@ def _common_type(types: list[pa.DataType]) -> pa.DataType | None:
     return None
 
 
+def _cast(column: pa.Array, kind: pa.DataType) -> pa.Array:
+    """column as kind; int64 widened to float64 rounds as Python's float() does (ints beyond 2**53
+    are not exact in float64, which the rule above accepts), every other cast is checked."""
+    source, target = column.type, kind
+    if pa.types.is_list(source) and pa.types.is_list(target):
+        source, target = source.value_type, target.value_type
+    return column.cast(kind, safe=not (source == pa.int64() and target == pa.float64()))
+
+
 def kept_columns(parts: Sequence[tuple[dict[str, pa.Array], list[str], Any]]) -> tuple[pa.Table | None, list[str]]:
     """The typed columns of some rows of each part, unified into one table (None: no typed key), and the
     untyped keys. parts: (typed columns, untyped keys, row numbers to keep) per source, in label order."""
@@ -161,7 +170,7 @@ def unify(parts: Sequence[tuple[dict[str, pa.Array], list[str], int]]) -> tuple[
             kinds[key] = kind
     tables = []
     for columns, _, rows in parts:
-        arrays = [columns[k].cast(t) if k in columns else pa.nulls(rows, t) for k, t in kinds.items()]
+        arrays = [_cast(columns[k], t) if k in columns else pa.nulls(rows, t) for k, t in kinds.items()]
         tables.append(pa.Table.from_arrays(arrays, names=[META_PREFIX + k for k in kinds]) if kinds
                       else pa.table({"_": pa.nulls(rows)}).drop(["_"]))
     return tables, list(untyped)
