@@ -220,7 +220,7 @@ class DerivedIndexes:
 
     def apply(self, staged: StagedWrite) -> Callable[[Callable[[], AbstractContextManager]], None]:
         """Commit a staged write and bring every derived index up to it in memory; give back what writes
-        the derived files after it (BM25 delta, checkpoint) and folds a grown BM25 tail in, reading the
+        the derived files after it (BM25 delta, checkpoint, filter columns) and folds a grown BM25 tail in, reading the
         indexes only: the writer calls it outside the exclusive section, before any other write, with
         swap (the exclusive section) to hold while it swaps merged postings in."""
         first_label = self.store.manifest.next_label
@@ -238,6 +238,7 @@ class DerivedIndexes:
                 self.keyword.persist(self.store, staged.counts, first_label, swap)  # beside the commit
             if checkpoint_due:
                 self.save()
+            self._filters.persist(self.store)  # the filter columns, when due
         return persist
 
     def merge_segments(self, swap: Callable[[], AbstractContextManager]) -> int:

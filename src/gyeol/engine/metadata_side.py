@@ -85,6 +85,10 @@ class FilterColumns:
                 raise
         elif self._writer and store.directory is not None:
             self.get(store)  # the commit's rows included
+
+    def persist(self, store: "SegmentStore") -> None:
+        """Save the columns when they grew enough since their last save: the writer calls it after the
+        commit's exclusive section (it reads the columns only; appends come from the writer alone)."""
         self._save(store, force=False)
 
     def compacted(self, store: "SegmentStore") -> None:
