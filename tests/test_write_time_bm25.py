@@ -280,9 +280,10 @@ def test_export_folds_the_tail_into_new_arrays_and_leaves_the_index_as_it_was():
 def test_concat_counts_equals_counting_the_documents_at_once():
     from gyeol.lexical.counts import concat_counts, count_terms
 
-    docs = [t.split() for t in _texts(0, 50)] + [[], ["common", "common", "new"]]
-    parts = [count_terms(docs[a:b]) for a, b in ((0, 7), (7, 8), (8, 30), (30, 52))]
+    docs = [t.split() for t in _texts(0, 50)] + [[], ["common", "common", "new"], ["검색", "검색", "new"], []]
+    parts = [count_terms(docs[a:b]) for a, b in ((0, 7), (7, 8), (8, 30), (30, 52), (52, 53), (53, 54))]
     joined, whole = concat_counts(parts), count_terms(docs)
+    assert sorted(joined.terms) == sorted(whole.terms)  # each term once
     assert joined.n_docs == whole.n_docs
     np.testing.assert_array_equal(joined.doc_len, whole.doc_len)
     np.testing.assert_array_equal(joined.doc_ptr, whole.doc_ptr)
