@@ -110,11 +110,28 @@ def test_deltas_are_bounded_and_save_indexes_keyword_folds_them(db_path, rng):
         assert (covered.n_deltas, covered.base_labels) == (0, col.count())
 
 
-def test_a_delta_that_does_not_continue_the_save_is_not_used(db_path, rng):
+def test_close_folds_the_deltas_into_one_save(db_path, rng):
     with gyeol.connect(db_path) as db:
         col = new_collection(db)
         col.add(_texts(0, 20), ids=[f"r{i}" for i in range(20)], vectors=random_vectors(rng, 20))
         col.add(_texts(20, 5), ids=[f"r{i}" for i in range(20, 25)], vectors=random_vectors(rng, 5))
+        assert len(json.loads((_bm25_dir(db_path) / "bm25.json").read_text())["deltas"]) == 1
+    meta = json.loads((_bm25_dir(db_path) / "bm25.json").read_text())
+    assert not meta.get("deltas") and meta["n_labels"] == 25
+    seen: list[str] = []
+    with gyeol.connect(db_path, read_only=True) as db:
+        col = db.get_collection("docs", tokenizer=_counting_tokenizer(seen))
+        assert col.search("doc22", k=1, mode="keyword").ids == ["r22"]
+    assert seen == ["doc22"]  # the query only: nothing tokenized again
+
+
+def test_a_delta_that_does_not_continue_the_save_is_not_used(db_path, rng):
+    db = gyeol.connect(db_path)
+    col = new_collection(db)
+    col.add(_texts(0, 20), ids=[f"r{i}" for i in range(20)], vectors=random_vectors(rng, 20))
+    col.add(_texts(20, 5), ids=[f"r{i}" for i in range(20, 25)], vectors=random_vectors(rng, 5))
+    col.release(save=False)  # stopped without the closing save (as a killed writer): the delta stays
+    db.close()
     meta_path = _bm25_dir(db_path) / "bm25.json"
     meta = json.loads(meta_path.read_text())
     assert len(meta["deltas"]) == 1

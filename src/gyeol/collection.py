@@ -166,7 +166,7 @@ class Collection:
                 return
             try:
                 if save:
-                    self._engine.save()
+                    self._engine.save(consolidate=True)
             finally:
                 self._closed = True
                 self._engine.close()

@@ -289,9 +289,10 @@ class DerivedIndexes:
         self.keyword.set_tokenizer(tokenizer)
         self.auto_fusion.reset()
 
-    def save(self, *, keyword: bool = False) -> None:
+    def save(self, *, keyword: bool = False, consolidate: bool = False) -> None:
         """Write the changed derived indexes (writers on disk only); keyword=True builds BM25 first
-        and folds its deltas into one save.
+        and folds its deltas into one save; consolidate=True folds them when BM25 is in memory (at
+        close: the next process then maps one index instead of joining up to half of it from deltas).
 
         A writer also measures auto fusion's parameters here when none fit the collection's size
         (the first time it has enough documents, and again once it has doubled or halved), so
@@ -302,7 +303,7 @@ class DerivedIndexes:
         if keyword:
             self.keyword.index(self.store)
         self.vectors.save(self.store)
-        self.keyword.save(self.store, consolidate=keyword)
+        self.keyword.save(self.store, consolidate=keyword or consolidate)
         self._filters.save(self.store)
         self.store.save_idmap()
         if self.keyword.tokenizer is not None and self._has_embedder():
