@@ -512,7 +512,7 @@ class BM25Index:
                 logger.debug("BM25 index at %s has no vocabulary hash table (an older save); it is made now",
                              directory)
             if with_blocks:
-                arrays.update(saved.load(BLOCK_DTYPES))
+                arrays.update(saved.load(BLOCK_DTYPES, checks))
             index = cls.from_arrays(params, arrays, n_labels=n_labels,
                                     vocabulary_size=header_count(header, "vocabulary_size"), length_skips=length_skips,
                                     checks=checks)
@@ -630,9 +630,7 @@ class BM25Index:
         index._csr_has_dead = False  # export_arrays merged, which drops dead postings
         index._csr_labels = n_labels
         if all(name in arrays for name in BLOCK_DTYPES):
-            if checks is not None:
-                checks.check("term_ptr", 0, 1 << 62)  # the maxima are checked against all of it
-            index._blocks = BlockMaxima.from_arrays(arrays, blockmax.WINDOW_BITS, n_labels, term_ptr)
+            index._blocks = BlockMaxima.from_arrays(arrays, blockmax.WINDOW_BITS, n_labels, term_ptr, check)
         index._checks = checks if checks is not None and checks.pending else None
         return index
 
