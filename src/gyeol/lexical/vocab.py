@@ -162,8 +162,10 @@ class Vocabulary:
 
     def add(self, terms: list[str]) -> np.ndarray:
         """The id of each term (int32), the terms not in the vocabulary added with the next ids, in order."""
-        ids = self.ids(terms)
         added, n_saved = self._added, self._n_saved
+        if not n_saved:  # a build from scratch: one dict step per term, as a plain dict vocabulary costs
+            return np.fromiter((added.setdefault(t, len(added)) for t in terms), np.int32, count=len(terms))
+        ids = self.ids(terms)
         for i in np.flatnonzero(ids < 0).tolist():
             ids[i] = added.setdefault(terms[i], n_saved + len(added))  # setdefault: a term repeated in terms
         return ids.astype(np.int32)
