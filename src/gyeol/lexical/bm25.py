@@ -55,7 +55,8 @@ ARRAY_DTYPES: dict[str, np.dtype] = {
     **HASH_DTYPES,  # derived (vocab.Vocabulary's hash table): a save without them still loads, and makes them
     **BLOCK_DTYPES,  # derived (blockmax.BlockMaxima): a save without them still loads, and builds them
 }
-_REQUIRED = {name: dtype for name, dtype in ARRAY_DTYPES.items() if name not in BLOCK_DTYPES and name not in HASH_DTYPES}
+_REQUIRED = {name: dtype for name, dtype in ARRAY_DTYPES.items()
+             if name not in BLOCK_DTYPES and name not in HASH_DTYPES}
 # read whole by from_arrays (the live counts) or by the first query (the length norms): checked at load
 _READ_AT_LOAD = ("doc_len", "live")
 # copied whole by the first add or delete (GrowableArray copies a map on its first write)
@@ -321,7 +322,8 @@ class BM25Index:
     def _split_postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray, int]:
         """_postings of a term, and how many of them (the first) are the CSR's."""
         docs, tfs = self._postings(term_id)
-        in_csr = int(self._term_ptr[term_id + 1] - self._term_ptr[term_id]) if term_id < len(self._term_ptr) - 1 else 0  # checked by _postings
+        # term_ptr's chunk was checked by _postings
+        in_csr = int(self._term_ptr[term_id + 1] - self._term_ptr[term_id]) if term_id < len(self._term_ptr) - 1 else 0
         return docs, tfs, in_csr
 
     def _stats(self) -> tuple[float, np.ndarray]:
@@ -536,11 +538,14 @@ class BM25Index:
             return True
         return self._follow(saved, generation, max_labels, terms)
 
-    def _follow(self, saved: SavedArrays | None, generation: int, max_labels: int, terms: dict[str, Any] | None) -> bool:
+    def _follow(self, saved: SavedArrays | None, generation: int, max_labels: int,
+                terms: dict[str, Any] | None) -> bool:
         """follow() with the save already opened (a load reads the JSON once)."""
+        if saved is None:
+            return False
         parts: list[TermCounts] = []
         try:
-            if (saved is None or saved.header.get("generation") != int(generation)
+            if (saved.header.get("generation") != int(generation)
                     or saved.header.get("terms") != terms or header_count(saved.header, "n_labels") > self.n_labels):
                 return False
             parts.extend(chained_deltas(saved, self.n_labels, max_labels))

@@ -59,7 +59,7 @@ def term_hashes(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
 
 
 def hash_table(offsets: np.ndarray, data: np.ndarray) -> dict[str, np.ndarray]:
-    """The arrays of HASH_DTYPES over the terms (offsets, data): a power-of-two count of buckets, about one term each."""
+    """The arrays of HASH_DTYPES over the terms (offsets, data): a power-of-two count of buckets, ~1 term each."""
     n_terms = len(offsets) - 1
     n_buckets = 1 << max(n_terms - 1, 0).bit_length()
     bucket = (term_hashes(offsets, data) & np.uint64(n_buckets - 1)).astype(np.int64)
@@ -121,7 +121,7 @@ class Vocabulary:
                 check("vocab_offsets", np.zeros(1, np.int64), np.array([len(offsets)]))
                 check("vocab_data", np.zeros(1, np.int64), np.array([len(data)]))
             table = hash_table(offsets, data)
-            bucket_ptr, bucket_term, n_buckets = table["vocab_bucket_ptr"], table["vocab_bucket_term"], -1
+            bucket_ptr, bucket_term = table["vocab_bucket_ptr"], table["vocab_bucket_term"]
             n_buckets = len(bucket_ptr) - 1
         if (n_buckets < 1 or n_buckets & (n_buckets - 1) or len(bucket_term) != n_terms
                 or bucket_ptr[0] != 0 or bucket_ptr[-1] != n_terms or n_buckets < n_terms // 2):
@@ -197,7 +197,8 @@ class Vocabulary:
         starts, ends = self._offsets[cand_term], self._offsets[cand_term + 1]
         asked_len = np.diff(asked_offsets)
         same_len = (ends - starts) == asked_len[cand_asked]
-        cand_term, cand_asked, starts, ends = cand_term[same_len], cand_asked[same_len], starts[same_len], ends[same_len]
+        cand_term, cand_asked = cand_term[same_len], cand_asked[same_len]
+        starts, ends = starts[same_len], ends[same_len]
         if check is not None:
             check("vocab_data", starts, ends)
         saved_bytes = self._data[concat_ranges(starts, ends)]
