@@ -9,10 +9,13 @@ them. What the arrays mean is the index's business (BM25Index.export_arrays / fr
 TermCounts for deltas).
 
 Checksums: an array up to CHECK_AT_OPEN_MAX_BYTES has its crc32 checked when it is loaded. A larger
-one is also saved with a crc32 per CHUNK_BYTES chunk, and load(lazy=...) leaves those to a LazyChecks,
-which checks a chunk just before the caller first uses its bytes (BM25Index asks for the postings of
-the terms it scores): an open maps gigabytes without reading them, and no damaged byte is used
-(the policy of storage's VERIFY_AT_OPEN_MAX_BYTES).
+one is also saved with a crc32 per chunk (chunk_bytes: a power of two from MIN_CHUNK_BYTES to CHUNK_BYTES,
+about MAX_CHUNKS chunks an array), and load(lazy=...) leaves those to a LazyChecks, which checks a chunk
+just before the caller first uses its bytes (BM25Index asks for the postings, term_ptr entries and
+vocabulary bytes of the terms it scores): an open maps gigabytes without reading them, a query reads
+(and keeps resident) only the chunks it touches, and no damaged byte is used (the policy of storage's
+VERIFY_AT_OPEN_MAX_BYTES). Saves of an older format (4 MiB chunks above 16 MiB, whole checks below)
+load the same way: chunk_bytes is read from each entry.
 """
 
 from __future__ import annotations
@@ -33,8 +36,16 @@ ARRAY_NAME = r"bm25\.[0-9a-f]{12}\.[a-z][a-z0-9_]*\.npy"
 ARRAY_FILES = FileSet("bm25.json", format=1, names=ARRAY_NAME, sealed=True)
 META_NAME = ARRAY_FILES.meta_name
 _RESERVED = ("format", "files", "deltas", "crc32")  # keys of the JSON that are not the header's
-CHECK_AT_OPEN_MAX_BYTES = 16 << 20
-CHUNK_BYTES = 4 << 20
+CHECK_AT_OPEN_MAX_BYTES = 64 << 10
+CHUNK_BYTES = 4 << 20  # the largest chunk
+MIN_CHUNK_BYTES = 16 << 10
+MAX_CHUNKS = 256  # chunks an array, up to CHUNK_BYTES a chunk: few checksums to parse, little to check per touch
+
+
+def chunk_bytes(nbytes: int) -> int:
+    """The chunk of an array of nbytes bytes: the power of two giving about MAX_CHUNKS chunks, within bounds."""
+    wanted = 1 << max(-(-nbytes // MAX_CHUNKS) - 1, 0).bit_length()
+    return min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, wanted))
 
 
 def _crc(arr: np.ndarray) -> int:
@@ -59,9 +70,10 @@ def _write_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> dict[str, d
         files[name] = {"file": file_name, "length": int(len(arr)), "crc32": _crc(arr)}
         if arr.nbytes > CHECK_AT_OPEN_MAX_BYTES:
             flat = arr.view(np.uint8).reshape(-1)
-            files[name]["chunk_bytes"] = CHUNK_BYTES
-            files[name]["chunk_crc32"] = [zlib.crc32(flat[i : i + CHUNK_BYTES])  # type: ignore[arg-type]
-                                          for i in range(0, len(flat), CHUNK_BYTES)]
+            chunk = chunk_bytes(arr.nbytes)
+            files[name]["chunk_bytes"] = chunk
+            files[name]["chunk_crc32"] = [zlib.crc32(flat[i : i + chunk])  # type: ignore[arg-type]
+                                          for i in range(0, len(flat), chunk)]
     return files
 
 
@@ -126,7 +138,7 @@ class SavedArrays:
                 raise CorruptionError(f"{name}: expected {dtype} of length {length}, "
                                       f"found {arr.dtype} of shape {arr.shape}")
             arr = arr.view(np.ndarray)  # still the map; slicing a plain ndarray costs less than a memmap
-            if lazy is not None and arr.nbytes > CHECK_AT_OPEN_MAX_BYTES and "chunk_crc32" in entry:
+            if lazy is not None and "chunk_crc32" in entry:
                 lazy.add(name, arr, entry.get("chunk_bytes"), entry["chunk_crc32"])
             elif _crc(arr) != crc:
                 raise CorruptionError(f"{name}: checksum mismatch")
@@ -154,14 +166,14 @@ class LazyChecks:
         self._arrays[name] = (arr, chunk_bytes // itemsize, crcs, np.zeros(len(crcs), np.bool_))
 
     def check(self, name: str, starts: Any, ends: Any) -> None:
-        """Check the chunks of name holding elements [start, end) of each pair (ints or arrays) not checked yet.
-
-        CorruptionError when one is damaged."""
+        """Check the chunks of name holding elements [start, end) of each pair (ints or arrays; ends past the
+        array stop at its end) not checked yet. CorruptionError when one is damaged."""
         entry = self._arrays.get(name)
         if entry is None:
             return
         arr, chunk, crcs, checked = entry
         starts, ends = np.atleast_1d(np.asarray(starts, np.int64)), np.atleast_1d(np.asarray(ends, np.int64))
+        ends = np.minimum(ends, len(arr))
         used = ends > starts
         todo = np.zeros(len(checked), np.bool_)
         todo[concat_ranges(starts[used] // chunk, (ends[used] - 1) // chunk + 1)] = True

@@ -24,7 +24,7 @@ scores exhaustively (None).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -61,20 +61,49 @@ class BlockMaxima:
     start: np.ndarray
     max_tf: np.ndarray
     min_dl: np.ndarray
+    # a load's lazy checksums (LazyChecks.check): each term's maxima are checked, and their windows, when first read
+    check: Callable[[str, np.ndarray | int, np.ndarray | int], None] | None = field(default=None, compare=False)
+
+    def windows(self, term: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(windows, largest tf, smallest length) of the term's maxima (empty for a term without them).
+
+        CorruptionError when a lazily checked chunk is damaged or the windows are out of range."""
+        check = self.check
+        if term + 1 >= len(self.ptr):
+            return self.win[:0], self.max_tf[:0], self.min_dl[:0]
+        if check is not None:
+            check("blk_ptr", term, term + 2)
+        a, b = int(self.ptr[term]), int(self.ptr[term + 1])
+        if b <= a:
+            return self.win[:0], self.max_tf[:0], self.min_dl[:0]
+        if check is not None:
+            for name in ("blk_win", "blk_tf", "blk_dl"):
+                check(name, a, b)
+        win = self.win[a:b]
+        if not 0 <= a < b <= len(self.win) or win[0] < 0 or win[-1] > self.n_labels >> self.bits:
+            raise CorruptionError(f"inconsistent block maxima of term {term}")
+        return win, self.max_tf[a:b], self.min_dl[a:b]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"blk_ptr": self.ptr, "blk_win": self.win, "blk_start": self.start, "blk_tf": self.max_tf,
                 "blk_dl": self.min_dl}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], bits: int, n_labels: int, term_ptr: np.ndarray
-                    ) -> "BlockMaxima":
-        """The maxima to_arrays gave, checked against the postings' term_ptr; CorruptionError when they do not fit."""
+    def from_arrays(cls, arrays: dict[str, np.ndarray], bits: int, n_labels: int, term_ptr: np.ndarray,
+                    check: Callable[[str, np.ndarray | int, np.ndarray | int], None] | None = None) -> "BlockMaxima":
+        """The maxima to_arrays gave, checked against the postings' term_ptr; CorruptionError when they do not fit.
+
+        check: a load's lazy checksums (LazyChecks.check); then only the sizes are checked now, and each term's
+        maxima when a query first reads them (windows), so a load reads none of them."""
         ptr, win, start = arrays["blk_ptr"], arrays["blk_win"], arrays["blk_start"]
         n_pairs = len(win)
+        if check is not None and len(ptr):
+            check("blk_ptr", np.array([0, len(ptr) - 1]), np.array([1, len(ptr)]))
         ok = (len(ptr) == len(term_ptr) and ptr[0] == 0 and ptr[-1] == n_pairs
-              and len(start) == len(arrays["blk_tf"]) == len(arrays["blk_dl"]) == n_pairs
-              and bool(np.all(np.diff(ptr) >= 0)))
+              and len(start) == len(arrays["blk_tf"]) == len(arrays["blk_dl"]) == n_pairs)
+        if ok and check is not None:
+            return cls(bits, n_labels, ptr, win, start, arrays["blk_tf"], arrays["blk_dl"], check)
+        ok = ok and bool(np.all(np.diff(ptr) >= 0))
         if ok and n_pairs:
             owner = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
             n_windows = (n_labels >> bits) + 1
@@ -141,10 +170,10 @@ def prune_top_k(
     n_windows = (len(norm) >> bits) + 1
     window_bounds = np.zeros((len(terms), n_windows))  # of each term, per window: above any of its contributions
     for i, (t, w, (docs, tfs, n_csr)) in enumerate(zip(terms.tolist(), weights.tolist(), lists)):
-        a, b = (int(blocks.ptr[t]), int(blocks.ptr[t + 1])) if t + 1 < len(blocks.ptr) else (0, 0)
-        if b > a:
-            lengths_norm = scoring.length_norm(params, blocks.min_dl[a:b], avgdl)
-            window_bounds[i, blocks.win[a:b]] = scoring.tf_part(params, blocks.max_tf[a:b], lengths_norm) * w
+        win, max_tf, min_dl = blocks.windows(t)
+        if len(win):
+            lengths_norm = scoring.length_norm(params, min_dl, avgdl)
+            window_bounds[i, win] = scoring.tf_part(params, max_tf, lengths_norm) * w
             rest = slice(n_csr, None)  # postings beyond the maxima: bound by their own largest contribution
         else:
             rest = slice(0, None)

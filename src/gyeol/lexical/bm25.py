@@ -1,7 +1,7 @@
 """A BM25 inverted index over dense integer labels, held in numpy arrays.
 
-Layout (every per-document and per-posting array is numpy; the vocabulary is a
-dict term -> term id, one entry per distinct term):
+Layout (every per-document and per-posting array is numpy; the vocabulary, term -> term id, is
+vocab.Vocabulary: after a load, the saved terms stay memory-mapped arrays with a hash table over them):
 
 - postings, term-major CSR: `term_ptr[t]:term_ptr[t+1]` slices `post_doc` (label) and
   `post_tf` (term frequency). Appends land in a short list of small term-sorted *tail*
@@ -27,17 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import GrowableArray, concat_ranges, strings_from_arrays, strings_to_arrays
+from .._arrays import GrowableArray, concat_ranges
 from ..config import BM25
 from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
-from ._persist import LazyChecks, header_count, open_saved, save_arrays
+from ._persist import LazyChecks, SavedArrays, header_count, open_saved, save_arrays
 from .batch import rank_pairs
 from . import blockmax
 from .blockmax import BLOCK_DTYPES, BlockMaxima, build_blocks, prune_top_k, worth_pruning
 from .counts import TermCounts, concat_counts, count_terms
 from .deltas import chained_deltas
+from .vocab import HASH_DTYPES, Vocabulary, hash_table
 
 __all__ = ["BM25Index"]
 
@@ -51,9 +52,15 @@ _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 ARRAY_DTYPES: dict[str, np.dtype] = {
     "term_ptr": _I64, "post_doc": _I32, "post_tf": _I32, "doc_len": _I32, "live": np.dtype(np.bool_),
     "fwd_ptr": _I64, "fwd_term": _I32, "df": _I64, "vocab_offsets": _I64, "vocab_data": np.dtype(np.uint8),
+    **HASH_DTYPES,  # derived (vocab.Vocabulary's hash table): a save without them still loads, and makes them
     **BLOCK_DTYPES,  # derived (blockmax.BlockMaxima): a save without them still loads, and builds them
 }
-_REQUIRED = {name: dtype for name, dtype in ARRAY_DTYPES.items() if name not in BLOCK_DTYPES}
+_REQUIRED = {name: dtype for name, dtype in ARRAY_DTYPES.items()
+             if name not in BLOCK_DTYPES and name not in HASH_DTYPES}
+# read whole by from_arrays (the live counts) or by the first query (the length norms): checked at load
+_READ_AT_LOAD = ("doc_len", "live")
+# copied whole by the first add or delete (GrowableArray copies a map on its first write)
+_COPIED_ON_WRITE = ("df", "fwd_ptr", "fwd_term", "doc_len", "live")
 
 class BM25Index:
     """BM25 over documents labelled 0..n_labels-1 in add order; see the module docstring."""
@@ -67,7 +74,7 @@ class BM25Index:
             raise InvalidInputError(f"length_skips must be a tuple of non-empty str, got {length_skips!r}")
         self.params = params
         self.length_skips = length_skips
-        self._vocab: dict[str, int] = {}
+        self._vocab = Vocabulary()
         self._term_ptr = np.zeros(1, dtype=np.int64)
         self._post_doc = np.empty(0, dtype=np.int32)
         self._post_tf = np.empty(0, dtype=np.int32)
@@ -128,10 +135,8 @@ class BM25Index:
         first = self.n_labels
         if first + n_new > _MAX_LABELS:
             raise InvalidInputError(f"a BM25Index holds at most {_MAX_LABELS} labels, {first + n_new} asked")
-        vocab = self._vocab
-        # one Python step per distinct term of the batch, not per token
-        local_to_global = np.fromiter((vocab.setdefault(term, len(vocab)) for term in counts.terms),
-                                      dtype=np.int32, count=len(counts.terms))
+        self._check_whole(_COPIED_ON_WRITE)
+        local_to_global = self._vocab.add(counts.terms)  # one step per distinct term of the batch, not per token
         pair_terms = local_to_global[counts.pair_term]
         per_doc = np.diff(counts.doc_ptr)
         pair_docs = np.repeat(np.arange(n_new, dtype=np.int64), per_doc)
@@ -247,7 +252,7 @@ class BM25Index:
         docs = renumber[self._post_doc]
         kept = docs >= 0  # the renumbering keeps label order, so docs stay ascending within a term
         out = BM25Index(self.params, self.length_skips)
-        out._vocab = dict(self._vocab)
+        out._vocab = self._vocab.copy()
         out._post_doc, out._post_tf = docs[kept].astype(np.int32), np.asarray(self._post_tf)[kept]
         df = np.bincount(terms[kept], minlength=vocab_size)
         out._term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
@@ -272,6 +277,7 @@ class BM25Index:
         docs: list[np.ndarray] = []
         tfs: list[np.ndarray] = []
         if term_id < len(self._term_ptr) - 1:
+            self._check_term_ptr(term_id)
             lo, hi = self._term_ptr[term_id], self._term_ptr[term_id + 1]
             self._check_postings(lo, hi)
             docs.append(self._post_doc[lo:hi])
@@ -289,6 +295,18 @@ class BM25Index:
             return np.empty(0, np.int32), np.empty(0, np.int32)
         return np.concatenate(docs), np.concatenate(tfs)
 
+    def _check_term_ptr(self, terms: Any) -> None:
+        """Check the checksums of term_ptr around the term ids not checked since the load (CorruptionError)."""
+        if self._checks is not None:
+            terms = np.asarray(terms, np.int64)
+            self._checks.check("term_ptr", terms, terms + 2)
+
+    def _check_whole(self, names: tuple[str, ...]) -> None:
+        """Check the whole of each of the load's arrays names not checked yet (CorruptionError)."""
+        if self._checks is not None:
+            for name in names:
+                self._checks.check(name, 0, 1 << 62)
+
     def _check_postings(self, starts: Any, ends: Any) -> None:
         """Check the checksums of the CSR postings [start, end) not checked since the load (CorruptionError)."""
         if self._checks is not None:
@@ -304,6 +322,7 @@ class BM25Index:
     def _split_postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray, int]:
         """_postings of a term, and how many of them (the first) are the CSR's."""
         docs, tfs = self._postings(term_id)
+        # term_ptr's chunk was checked by _postings
         in_csr = int(self._term_ptr[term_id + 1] - self._term_ptr[term_id]) if term_id < len(self._term_ptr) - 1 else 0
         return docs, tfs, in_csr
 
@@ -312,6 +331,7 @@ class BM25Index:
         if self._stats_cache is None:
             mean_idf = 0.0
             if self.params.variant == "okapi":
+                self._check_whole(("df",))
                 mean_idf = scoring.mean_okapi_idf(self._df.view(), self._n_live)
             # avgdl is 0 only when every live term is one of length_skips: then lengths are all 0 too
             norm = scoring.length_norm(self.params, self._doc_len.view(), self.avgdl or 1.0)
@@ -397,6 +417,7 @@ class BM25Index:
     def _block_maxima(self) -> BlockMaxima:
         """The CSR's block maxima, made now when a merge dropped them."""
         if self._blocks is None:
+            self._check_all()  # every posting is read
             self._blocks = build_blocks(self._term_ptr, self._post_doc, self._post_tf, self._doc_len.view(),
                                         self._csr_labels)
         return self._blocks
@@ -404,8 +425,7 @@ class BM25Index:
     def _batch_terms(self, queries: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Give back the (query, term id, multiplicity) of each distinct live term of each query, by query then term."""
         lengths = [len(q) for q in queries]
-        get = self._vocab.get
-        ids = np.fromiter((get(t, -1) for q in queries for t in q), dtype=np.int64, count=sum(lengths))
+        ids = self._vocab.ids([t for q in queries for t in q])
         if self._n_live == 0:
             ids = ids[:0]
         of_query = np.repeat(np.arange(len(queries), dtype=np.int64), lengths)
@@ -413,6 +433,8 @@ class BM25Index:
         vocab_size = max(len(self._vocab), 1)
         keys, mult = np.unique(of_query[known] * vocab_size + ids[known], return_counts=True)
         pair_query, pair_term = np.divmod(keys, vocab_size)
+        if self._checks is not None:
+            self._checks.check("df", pair_term, pair_term + 1)
         present = self._df.view()[pair_term] > 0
         return pair_query[present], pair_term[present], mult[present].astype(np.float64)
 
@@ -421,6 +443,7 @@ class BM25Index:
         """Give back (labels, tf parts) of the live, allowed postings of the terms, laid term after term
         (labels ascending within each), and each term's (start, end) in them."""
         if not self._tail:
+            self._check_term_ptr(terms)
             starts, ends = self._term_ptr[terms], self._term_ptr[terms + 1]
             self._check_postings(starts, ends)
             index = concat_ranges(starts, ends)
@@ -483,17 +506,22 @@ class BM25Index:
             n_labels = header_count(header, "n_labels")
             with_blocks = (header.get("block_bits") == blockmax.WINDOW_BITS
                            and all(name in saved.files for name in BLOCK_DTYPES))
-            checks = LazyChecks()  # the postings are checked as queries first use them
+            checks = LazyChecks()  # the arrays are checked chunk by chunk as they are first used
             arrays = saved.load(_REQUIRED, checks)
+            if all(name in saved.files for name in HASH_DTYPES):
+                arrays.update(saved.load(HASH_DTYPES, checks))
+            else:
+                logger.debug("BM25 index at %s has no vocabulary hash table (an older save); it is made now",
+                             directory)
             if with_blocks:
-                arrays.update(saved.load(BLOCK_DTYPES))
+                arrays.update(saved.load(BLOCK_DTYPES, checks))
             index = cls.from_arrays(params, arrays, n_labels=n_labels,
-                                    vocabulary_size=header_count(header, "vocabulary_size"), length_skips=length_skips)
-            index._checks = checks if checks.pending else None
+                                    vocabulary_size=header_count(header, "vocabulary_size"), length_skips=length_skips,
+                                    checks=checks)
         except CorruptionError as exc:
             logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
             return None
-        index.follow(directory, generation, _MAX_LABELS, terms)  # a damaged delta: the caller tokenizes from it
+        index._follow(saved, generation, _MAX_LABELS, terms)  # a damaged delta: the caller tokenizes from it
         if index.n_labels > max_labels:  # saved after a commit newer than the caller's snapshot
             logger.debug("BM25 index at %s covers %d labels; the first %d are kept", directory, index.n_labels,
                          max_labels)
@@ -503,15 +531,26 @@ class BM25Index:
     def follow(self, directory: Path, generation: int, max_labels: int, terms: dict[str, Any] | None = None) -> bool:
         """Add the saved deltas that continue this index (up to max_labels); False when the save in
         directory does not continue it (another generation or terms, or a newer save: load it instead)."""
-        parts: list[TermCounts] = []
         try:
             saved = open_saved(Path(directory))
-            if (saved is None or saved.header.get("generation") != int(generation)
+        except CorruptionError as exc:
+            logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", directory, exc)
+            return True
+        return self._follow(saved, generation, max_labels, terms)
+
+    def _follow(self, saved: SavedArrays | None, generation: int, max_labels: int,
+                terms: dict[str, Any] | None) -> bool:
+        """follow() with the save already opened (a load reads the JSON once)."""
+        if saved is None:
+            return False
+        parts: list[TermCounts] = []
+        try:
+            if (saved.header.get("generation") != int(generation)
                     or saved.header.get("terms") != terms or header_count(saved.header, "n_labels") > self.n_labels):
                 return False
             parts.extend(chained_deltas(saved, self.n_labels, max_labels))
         except CorruptionError as exc:
-            logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", directory, exc)
+            logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", saved.directory, exc)
         if parts:  # those before a damaged one are sound: the caller tokenizes the rest
             # one tail chunk for all of them, left unmerged: a reader loading 64 deltas beside a million
             # documents would otherwise merge its postings at load, and a search reads one chunk per term
@@ -532,7 +571,7 @@ class BM25Index:
         else:
             term_ptr, post_doc, post_tf = self._term_ptr, self._post_doc, self._post_tf
             blocks = self._block_maxima()
-        offsets, data = strings_to_arrays(list(self._vocab))  # dict order is term-id order
+        offsets, data = self._vocab.to_arrays()
         arrays = {
             "term_ptr": term_ptr,
             "post_doc": post_doc,
@@ -544,6 +583,7 @@ class BM25Index:
             "df": self._df.view(),
             "vocab_offsets": offsets,
             "vocab_data": data,
+            **hash_table(offsets, data),
             **blocks.to_arrays(),
         }
         return {name: np.asarray(arr, dtype=ARRAY_DTYPES[name]) for name, arr in arrays.items()}
@@ -551,27 +591,32 @@ class BM25Index:
     @classmethod
     def from_arrays(
         cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int,
-        length_skips: tuple[str, ...] = (),
+        length_skips: tuple[str, ...] = (), checks: LazyChecks | None = None,
     ) -> "BM25Index":
         """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps, held as plain
-        ndarray views, since slicing an np.memmap costs more per query than the slice itself).
+        ndarray views, since slicing an np.memmap costs more per query than the slice itself). The hash table
+        of the vocabulary is made when missing, the block maxima are built on demand.
 
+        checks: the lazy checksums of the arrays (SavedArrays.load), checked as the index reads them.
         Raises CorruptionError when they do not fit together.
         """
         arrays = {name: np.asarray(arr) for name, arr in arrays.items()}
-        terms = strings_from_arrays(arrays["vocab_offsets"], arrays["vocab_data"])
-        vocab = dict(zip(terms, range(len(terms))))
+        if checks is not None:
+            for name in _READ_AT_LOAD:
+                checks.check(name, 0, 1 << 62)
+        check = checks.check if checks is not None else None
+        vocab = Vocabulary.from_arrays(arrays, check)
         n_postings = len(arrays["post_doc"])
         term_ptr, fwd_ptr = arrays["term_ptr"], arrays["fwd_ptr"]
-        checks = {
-            "vocabulary size": len(vocab) == len(terms) == vocabulary_size,
+        fits = {
+            "vocabulary size": len(vocab) == vocabulary_size,
             "term_ptr": len(term_ptr) == vocabulary_size + 1 and term_ptr[0] == 0 and term_ptr[-1] == n_postings,
             "post_tf": len(arrays["post_tf"]) == n_postings,
             "labels": len(arrays["doc_len"]) == len(arrays["live"]) == n_labels,
             "fwd_ptr": len(fwd_ptr) == n_labels + 1 and fwd_ptr[0] == 0 and fwd_ptr[-1] == len(arrays["fwd_term"]),
             "df": len(arrays["df"]) == vocabulary_size,
         }
-        failed = [name for name, ok in checks.items() if not ok]
+        failed = [name for name, ok in fits.items() if not ok]
         if failed:
             raise CorruptionError(f"inconsistent arrays: {', '.join(failed)}")
         index = cls(params, length_skips)
@@ -590,7 +635,8 @@ class BM25Index:
         index._csr_has_dead = False  # export_arrays merged, which drops dead postings
         index._csr_labels = n_labels
         if all(name in arrays for name in BLOCK_DTYPES):
-            index._blocks = BlockMaxima.from_arrays(arrays, blockmax.WINDOW_BITS, n_labels, term_ptr)
+            index._blocks = BlockMaxima.from_arrays(arrays, blockmax.WINDOW_BITS, n_labels, term_ptr, check)
+        index._checks = checks if checks is not None and checks.pending else None
         return index
 
 
