@@ -29,31 +29,43 @@ class ReadWriteLock:
     def _shared_depth(self) -> int:
         return getattr(self._local, "depth", 0)
 
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        """Hold the shared side: any number of threads at once, never during an exclusive section."""
-        me = threading.get_ident()
-        depth = self._shared_depth()
-        if depth or self._writer == me:  # nested: this thread already excludes every writer
-            self._local.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._local.depth = depth
+    def acquire_shared(self) -> None:
+        """Enter the shared side (what shared() does on entry; pair with release_shared, in a finally).
+
+        Plain methods rather than only a context manager: a search takes this on every call, and a
+        generator-based `with` costs more than the lock itself.
+        """
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth or self._writer == threading.get_ident():  # nested: this thread already excludes every writer
+            local.depth = depth + 1
             return
         with self._cond:
             while self._writer is not None or self._writers_waiting:
                 self._cond.wait()
             self._readers += 1
-        self._local.depth = 1
+        local.depth = 1
+
+    def release_shared(self) -> None:
+        """Leave the shared side entered by acquire_shared."""
+        local = self._local
+        depth = local.depth - 1
+        local.depth = depth
+        if depth or self._writer == threading.get_ident():  # a nested entry: nothing was counted
+            return
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Hold the shared side: any number of threads at once, never during an exclusive section."""
+        self.acquire_shared()
         try:
             yield
         finally:
-            self._local.depth = 0
-            with self._cond:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._cond.notify_all()
+            self.release_shared()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

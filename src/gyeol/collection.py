@@ -509,13 +509,17 @@ class Collection:
             expr = None if where is None else _compile(where)
             # embedding and tokenizing the queries take no lock: commits go on meanwhile
             plan, terms = engine.prepare(plan)
-            with self._rw.shared():
+            rw = self._rw
+            rw.acquire_shared()  # rw.shared() without the generator's cost, on every search
+            try:
                 self._check_open()
                 if engine is self._engine:  # else re-embedded meanwhile: plan again for the new model
                     found = engine.search(plan, expr, terms)
                     if plan.queries is None:
                         return found
                     return [res.with_query(q) for res, q in zip(found, plan.queries)]  # for highlights
+            finally:
+                rw.release_shared()
 
     def _follow_writer(self) -> None:
         """A read-only handle takes its writer's latest commit (exclusively: it swaps the store)."""

@@ -9,6 +9,7 @@ postings with numpy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -104,6 +105,10 @@ def plan_search(
     for keywords only). candidates: hits each side of a hybrid search ranks before fusing;
     None = hybrid_depth(k, fusion).
     """
+    if single and queries is None:
+        plan = _plan_single_vector(vectors, dim, metric, k, mode, alpha, fusion, rrf_k, candidates)
+        if plan is not None:
+            return plan
     check_choice("mode", mode, MODES)
     k = v.check_k(k)
     alpha, fusion = resolve_fusion(alpha, fusion)
@@ -148,6 +153,44 @@ def plan_search(
     return SearchPlan(queries, vectors, n, k, mode, alpha, fusion, rrf_k, depth, use_vector, use_keyword, embeds)
 
 
+def _plan_single_vector(vector: Any, dim: int, metric: str, k: Any, mode: Any, alpha: Any, fusion: Any,
+                        rrf_k: Any, candidates: Any) -> SearchPlan | None:
+    """The plan of the commonest search, `search(vector=v, k=...)` with a float32 (dim,) array and
+    default fusion settings, made without the general checks; None for anything else (or anything
+    wrong: non-finite, zero, huge values), which plan_search then checks and refuses as usual.
+
+    Gives exactly the plan the general path gives: the same (1, dim) view, normalised by the same
+    einsum, whose sum of squares being finite and non-zero is also the finiteness check.
+    """
+    if not (
+        type(vector) is np.ndarray
+        and vector.dtype == np.float32
+        and vector.shape == (dim,)
+        and vector.flags.c_contiguous
+        and type(k) is int
+        and k > 0
+        and (mode == "vector" or mode == "hybrid")
+        and type(mode) is str
+        and alpha is None
+        and fusion is None
+        and candidates is None
+        and (type(rrf_k) is int or type(rrf_k) is float)
+        and 0 < rrf_k < math.inf
+    ):
+        return None
+    vectors = vector[None, :]
+    if metric == "cosine":
+        squared = np.einsum("ij,ij->i", vectors, vectors)
+        if not 0.0 < squared[0] < math.inf:
+            return None  # zero, non-finite or overflowing: the general path says which
+        vectors = vectors / np.sqrt(squared)[:, None]
+    elif not np.isfinite(vectors).all():
+        return None
+    # a hybrid search with a vector and no text, alpha auto: planned as "vector" (see plan_search)
+    return SearchPlan(None, vectors, 1, k, "vector", DEFAULT_ALPHA, AUTO_FUSION, float(rrf_k), k,
+                      True, False, False)
+
+
 def run_search(
     plan: SearchPlan,
     *,
@@ -180,6 +223,13 @@ def run_search(
             if metric == "cosine":
                 vectors = v.normalise(vectors, name="query vectors")
         ranked = vector_index.search(vectors, min(plan.depth, max(store.n_labels, 1)), allowed)
+        if nq == 1 and not plan.use_keyword:  # one vector query: its row as is, no per-query loop
+            labels, scores = ranked.labels[0], ranked.scores[0]
+            if len(labels) and labels[-1] < 0:  # empty slots (label -1) are always last
+                keep = labels >= 0
+                labels, scores = labels[keep], scores[keep]
+            labels, scores = labels[: plan.k], scores[: plan.k]
+            return [_one_result(store, labels, scores, scores, None)]
         vec_side = ranked.rows()
     if plan.use_keyword:
         assert plan.queries is not None  # plan_search: a keyword side has texts
@@ -230,6 +280,16 @@ def _assemble(store: SegmentStore, per_query) -> list[Results]:
         out.append(Results(all_ids[start:end], scores, vs, ks, loader=_loader(texts_col, metas_col, labels)))
         start = end
     return out
+
+
+def _one_result(store: SegmentStore, labels: np.ndarray, scores: np.ndarray, vs, ks) -> Results:
+    """The Results of one query (_assemble for a batch of one, without its batch bookkeeping)."""
+    labels = labels.astype(np.int64, copy=False)
+    if len(labels) <= 4096:
+        ids = store.ids_of(labels)
+    else:
+        ids = store.ids.take(pa.array(labels)).to_pylist()
+    return Results(ids, scores, vs, ks, loader=_loader(store.texts, store.metadata_json, labels))
 
 
 def _loader(texts_col: pa.ChunkedArray, metas_col: pa.ChunkedArray, labels: np.ndarray):

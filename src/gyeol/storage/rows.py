@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,17 @@ def read_rows(
     return texts, metas
 
 
-StringIndex = tuple[np.ndarray, list[tuple[np.ndarray, memoryview]]]
+StringIndex = tuple[list[int], list[tuple[memoryview, memoryview]]]
 
 
 def string_index(chunks: list[pa.Array]) -> StringIndex:
-    """Each string chunk's first row and (offsets, bytes) views, for strings_at."""
+    """Each string chunk's first row and (offsets, bytes) views, for strings_at.
+
+    Views rather than numpy arrays: indexing a memoryview gives a Python int at once, so a search
+    resolving its ten ids pays no numpy scalar per id.
+    """
     chunk_starts: list[int] = []
-    chunk_views: list[tuple[np.ndarray, memoryview]] = []
+    chunk_views: list[tuple[memoryview, memoryview]] = []
     first = 0
     for chunk in chunks:
         buffers = chunk.buffers()
@@ -35,9 +40,9 @@ def string_index(chunks: list[pa.Array]) -> StringIndex:
         offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
         data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
         chunk_starts.append(first)
-        chunk_views.append((offsets, data))
+        chunk_views.append((memoryview(offsets), data))
         first += len(chunk)
-    return np.asarray(chunk_starts, dtype=np.int64), chunk_views
+    return chunk_starts, chunk_views
 
 
 def strings_at(index: StringIndex, rows: np.ndarray) -> list[str]:
@@ -45,11 +50,11 @@ def strings_at(index: StringIndex, rows: np.ndarray) -> list[str]:
     starts, views = index
     if len(views) == 1:
         offsets, data = views[0]
-        return [str(data[a:b], "utf-8") for a, b in zip(offsets[rows].tolist(), offsets[rows + 1].tolist())]
-    which = np.searchsorted(starts, rows, side="right") - 1
+        return [str(data[offsets[r] : offsets[r + 1]], "utf-8") for r in rows.tolist()]
     out = []
-    for row, c in zip(rows.tolist(), which.tolist()):
+    for row in rows.tolist():
+        c = bisect_right(starts, row) - 1
         offsets, data = views[c]
-        i = row - int(starts[c])
-        out.append(str(data[int(offsets[i]) : int(offsets[i + 1])], "utf-8"))
+        i = row - starts[c]
+        out.append(str(data[offsets[i] : offsets[i + 1]], "utf-8"))
     return out

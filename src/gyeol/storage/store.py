@@ -90,7 +90,7 @@ class SegmentStore:
         self._live = np.zeros(0, dtype=bool)
         self.idmap = IdMap()
         self._columns: tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None = None
-        self._id_index: tuple[np.ndarray, list] | None = None  # per-chunk (offsets, bytes) for ids_of
+        self._id_index: tuple[list[int], list] | None = None  # per-chunk (offsets, bytes) views for ids_of
         self._mapped_chunks = 0  # leading chunks that are memory-mapped from the docs cache
         self._n_rows = 0
         self._unverified: dict[str, FileSum] = {}  # segments whose crc32 is checked before their first read
