@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from gyeol.errors import CorruptionError, FilterError, InvalidInputError
@@ -250,6 +250,7 @@ def test_mask_matches_reference(
 @settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(metadatas=metadatas_st, rng=st.integers(0, 2**32 - 1).map(random.Random), split=st.integers(0, 60))
+@example(metadatas=[{"a": None}, {}, {"tags": ["x", "x", "x"]}], rng=random.Random(3628800), split=3)
 def test_saved_columns_mapped_back_match_reference_before_and_after_appends(
     tmp_path_factory, metadatas: list[dict[str, Any]], rng: random.Random, split: int
 ) -> None:
@@ -613,3 +614,24 @@ def test_compile_where_raises_only_filter_error(where: Any) -> None:
     except FilterError:
         return
     columns_of(DOCS).mask(expr)  # whatever compiles also evaluates
+
+
+def test_saved_columns_of_the_older_format_are_not_used(tmp_path):
+    """Format 1 could mark an element's repeated labels dense ({"tags": ["x", "x", "x"]} over 3 rows
+    matched every row); such a save is rebuilt from the segments, not read."""
+    import json
+
+    from gyeol._checksum import seal_json
+    from gyeol.filters.saved import load_columns, save_columns
+
+    metadatas = [{"a": None}, {}, {"tags": ["x", "x", "x"]}]
+    assert save_columns(tmp_path, columns_of(metadatas), 3)
+    restored = load_columns(tmp_path, 3, 3)
+    assert restored is not None
+    np.testing.assert_array_equal(restored.mask(compile_where({"tags": {"$contains": "x"}})), [False, False, True])
+    meta_path = tmp_path / "columns.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("crc32")
+    del meta["columns_format"]
+    meta_path.write_bytes(seal_json(meta))
+    assert load_columns(tmp_path, 3, 3) is None

@@ -204,7 +204,8 @@ class KeyColumn:
         out: dict[str, np.ndarray] = {}
 
         def labels(name: str, arr: np.ndarray) -> None:
-            if len(arr) == n and n:  # sorted, unique labels below n: exactly 0..n-1
+            # exactly 0..n-1 (an element's labels repeat when a list holds a value twice: not dense)
+            if len(arr) == n and n and arr[0] == 0 and arr[-1] == n - 1 and bool((np.diff(arr) == 1).all()):
                 out[f"{name}.dense"] = np.zeros(1, np.int64)
             else:
                 out[name] = arr

@@ -17,6 +17,10 @@ from .columns import MetadataColumns
 
 log = logging.getLogger(__name__)
 
+# 2: an element's labels are marked dense only when they are exactly 0..n-1 (format 1, unmarked, could
+# mark repeated labels dense when a key's list elements numbered the rows); older saves are rebuilt
+COLUMNS_FORMAT = 2
+
 
 def load_columns(folder: Path, generation: int, n_labels: int, *, lazy: bool = True) -> MetadataColumns | None:
     """The saved columns of generation covering at most n_labels labels; None when there are none that fit.
@@ -27,6 +31,9 @@ def load_columns(folder: Path, generation: int, n_labels: int, *, lazy: bool = T
     if saved is None:
         return None
     arrays, meta = saved
+    if meta.get("columns_format") != COLUMNS_FORMAT:  # saved before 2026-12-02: lists could be marked dense wrongly
+        log.info("the filter columns in %s are of an older format; they are rebuilt from the segments", folder)
+        return None
     keys = meta.get("keys")
     where = str(folder / COLUMNS_FILES.meta_name)
     try:
@@ -47,7 +54,8 @@ def save_columns(folder: Path, columns: MetadataColumns, generation: int) -> boo
     """Save columns for generation; False (with a WARNING) when the disk refuses: derived data."""
     try:
         saved_arrays.save(folder, COLUMNS_FILES, columns.to_arrays(),
-                          {"generation": generation, "covered": columns.n, "keys": columns.keys()})
+                          {"generation": generation, "covered": columns.n, "keys": columns.keys(),
+                           "columns_format": COLUMNS_FORMAT})
         return True
     except OSError as exc:
         log.warning("could not save the filter columns in %s (%s)", folder, exc)
