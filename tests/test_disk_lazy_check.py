@@ -9,7 +9,6 @@ import pytest
 
 import gyeol
 from gyeol.errors import CorruptionError
-from gyeol.index import list_sums
 from gyeol.index.disk import build_disk, load_disk
 
 DIM = 16
@@ -18,7 +17,6 @@ DIM = 16
 def _built(tmp_path, monkeypatch, n=4000, nlist=16):
     import faiss
 
-    monkeypatch.setattr(list_sums, "CHUNK", 4096)  # many chunks at a test's size
     rng = np.random.default_rng(3)
     x = rng.normal(size=(n, DIM)).astype(np.float32)
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(DIM), DIM, nlist)
@@ -39,13 +37,13 @@ def _list_of(state, tmp_path, query):
 def test_open_checks_the_head_only_and_a_probe_checks_its_lists(tmp_path, monkeypatch):
     x, state = _built(tmp_path, monkeypatch)
     sums = state["base"]["lists"]
-    assert sums["chunk"] == 4096 and len(sums["chunks"]) > 16
+    assert len(sums["lists_crc32"]) == 16
     opened = load_disk(tmp_path, state, metric="l2", dim=DIM)
     assert not opened.base.list_sums.done.any()  # nothing of the lists read at open
     ranked = opened.search(x[:1], 5)
     assert ranked.labels[0, 0] == 0
     done = opened.base.list_sums.done
-    assert done.any() and not done.all()  # only the probed list's chunks
+    assert done.any() and not done.all()  # only the probed list
 
 
 def test_a_damaged_list_byte_raises_on_the_query_that_probes_it(tmp_path, monkeypatch):
@@ -53,8 +51,7 @@ def test_a_damaged_list_byte_raises_on_the_query_that_probes_it(tmp_path, monkey
     path = tmp_path / state["base"]["file"]
     target = _list_of(state, tmp_path, x[0])
     opened = load_disk(tmp_path, state, metric="l2", dim=DIM)
-    ends = opened.base.list_sums.ends
-    start = int(ends[target - 1]) if target else state["base"]["lists"]["start"]
+    start = int(opened.base.list_sums.begins[target])
     del opened
     data = bytearray(path.read_bytes())
     data[start + 3] ^= 0x40  # a byte of the first vector of that list
@@ -62,7 +59,7 @@ def test_a_damaged_list_byte_raises_on_the_query_that_probes_it(tmp_path, monkey
     damaged = load_disk(tmp_path, state, metric="l2", dim=DIM)  # the open does not read the lists
     other = next(i for i in range(len(x)) if _list_of(state, tmp_path, x[i]) != target)
     damaged.search(x[other : other + 1], 5)  # a query probing another list still answers
-    with pytest.raises(CorruptionError, match="list bytes"):
+    with pytest.raises(CorruptionError, match=f"list {target} "):
         damaged.search(x[:1], 5)
     with pytest.raises(CorruptionError):
         load_disk(tmp_path, state, metric="l2", dim=DIM).reconstruct(np.array([0]))  # reads any list: checks all

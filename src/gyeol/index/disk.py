@@ -44,7 +44,7 @@ def write_mmapped(index, directory: Path, *, metric: str, nprobe: int | None, re
              "nprobe": nprobe, "rebuild_at": rebuild_at}
     start = lists_start(index, written.bytes)
     if start is not None:  # the open then checks the head only, each list's chunks on first probe
-        state["lists"] = record(directory / name, start)
+        state["lists"] = record(directory / name, index, start)
     return load_faiss(directory, state, metric=metric, mmap=True)
 
 
@@ -98,7 +98,7 @@ class DiskIndex(VectorIndex):
 
             ivf = faiss.extract_index_ivf(base.index)
             _, probed = ivf.quantizer.search(queries, int(ivf.nprobe))
-            sizes = np.diff(np.concatenate([[sums.start], sums.ends]))  # bytes per list
+            sizes = sums.list_bytes()
             per_row = np.where(probed >= 0, sizes[np.maximum(probed, 0)], 0).sum(axis=1)
             rows = per_row // (int(ivf.code_size) + 8)
             if (rows >= min(k, base.ntotal)).all():  # the plain search fills every row from these lists
