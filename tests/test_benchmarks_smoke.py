@@ -34,6 +34,10 @@ DOWNLOADERS = {"make_debian_sets.py"}
 # script -> (arguments after `python benchmarks/NAME.py`, {file written under {out}: keys it must hold}).
 # A key path is dotted; "[]" means every element of a list.
 SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
+    "disk_open.py": (["--smoke", "--out", "{out}"], {
+        "disk_open_smoke.json": ["config.n", "config.file_bytes", *(f"rows.{name}.{key}.{stat}" for name in ("whole", "lazy")
+                                 for key in ("open_s", "open_first_result_s") for stat in ("best", "median"))],
+    }),
     "checksum_cost.py": (["--smoke", "--out", "{out}"], {
         "checksum_cost_smoke.json": ["config.n", *(f"rows[].{key}" for key in (
             "name", "add_docs_per_s_off", "add_docs_per_s_on", "add_ratio", "open_writer_ms_off", "open_writer_ms_on",

@@ -21,6 +21,7 @@ from ..ranked import Ranked
 from .._fileset import fresh_name, write_atomic
 from .._checksum import file_sum
 from .files import META_NAME, rows_file
+from .list_sums import lists_start, record
 from .base import VectorIndex, add_in_batches, as_queries, empty_result, exact_search, merge_results, normalise_mask
 from .faiss_index import FaissIndex, family_of, load_faiss
 from .vectors import VectorStore
@@ -41,6 +42,9 @@ def write_mmapped(index, directory: Path, *, metric: str, nprobe: int | None, re
     written = file_sum(directory / name)
     state = {"file": name, "bytes": written.bytes, "crc32": written.crc32, "family": family_of(index),
              "nprobe": nprobe, "rebuild_at": rebuild_at}
+    start = lists_start(index, written.bytes)
+    if start is not None:  # the open then checks the head only, each list's chunks on first probe
+        state["lists"] = record(directory / name, index, start)
     return load_faiss(directory, state, metric=metric, mmap=True)
 
 
@@ -73,6 +77,7 @@ class DiskIndex(VectorIndex):
         if mask is not None and not mask.any():
             return empty_result(len(queries), k)
         if nb:
+            self._check_probed(queries, k, mask)
             result = self.base.search(queries, k, None if mask is None else mask[:nb])
         else:
             result = empty_result(len(queries), k)
@@ -83,7 +88,33 @@ class DiskIndex(VectorIndex):
             result = merge_results(result, Ranked(shifted, delta.scores), k)
         return result
 
+    def _check_probed(self, queries: np.ndarray, k: int, mask: np.ndarray | None) -> None:
+        """Check the chunks of the base lists this search reads (all of them off the plain path)."""
+        sums, base = self.base.list_sums, self.base
+        if sums is None or sums.done.all():
+            return
+        if mask is None and base.gpu is None and base._plain_ok(k):
+            import faiss
+
+            ivf = faiss.extract_index_ivf(base.index)
+            _, probed = ivf.quantizer.search(queries, int(ivf.nprobe))
+            sizes = sums.list_bytes()
+            per_row = np.where(probed >= 0, sizes[np.maximum(probed, 0)], 0).sum(axis=1)
+            rows = per_row // (int(ivf.code_size) + 8)
+            if (rows >= min(k, base.ntotal)).all():  # the plain search fills every row from these lists
+                sums.check_lists(probed.ravel())
+            else:  # a short row sends the search down a wider path: check everything
+                sums.check_all()
+        else:
+            sums.check_all()
+
+    def check_all(self) -> None:
+        """Check every chunk of the base file not yet checked (before a read of arbitrary lists)."""
+        if self.base.list_sums is not None:
+            self.base.list_sums.check_all()
+
     def reconstruct(self, labels: np.ndarray) -> np.ndarray | None:
+        self.check_all()
         labels = np.asarray(labels, dtype=np.int64)
         nb = self.base.ntotal
         if (labels < nb).any():
@@ -113,6 +144,7 @@ class DiskIndex(VectorIndex):
 
         log.info("folding %d delta vectors into the disk index (%d vectors)", self.delta.n, self.base.ntotal)
         assert self.base.file_name is not None  # the base is always a written, memory-mapped file
+        self.check_all()
         merged = faiss.read_index(str(directory / self.base.file_name))
         merged.add(np.ascontiguousarray(self.delta.view(), dtype=np.float32))
         on_gpu, trained_on = self.base.gpu is not None, self.base.trained_on
@@ -142,6 +174,7 @@ class DiskIndex(VectorIndex):
         return out
 
     def place_on_gpu(self) -> None:
+        self.check_all()  # the copy reads every list
         self.base.place_on_gpu()
 
 

@@ -158,6 +158,8 @@ class FaissIndex(VectorIndex):
         self.file_name = file_name
         self.file_bytes: int | None = None  # size when written: a different size on load means damage
         self.file_crc: int | None = None  # crc32 of the file when written (None: saved by a gyeol before checksums)
+        self.list_sums: Any = None  # a list_sums.ListSums: the mapped lists are checked per chunk on first touch
+        self.list_state: dict[str, Any] | None = None  # the per-chunk sums as recorded in the state
         # the search parameters a plain search() uses: the ones set on the index itself
         self._plain_nprobe = int(ivf.nprobe) if ivf is not None else None
         self._plain_ef = int(self.index.hnsw.efSearch) if isinstance(self.index, faiss.IndexHNSW) else None
@@ -358,6 +360,7 @@ class FaissIndex(VectorIndex):
             "file": self.file_name,
             "bytes": self.file_bytes,
             "crc32": self.file_crc,
+            **({"lists": self.list_state} if self.list_state is not None else {}),
             "kind": self.kind,
             "family": self.family,
             "ntotal": self.ntotal,
@@ -409,7 +412,12 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
         # a memory-mapped read of a short file would fault at search time: refuse it here
         raise OSError(f"{path.name} has {size} bytes, {state['bytes']} were written")
     crc = state.get("crc32")
-    if crc is not None:  # faiss.read_index is not safe on damaged bytes: check them first
+    sums = None
+    if mmap and state.get("lists") is not None:  # head checked now, list bytes per chunk on first touch
+        from .list_sums import ListSums
+
+        sums = ListSums(path, state["lists"], size, where)
+    elif crc is not None:  # faiss.read_index is not safe on damaged bytes: check them first
         check_file(path, FileSum(int(crc), size), what="vector index file", where=where)
     flags = 0
     if mmap:  # flat codes (Flat, SQ) map zero-copy; IVF lists map as read-only on-disk lists
@@ -433,6 +441,11 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
     if state.get("trained_on") in ("cpu", "gpu"):
         loaded.trained_on = state["trained_on"]
     loaded.file_crc = None if crc is None else int(crc)
+    if sums is not None:
+        if ivf is None or type(index) is not faiss.IndexIVFFlat:
+            raise CorruptionError(f"{where} records list checksums for {path.name}, which is no IVF-Flat index")
+        sums.bind(ivf)
+        loaded.list_sums, loaded.list_state = sums, state["lists"]
     if mmap:
         register_open_file(loaded, path)
     return loaded
