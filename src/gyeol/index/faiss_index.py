@@ -21,6 +21,7 @@ import numpy as np
 from ..ranked import Ranked
 from .._checksum import FileSum, check_file, file_sum
 from .._fileset import checked_name, confined, fresh_name, register_open_file, write_atomic
+from ..errors import CorruptionError
 from .files import FAISS_NAME, META_NAME
 from .base import (
     EXACT_SUBSET_MAX,

@@ -40,7 +40,7 @@ def string_index(chunks: list[pa.Array]) -> StringIndex:
         offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
         data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
         chunk_starts.append(first)
-        chunk_views.append((memoryview(offsets), data))
+        chunk_views.append((offsets.data, data))
         first += len(chunk)
     return chunk_starts, chunk_views
 
