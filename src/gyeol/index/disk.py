@@ -43,7 +43,7 @@ def write_mmapped(index, directory: Path, *, metric: str, nprobe: int | None, re
     state = {"file": name, "bytes": written.bytes, "crc32": written.crc32, "family": family_of(index),
              "nprobe": nprobe, "rebuild_at": rebuild_at}
     start = lists_start(index, written.bytes)
-    if start is not None:  # the open then checks the head only, each list's chunks on first probe
+    if start is not None:  # the open then checks the head only, each list's crc32 on its first probe
         state["lists"] = record(directory / name, index, start)
     return load_faiss(directory, state, metric=metric, mmap=True)
 
@@ -89,7 +89,7 @@ class DiskIndex(VectorIndex):
         return result
 
     def _check_probed(self, queries: np.ndarray, k: int, mask: np.ndarray | None) -> None:
-        """Check the chunks of the base lists this search reads (all of them off the plain path)."""
+        """Check the base lists this search reads (all of them off the plain path)."""
         sums, base = self.base.list_sums, self.base
         if sums is None or sums.done.all():
             return
@@ -109,7 +109,7 @@ class DiskIndex(VectorIndex):
             sums.check_all()
 
     def check_all(self) -> None:
-        """Check every chunk of the base file not yet checked (before a read of arbitrary lists)."""
+        """Check every base list not yet checked (before a read of arbitrary lists)."""
         if self.base.list_sums is not None:
             self.base.list_sums.check_all()
 

@@ -159,8 +159,8 @@ class FaissIndex(VectorIndex):
         self.file_name = file_name
         self.file_bytes: int | None = None  # size when written: a different size on load means damage
         self.file_crc: int | None = None  # crc32 of the file when written (None: saved by a gyeol before checksums)
-        self.list_sums: Any = None  # a list_sums.ListSums: the mapped lists are checked per chunk on first touch
-        self.list_state: dict[str, Any] | None = None  # the per-chunk sums as recorded in the state
+        self.list_sums: Any = None  # a list_sums.ListSums: each mapped list is checked on its first touch
+        self.list_state: dict[str, Any] | None = None  # the head and per-list sums as recorded in the state
         # the search parameters a plain search() uses: the ones set on the index itself
         self._plain_nprobe = int(ivf.nprobe) if ivf is not None else None
         self._plain_ef = int(self.index.hnsw.efSearch) if isinstance(self.index, faiss.IndexHNSW) else None
@@ -414,7 +414,7 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
         raise OSError(f"{path.name} has {size} bytes, {state['bytes']} were written")
     crc = state.get("crc32")
     sums = None
-    if mmap and state.get("lists") is not None:  # head checked now, list bytes per chunk on first touch
+    if mmap and state.get("lists") is not None:  # head checked now, each list on its first touch
         from .list_sums import ListSums
 
         sums = ListSums(path, state["lists"], size, where)
