@@ -28,20 +28,20 @@ def lists_start(index, size: int) -> int | None:
     return size - int(index.ntotal) * (int(index.code_size) + 8)
 
 
-def list_ends(ivf, start: int) -> np.ndarray:
-    """The byte offset after each inverted list of ivf, whose lists begin at start."""
+def list_ranges(ivf, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """The byte offsets (begin, end) of each inverted list of ivf, whose lists begin at start."""
     sizes = np.array([ivf.invlists.list_size(i) for i in range(ivf.nlist)], np.int64)
-    return start + np.cumsum(sizes) * (int(ivf.code_size) + 8)
+    ends = start + np.cumsum(sizes) * (int(ivf.code_size) + 8)
+    return np.concatenate([[start], ends[:-1]]).astype(np.int64), ends
 
 
 def record(path: Path, index, start: int) -> dict[str, Any]:
     """The sums of a written file of index whose lists begin at start."""
-    ends = list_ends(index, start)
+    begins, ends = list_ranges(index, start)
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         view = memoryview(mapped)
         try:
             head = crc_buffer(view[:start])
-            begins = np.concatenate([[start], ends[:-1]])
             lists = [crc_buffer(view[int(a) : int(b)]) for a, b in zip(begins, ends)]
         finally:
             view.release()
@@ -67,8 +67,7 @@ class ListSums:
 
     def bind(self, ivf) -> None:
         """Learn each list's byte range from the (checked) list sizes of the loaded index."""
-        self.ends = list_ends(ivf, self.start)
-        self.begins = np.concatenate([[self.start], self.ends[:-1]]).astype(np.int64)
+        self.begins, self.ends = list_ranges(ivf, self.start)
         if len(self.ends) != len(self.crcs) or (len(self.ends) and int(self.ends[-1]) != self.size):
             raise CorruptionError(f"vector index file {self.path} is damaged: its lists do not match {self.where}")
 
