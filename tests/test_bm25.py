@@ -448,8 +448,8 @@ def test_random_operation_sequences(tmp_path: Path, seed: int):
         assert not index.get_scores(query)[~live].any()
 
 
-PATHS = {"dense": dict(DENSE_CELLS=1 << 22, _DENSE_FILL=10**9), "sparse": dict(DENSE_CELLS=1 << 22, _DENSE_FILL=0),
-         "dense-chunks": dict(DENSE_CELLS=3000 * 4, _DENSE_FILL=10**9), "auto-chunks": dict(DENSE_CELLS=3000 * 5)}
+PATHS = {"dense": dict(DENSE_CELLS=1 << 22, DENSE_FILL=10**9), "sparse": dict(DENSE_CELLS=1 << 22, DENSE_FILL=0),
+         "dense-chunks": dict(DENSE_CELLS=3000 * 4, DENSE_FILL=10**9), "auto-chunks": dict(DENSE_CELLS=3000 * 5)}
 
 
 @pytest.mark.parametrize("variant", ["okapi", "bm25l", "bm25plus", "lucene"])
@@ -489,6 +489,20 @@ def test_search_many_is_each_query_ranked_on_its_own(corpus, queries, variant, m
                 seen = flat
             single = [index.search(q, k, allowed=mask) for q in batch_queries]
             assert [(h.labels.tolist(), h.scores.tolist()) for h in single] == seen
+            merged = merged_copy(index)  # no tail: search() takes its own lean path (BM25Index._search_one)
+            for path, settings in PATHS.items():
+                for name, value in settings.items():
+                    monkeypatch.setattr(batch, name, value)
+                single = [merged.search(q, k, allowed=mask) for q in batch_queries]
+                assert [(h.labels.tolist(), h.scores.tolist()) for h in single] == seen, path
+
+
+def merged_copy(index: BM25Index) -> BM25Index:
+    """The same index, its tail merged into the CSR (dead postings kept out), as a save and load would give."""
+    copy = BM25Index.from_arrays(index.params, index.export_arrays(), n_labels=index.n_labels,
+                                 vocabulary_size=index.vocabulary_size)
+    assert not copy._tail
+    return copy
 
 
 @pytest.mark.parametrize("path", list(PATHS))

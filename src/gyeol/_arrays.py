@@ -11,7 +11,8 @@ from .errors import CorruptionError
 
 _MIN_CAPACITY = 64  # rows allocated by the first append
 _GROWTH = 1.5
-_TOPK_BLOCK = 64  # block size of the block-maximum prefilter of long rows
+_TOPK_BLOCK = 128  # largest block of the block-maximum prefilter of long rows (at least 4k blocks)
+_TOPK_MIN_BLOCK = 16  # below, the prefilter costs more than a partition of the row
 
 
 class GrowableArray:
@@ -134,23 +135,19 @@ def _padded(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray,
 def _top_k_row(scores: np.ndarray, labels: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The at most k entries of one row scoring above -inf, best first, ties in row order."""
     n = len(scores)
-    if n > _TOPK_BLOCK * 4 * k:
+    block = min(_TOPK_BLOCK, n // (4 * k))
+    if block >= _TOPK_MIN_BLOCK:
         # The k-th largest of the block maxima bounds the k-th largest score from below:
         # at least k blocks reach it, so at least k scores do. One cheap pass keeps only
-        # the few candidates at or above it.
-        full = n - n % _TOPK_BLOCK
-        maxima = scores[:full].reshape(-1, _TOPK_BLOCK).max(axis=1)
-        if full < n:
-            maxima = np.append(maxima, scores[full:].max())
+        # the few candidates at or above it (reduceat: several times faster than a reshaped max).
+        maxima = np.maximum.reduceat(scores, np.arange(0, n, block))
         bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
         keep = np.flatnonzero(scores >= bound)
         scores, labels = scores[keep], keep if labels is None else labels[keep]
-    elif labels is None:
-        labels = np.arange(n, dtype=np.int64)
     kth = np.partition(scores, len(scores) - k)[len(scores) - k] if len(scores) > k else -np.inf
     # keep every tie of the k-th score, so the tie-break is exact; with at most k hits, every hit
-    above = scores >= kth if kth > -np.inf else scores > -np.inf
-    scores, labels = scores[above], labels[above]
+    above = np.flatnonzero(scores >= kth if kth > -np.inf else scores > -np.inf)
+    scores, labels = scores[above], above if labels is None else labels[above]
     order = np.argsort(-scores, kind="stable")[:k]
     return scores[order], labels[order].astype(np.int64, copy=False)
 

@@ -203,6 +203,8 @@ class KeywordSide:
         index = self.index(store)
         if terms is None:
             terms = self.tokenize(list(queries))
+        if len(terms) == 1:  # a lone query's leaner path, the same floats
+            return [index.search(terms[0], k, allowed)]
         return index.search_many(terms, k, allowed)  # scored as one batch (gyeol.lexical.batch)
 
     def follow(self, store: SegmentStore) -> None:

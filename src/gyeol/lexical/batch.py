@@ -18,10 +18,10 @@ import numpy as np
 from .._arrays import concat_ranges, top_k
 from ..ranked import Ranked
 
-__all__ = ["rank_pairs"]
+__all__ = ["DENSE_FILL", "rank_pairs", "top_k_of_row"]
 
 DENSE_CELLS = 1 << 22  # a dense block holds at most this many (query, label) scores (32 MiB)
-_DENSE_FILL = 8  # dense when the block's cells are at most this many times its postings
+DENSE_FILL = 8  # dense when the block's cells are at most this many times its postings
 _BLOCK = 64  # labels per block of the block-maximum bound of a dense row's k-th score
 
 _EMPTY_LABELS = np.empty(0, np.int64)
@@ -58,7 +58,7 @@ def rank_pairs(
         pairs = slice(pair_bounds[chunk], pair_bounds[chunk + 1])
         chunk_args = (pair_query[pairs] - first, pair_term[pairs], pair_idf[pairs], term_start, term_end, docs,
                       tf_part, last - first, n_labels)
-        if (last - first) * n_labels <= _DENSE_FILL * per_query[first:last].sum():
+        if (last - first) * n_labels <= DENSE_FILL * per_query[first:last].sum():
             row, label, score = _dense(*chunk_args, k)
         else:
             row, label, score = _sparse(*chunk_args, k)
@@ -125,11 +125,18 @@ def _sparse(query: np.ndarray, term: np.ndarray, idf: np.ndarray, term_start: np
 
 def _one_row(scores: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The top k of one query's dense row (keys: its postings' labels), as _dense gives them."""
+    best_scores, best_labels = top_k_of_row(scores, keys, k)
+    return np.zeros(len(best_labels), np.int64), best_labels, best_scores
+
+
+def top_k_of_row(scores: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, labels) of the k best hits of a dense row of one query's scores over every label; keys:
+    the labels of its postings (a label not among them holds no query term: not a hit)."""
     best_scores, best_labels = top_k(scores, None, k)
     if len(best_scores) < k or best_scores[-1] <= 0:  # a label holding no query term (score 0) may be in
         scores = np.where(np.bincount(keys, minlength=len(scores)) > 0, scores, -np.inf)
         best_scores, best_labels = top_k(scores, None, k)
-    return np.zeros(len(best_labels), np.int64), best_labels, best_scores
+    return best_scores, best_labels
 
 
 def _first_k_per_row(row: np.ndarray, label: np.ndarray, score: np.ndarray, n_rows: int, k: int) -> list[Ranked]:

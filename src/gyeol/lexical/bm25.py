@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import GrowableArray, concat_ranges
+from .._arrays import GrowableArray, concat_ranges, top_k
 from ..config import BM25
 from ..errors import CorruptionError, InvalidInputError
 from ..ranked import Ranked
 from . import scoring
 from ._persist import LazyChecks, SavedArrays, header_count, open_saved, save_arrays
-from .batch import rank_pairs
+from . import batch as lexical_batch
+from .batch import rank_pairs, top_k_of_row
 from . import blockmax
 from .blockmax import BLOCK_DTYPES, BlockMaxima, build_blocks, prune_top_k, worth_pruning
 from .counts import TermCounts, concat_counts, count_terms
@@ -360,19 +361,85 @@ class BM25Index:
         Stats always come from every live document, whatever the mask.
         """
         _check_query(query_tokens)
-        return self.search_many([query_tokens], k, allowed)[0]
+        allowed = self._check_search_args(k, allowed)
+        if self._tail or worth_pruning(self.n_labels, int(k), self.params, one=True):
+            return self.search_many([query_tokens], k, allowed)[0]
+        return self._search_one(query_tokens, int(k), allowed)
+
+    def _check_search_args(self, k: Any, allowed: Any) -> np.ndarray | None:
+        """Check a search's k and allowed mask (InvalidInputError); give back the mask as an array."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        if allowed is None:
+            return None
+        n = self.n_labels
+        allowed = np.asarray(allowed)
+        if allowed.dtype != np.bool_ or allowed.shape != (n,):
+            raise InvalidInputError(
+                f"allowed must be a bool array of shape ({n},), got {allowed.dtype} of shape {allowed.shape}"
+            )
+        return allowed
+
+    def _search_one(self, query_tokens: list[str], k: int, allowed: np.ndarray | None) -> Ranked:
+        """search() of one query over the CSR alone, scoring every posting: search_many's floats and ties
+        (each label's terms summed in ascending term order from 0.0), with a handful of numpy calls."""
+        empty = Ranked(np.empty(0, np.int64), np.empty(0, np.float64))
+        if self._n_live == 0:
+            return empty
+        mult: dict[int, int] = {}
+        for term in self._vocab.ids(query_tokens).tolist():
+            if term >= 0:
+                mult[term] = mult.get(term, 0) + 1
+        if not mult:
+            return empty
+        terms = np.array(sorted(mult), np.int64)
+        if self._checks is not None:
+            self._checks.check("df", terms, terms + 1)
+        df = self._df.view()[terms]
+        present = df > 0
+        if not present.all():
+            terms, df = terms[present], df[present]
+            if not len(terms):
+                return empty
+        mean_idf, norm = self._stats()
+        idfs = scoring.idf(self.params, df, self._n_live, mean_idf)
+        idfs = idfs * np.array([mult[t] for t in terms.tolist()], np.float64)
+        self._check_term_ptr(terms)
+        starts, ends = self._term_ptr[terms], self._term_ptr[terms + 1]
+        self._check_postings(starts, ends)
+        post_doc, post_tf = self._post_doc, self._post_tf
+        if len(terms) == 1:
+            lo, hi = int(starts[0]), int(ends[0])
+            docs, tfs = post_doc[lo:hi], post_tf[lo:hi]
+        else:
+            ranges = list(zip(starts.tolist(), ends.tolist()))
+            docs = np.concatenate([post_doc[lo:hi] for lo, hi in ranges])
+            tfs = np.concatenate([post_tf[lo:hi] for lo, hi in ranges])
+        weights = scoring.tf_part(self.params, tfs, norm[docs])
+        weights = weights * (idfs[0] if len(terms) == 1 else np.repeat(idfs, ends - starts))
+        keep = self._live.view()[docs] if self._n_live < self.n_labels else None
+        if allowed is not None:
+            keep = allowed[docs] if keep is None else keep & allowed[docs]
+        if keep is not None:
+            docs, weights = docs[keep], weights[keep]
+        if not len(docs):
+            return empty
+        if len(terms) == 1:  # each label once: nothing to sum
+            best_scores, best_labels = top_k(weights, docs, k)
+        elif self.n_labels <= lexical_batch.DENSE_FILL * len(docs):  # one row over every label
+            best_scores, best_labels = top_k_of_row(np.bincount(docs, weights=weights, minlength=self.n_labels), docs, k)
+        else:  # few hits: summed over the distinct labels
+            labels, inverse = np.unique(docs, return_inverse=True)
+            best_scores, best_labels = top_k(np.bincount(inverse, weights=weights, minlength=len(labels)), labels, k)
+        absent = scoring.absent_weight(self.params)
+        if absent:
+            best_scores = best_scores + sum(idfs.tolist()) * absent  # from 0.0 in term order, as batch's bincount
+        return Ranked(best_labels.astype(np.int64, copy=False), best_scores)
 
     def search_many(self, queries: list[list[str]], k: int, allowed: np.ndarray | None = None) -> list[Ranked]:
         """search() of each query's tokens, scored together (lexical.batch): the same hits and the same floats."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        allowed = self._check_search_args(k, allowed)
         n = self.n_labels
-        if allowed is not None:
-            allowed = np.asarray(allowed)
-            if allowed.dtype != np.bool_ or allowed.shape != (n,):
-                raise InvalidInputError(
-                    f"allowed must be a bool array of shape ({n},), got {allowed.dtype} of shape {allowed.shape}"
-                )
         if not isinstance(queries, (list, tuple)):
             raise InvalidInputError(f"queries must be a list of token lists, got {type(queries).__name__}")
         for query in queries:
