@@ -415,6 +415,7 @@ class BM25Index:
             ranges = list(zip(starts.tolist(), ends.tolist()))
             docs = np.concatenate([post_doc[lo:hi] for lo, hi in ranges])
             tfs = np.concatenate([post_tf[lo:hi] for lo, hi in ranges])
+        docs = docs.astype(np.int64)  # an int32 index costs numpy a conversion at every gather below
         weights = scoring.tf_part(self.params, tfs, norm[docs])
         weights = weights * (idfs[0] if len(terms) == 1 else np.repeat(idfs, ends - starts))
         keep = self._live.view()[docs] if self._n_live < self.n_labels else None
@@ -521,6 +522,7 @@ class BM25Index:
             docs = np.concatenate([p[0] for p in parts])
             tfs = np.concatenate([p[1] for p in parts])
             lengths = np.array([len(p[0]) for p in parts], dtype=np.int64)
+        docs = docs.astype(np.int64)  # an int32 index costs numpy a conversion at every gather below
         ends = np.cumsum(lengths)
         starts = ends - lengths
         keep = None

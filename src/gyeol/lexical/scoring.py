@@ -55,8 +55,13 @@ def tf_part(params: BM25, tf: np.ndarray, norm: np.ndarray) -> np.ndarray:
     """Give back the tf part of the postings (tf >= 1, norm of their documents) of a term: its weight over idf."""
     k1 = params.k1
     if params.variant in ("okapi", "lucene", "bm25plus"):
-        # bm25plus: the delta every document gets is absent_weight(); only the rest depends on tf
-        return tf * (k1 + 1.0) / (tf + norm)
+        # bm25plus: the delta every document gets is absent_weight(); only the rest depends on tf.
+        # tf * (k1 + 1) / (tf + norm), the same floats, converting tf once and dividing in place
+        out = np.array(tf, dtype=np.float64)  # a copy: it is written in place
+        denominator = out + norm
+        out *= k1 + 1.0
+        out /= denominator
+        return out
     if params.variant == "bm25l":
         delta = params.effective_delta
         ctd = tf / norm
