@@ -39,11 +39,9 @@ __all__ = ["BlockMaxima", "BLOCK_DTYPES", "build_blocks", "prune_top_k", "worth_
 WINDOW_BITS = 10  # 1,024 labels a window
 LONG_POSTINGS = 2048  # terms with fewer postings are scored whole: no maxima kept
 # below, exhaustive scoring is as fast: measured with benchmarks/keyword_scale.py's documents (k=10, 2 cores),
-# batched exhaustive/pruned QPS 1,280/915 at 200k, 208/310 at 1M
+# batched exhaustive/pruned QPS 1,280/915 at 200k, 208/310 at 1M; single-query p50 0.50/0.65 ms at 150k,
+# 1.01/0.81 ms at 300k, 1.87/1.04 ms at 500k
 PRUNE_MIN_LABELS = 1 << 18
-# a lone query (BM25Index.search) prunes from this fraction of it: single-query p50, exhaustive/pruned,
-# 0.38/0.49 ms at 100k, 0.74/0.65 ms at 200k
-PRUNE_ONE_FACTOR = 0.5
 PRUNE_MAX_K = 1 / 4096  # of the labels: a larger k leaves too little to skip
 _SLACK = 1.0 + 1e-9  # bounds are raised by this much: float sums may differ from the real ones by ulps
 
@@ -143,12 +141,10 @@ def build_blocks(term_ptr: np.ndarray, post_doc: np.ndarray, post_tf: np.ndarray
     return BlockMaxima(bits, n_labels, ptr, column(0, _I32), column(1, _I64), column(2, _I32), column(3, _I32))
 
 
-def worth_pruning(n_labels: int, k: int, params: BM25, one: bool = False) -> bool:
+def worth_pruning(n_labels: int, k: int, params: BM25) -> bool:
     """Whether a query of k hits on n_labels labels goes through prune_top_k (bm25plus never: its constant
-    is added after ranking, where float rounding could merge scores the bound told apart). one: a lone
-    query (BM25Index.search): its median latency gains from pruning at fewer labels than a batch's throughput."""
-    min_labels = PRUNE_MIN_LABELS * PRUNE_ONE_FACTOR if one else PRUNE_MIN_LABELS
-    return n_labels >= min_labels and k <= n_labels * PRUNE_MAX_K and params.variant != "bm25plus"
+    is added after ranking, where float rounding could merge scores the bound told apart)."""
+    return n_labels >= PRUNE_MIN_LABELS and k <= n_labels * PRUNE_MAX_K and params.variant != "bm25plus"
 
 
 # a term's postings, labels ascending: (labels, tfs, how many of them come first from the CSR)

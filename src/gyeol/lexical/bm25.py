@@ -362,7 +362,7 @@ class BM25Index:
         """
         _check_query(query_tokens)
         allowed = self._check_search_args(k, allowed)
-        if self._tail or worth_pruning(self.n_labels, int(k), self.params, one=True):
+        if self._tail or worth_pruning(self.n_labels, int(k), self.params):
             return self.search_many([query_tokens], k, allowed)[0]
         return self._search_one(query_tokens, int(k), allowed)
 
