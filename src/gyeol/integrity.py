@@ -293,7 +293,7 @@ class _Checker:
 
     def bm25(self, part: Path) -> None:
         from .lexical._persist import ARRAY_FILES, ARRAY_NAME, META_NAME, open_saved
-        from .lexical.bm25 import ARRAY_DTYPES
+        from .lexical.bm25_files import ARRAY_DTYPES
 
         box: dict[str, Any] = {}
         if not self.check(part / META_NAME, "bm25 meta", lambda: box.update(s=open_saved(part)) or None):

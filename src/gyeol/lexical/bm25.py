@@ -16,12 +16,12 @@ N, avgdl and df count live documents only, so after deletes and re-adds the scor
 those of an index freshly built from the surviving documents. A query touches only the
 postings of its terms: gather, drop dead postings, weight (see scoring.py), sum per
 label and top-k in gyeol.lexical.batch, a batch of queries at once (a term's postings are in
-label order, so ties go to the smaller label).
+label order, so ties go to the smaller label); a lone query in _search_one, with the same floats.
+Saving, loading and following a writer's deltas: bm25_files.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -29,37 +29,22 @@ import numpy as np
 
 from .._arrays import GrowableArray, concat_ranges, top_k
 from ..config import BM25
-from ..errors import CorruptionError, InvalidInputError
+from ..errors import InvalidInputError
 from ..ranked import Ranked
 from . import scoring
-from ._persist import LazyChecks, SavedArrays, header_count, open_saved, save_arrays
+from . import bm25_files
+from ._persist import LazyChecks
 from . import batch as lexical_batch
 from .batch import rank_pairs, top_k_of_row
-from . import blockmax
-from .blockmax import BLOCK_DTYPES, BlockMaxima, build_blocks, prune_top_k, worth_pruning
-from .counts import TermCounts, concat_counts, count_terms
-from .deltas import chained_deltas
-from .vocab import HASH_DTYPES, Vocabulary, hash_table
+from .blockmax import BlockMaxima, build_blocks, prune_top_k, worth_pruning
+from .counts import TermCounts, count_terms
+from .bm25_files import ARRAY_DTYPES, MAX_LABELS
+from .vocab import Vocabulary
 
-__all__ = ["BM25Index"]
+__all__ = ["ARRAY_DTYPES", "BM25Index"]  # ARRAY_DTYPES comes from bm25_files (the layout of a save)
 
-logger = logging.getLogger(__name__)
-
-_MAX_LABELS = np.iinfo(np.int32).max
 _TAIL_MIN_POSTINGS = 1 << 16  # merge below this never; above, when tail > CSR / 4
 _TAIL_MAX_CHUNKS = 32
-# What export_arrays gives and from_arrays takes: the whole index as 1-d arrays.
-_I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
-ARRAY_DTYPES: dict[str, np.dtype] = {
-    "term_ptr": _I64, "post_doc": _I32, "post_tf": _I32, "doc_len": _I32, "live": np.dtype(np.bool_),
-    "fwd_ptr": _I64, "fwd_term": _I32, "df": _I64, "vocab_offsets": _I64, "vocab_data": np.dtype(np.uint8),
-    **HASH_DTYPES,  # derived (vocab.Vocabulary's hash table): a save without them still loads, and makes them
-    **BLOCK_DTYPES,  # derived (blockmax.BlockMaxima): a save without them still loads, and builds them
-}
-_REQUIRED = {name: dtype for name, dtype in ARRAY_DTYPES.items()
-             if name not in BLOCK_DTYPES and name not in HASH_DTYPES}
-# read whole by from_arrays (the live counts) or by the first query (the length norms): checked at load
-_READ_AT_LOAD = ("doc_len", "live")
 # copied whole by the first add or delete (GrowableArray copies a map on its first write)
 _COPIED_ON_WRITE = ("df", "fwd_ptr", "fwd_term", "doc_len", "live")
 
@@ -134,8 +119,8 @@ class BM25Index:
         if n_new == 0:
             return
         first = self.n_labels
-        if first + n_new > _MAX_LABELS:
-            raise InvalidInputError(f"a BM25Index holds at most {_MAX_LABELS} labels, {first + n_new} asked")
+        if first + n_new > MAX_LABELS:
+            raise InvalidInputError(f"a BM25Index holds at most {MAX_LABELS} labels, {first + n_new} asked")
         self._check_whole(_COPIED_ON_WRITE)
         local_to_global = self._vocab.add(counts.terms)  # one step per distinct term of the batch, not per token
         pair_terms = local_to_global[counts.pair_term]
@@ -537,7 +522,7 @@ class BM25Index:
         _, norm = self._stats()
         return docs, scoring.tf_part(self.params, tfs, norm[docs]), starts, ends
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ persistence (bm25_files)
 
     def save(self, directory: Path, generation: int, terms: dict[str, Any] | None = None) -> None:
         """Write the index to directory atomically (arrays as .npy plus a small JSON).
@@ -545,10 +530,7 @@ class BM25Index:
         terms: a JSON-able description of how the terms were made (tokenizer and its version),
         kept beside the arrays so a load with another description rebuilds instead.
         """
-        arrays = self.export_arrays()
-        header = {"generation": int(generation), "n_labels": self.n_labels,
-                  "vocabulary_size": self.vocabulary_size, "terms": terms, "block_bits": blockmax.WINDOW_BITS}
-        save_arrays(Path(directory), arrays, header)
+        bm25_files.save(self, directory, generation, terms)
 
     @classmethod
     def load(
@@ -559,154 +541,27 @@ class BM25Index:
         (cut to max_labels when the save covers more: a newer commit than the caller's); None when
         missing, damaged, or of another generation or terms description.
         length_skips: the constructor's, for documents added later."""
-        directory = Path(directory)
-        try:
-            saved = open_saved(directory)
-            if saved is None:
-                return None
-            header = saved.header
-            if header_count(header, "generation") != int(generation):
-                logger.debug("BM25 index at %s is of generation %s, not %s", directory, header["generation"], generation)
-                return None
-            if header.get("terms") != terms:
-                logger.info("BM25 index at %s was built with other terms (%s, now %s); rebuilding",
-                            directory, header.get("terms"), terms)
-                return None
-            n_labels = header_count(header, "n_labels")
-            with_blocks = (header.get("block_bits") == blockmax.WINDOW_BITS
-                           and all(name in saved.files for name in BLOCK_DTYPES))
-            checks = LazyChecks()  # the arrays are checked chunk by chunk as they are first used
-            arrays = saved.load(_REQUIRED, checks)
-            if all(name in saved.files for name in HASH_DTYPES):
-                arrays.update(saved.load(HASH_DTYPES, checks))
-            else:
-                logger.debug("BM25 index at %s has no vocabulary hash table (an older save); it is made now",
-                             directory)
-            if with_blocks:
-                arrays.update(saved.load(BLOCK_DTYPES, checks))
-            index = cls.from_arrays(params, arrays, n_labels=n_labels,
-                                    vocabulary_size=header_count(header, "vocabulary_size"), length_skips=length_skips,
-                                    checks=checks)
-        except CorruptionError as exc:
-            logger.warning("BM25 index at %s is damaged (%s); it will be rebuilt", directory, exc)
-            return None
-        index._follow(saved, generation, _MAX_LABELS, terms)  # a damaged delta: the caller tokenizes from it
-        if index.n_labels > max_labels:  # saved after a commit newer than the caller's snapshot
-            logger.debug("BM25 index at %s covers %d labels; the first %d are kept", directory, index.n_labels,
-                         max_labels)
-            return index.subset(np.arange(max_labels))
-        return index
+        return bm25_files.load(cls, directory, generation, params, max_labels, terms, length_skips)
 
     def follow(self, directory: Path, generation: int, max_labels: int, terms: dict[str, Any] | None = None) -> bool:
         """Add the saved deltas that continue this index (up to max_labels); False when the save in
         directory does not continue it (another generation or terms, or a newer save: load it instead)."""
-        try:
-            saved = open_saved(Path(directory))
-        except CorruptionError as exc:
-            logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", directory, exc)
-            return True
-        return self._follow(saved, generation, max_labels, terms)
-
-    def _follow(self, saved: SavedArrays | None, generation: int, max_labels: int,
-                terms: dict[str, Any] | None) -> bool:
-        """follow() with the save already opened (a load reads the JSON once)."""
-        if saved is None:
-            return False
-        parts: list[TermCounts] = []
-        try:
-            if (saved.header.get("generation") != int(generation)
-                    or saved.header.get("terms") != terms or header_count(saved.header, "n_labels") > self.n_labels):
-                return False
-            parts.extend(chained_deltas(saved, self.n_labels, max_labels))
-        except CorruptionError as exc:
-            logger.warning("BM25 deltas at %s are damaged (%s); the texts are tokenized instead", saved.directory, exc)
-        if parts:  # those before a damaged one are sound: the caller tokenizes the rest
-            # one tail chunk for all of them, left unmerged: a reader loading 64 deltas beside a million
-            # documents would otherwise merge its postings at load, and a search reads one chunk per term
-            self.add_counts(concat_counts(parts), merge=False)
-        return True
+        return bm25_files.follow(self, directory, generation, max_labels, terms)
 
     def export_arrays(self) -> dict[str, np.ndarray]:
         """Give back the whole index as the 1-d arrays of ARRAY_DTYPES (views: do not modify them), the block
-        maxima included (made now when missing).
-
-        The tail is folded into new postings arrays (the index itself is not changed, so searches may
-        run meanwhile), so from_arrays gives back an index equal to this one.
-        """
-        self._check_all()  # what is saved gets fresh checksums: damaged bytes must not be laundered
-        if self._tail or self._csr_has_dead:
-            term_ptr, post_doc, post_tf = self._merged_postings()
-            blocks = build_blocks(term_ptr, post_doc, post_tf, self._doc_len.view(), self.n_labels)
-        else:
-            term_ptr, post_doc, post_tf = self._term_ptr, self._post_doc, self._post_tf
-            blocks = self._block_maxima()
-        offsets, data = self._vocab.to_arrays()
-        arrays = {
-            "term_ptr": term_ptr,
-            "post_doc": post_doc,
-            "post_tf": post_tf,
-            "doc_len": self._doc_len.view(),
-            "live": self._live.view(),
-            "fwd_ptr": self._fwd_ptr.view(),
-            "fwd_term": self._fwd_term.view(),
-            "df": self._df.view(),
-            "vocab_offsets": offsets,
-            "vocab_data": data,
-            **hash_table(offsets, data),
-            **blocks.to_arrays(),
-        }
-        return {name: np.asarray(arr, dtype=ARRAY_DTYPES[name]) for name, arr in arrays.items()}
+        maxima included (made now when missing); from_arrays gives back an index equal to this one."""
+        return bm25_files.export_arrays(self)
 
     @classmethod
     def from_arrays(
         cls, params: BM25, arrays: dict[str, np.ndarray], *, n_labels: int, vocabulary_size: int,
         length_skips: tuple[str, ...] = (), checks: LazyChecks | None = None,
     ) -> "BM25Index":
-        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps, held as plain
-        ndarray views, since slicing an np.memmap costs more per query than the slice itself). The hash table
-        of the vocabulary is made when missing, the block maxima are built on demand.
-
-        checks: the lazy checksums of the arrays (SavedArrays.load), checked as the index reads them.
-        Raises CorruptionError when they do not fit together.
-        """
-        arrays = {name: np.asarray(arr) for name, arr in arrays.items()}
-        if checks is not None:
-            for name in _READ_AT_LOAD:
-                checks.check(name, 0, 1 << 62)
-        check = checks.check if checks is not None else None
-        vocab = Vocabulary.from_arrays(arrays, check)
-        n_postings = len(arrays["post_doc"])
-        term_ptr, fwd_ptr = arrays["term_ptr"], arrays["fwd_ptr"]
-        fits = {
-            "vocabulary size": len(vocab) == vocabulary_size,
-            "term_ptr": len(term_ptr) == vocabulary_size + 1 and term_ptr[0] == 0 and term_ptr[-1] == n_postings,
-            "post_tf": len(arrays["post_tf"]) == n_postings,
-            "labels": len(arrays["doc_len"]) == len(arrays["live"]) == n_labels,
-            "fwd_ptr": len(fwd_ptr) == n_labels + 1 and fwd_ptr[0] == 0 and fwd_ptr[-1] == len(arrays["fwd_term"]),
-            "df": len(arrays["df"]) == vocabulary_size,
-        }
-        failed = [name for name, ok in fits.items() if not ok]
-        if failed:
-            raise CorruptionError(f"inconsistent arrays: {', '.join(failed)}")
-        index = cls(params, length_skips)
-        index._vocab = vocab
-        index._term_ptr = term_ptr
-        index._post_doc = arrays["post_doc"]
-        index._post_tf = arrays["post_tf"]
-        index._doc_len = GrowableArray(np.int32, initial=arrays["doc_len"])
-        index._live = GrowableArray(np.bool_, initial=arrays["live"])
-        index._fwd_ptr = GrowableArray(np.int64, initial=fwd_ptr)
-        index._fwd_term = GrowableArray(np.int32, initial=arrays["fwd_term"])
-        index._df = GrowableArray(np.int64, initial=arrays["df"])
-        live = index._live.view()
-        index._n_live = int(np.count_nonzero(live))
-        index._total_len_live = int(index._doc_len.view()[live].sum(dtype=np.int64))
-        index._csr_has_dead = False  # export_arrays merged, which drops dead postings
-        index._csr_labels = n_labels
-        if all(name in arrays for name in BLOCK_DTYPES):
-            index._blocks = BlockMaxima.from_arrays(arrays, blockmax.WINDOW_BITS, n_labels, term_ptr, check)
-        index._checks = checks if checks is not None and checks.pending else None
-        return index
+        """An index over arrays export_arrays gave (adopted, not copied: memory maps stay maps); checks: their
+        lazy checksums (SavedArrays.load). Raises CorruptionError when they do not fit together."""
+        return bm25_files.from_arrays(cls, params, arrays, n_labels=n_labels, vocabulary_size=vocabulary_size,
+                                      length_skips=length_skips, checks=checks)
 
 
 def _check_query(query_tokens: Any) -> None:
