@@ -98,3 +98,27 @@ def test_verify_finds_damage_in_a_list_no_query_touched(tmp_path):
     data[-5] ^= 0x10  # the last list's last id
     path.write_bytes(bytes(data))
     assert not gyeol.verify(tmp_path).ok
+
+
+def test_list_checksums_recorded_for_another_index_type_are_refused(tmp_path, monkeypatch):
+    """A state naming list checksums for a file that holds no bare IVF-Flat index (its head checksum
+    matching) is refused with CorruptionError: the checks would read the wrong bytes as lists."""
+    import faiss
+
+    from gyeol._checksum import crc_buffer
+    from gyeol.index.faiss_index import load_faiss
+
+    _, state = _built(tmp_path, monkeypatch)
+    base = dict(state["base"])
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2000, DIM)).astype(np.float32)
+    sq = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(DIM), DIM, 16, faiss.ScalarQuantizer.QT_8bit)
+    sq.train(x)
+    sq.add(x)
+    path = tmp_path / base["file"]
+    faiss.write_index(sq, str(path))
+    data = path.read_bytes()
+    base.update(bytes=len(data), crc32=None,
+                lists={"start": len(data), "head_crc32": crc_buffer(memoryview(data)), "lists_crc32": [0] * 16})
+    with pytest.raises(CorruptionError, match="no IVF-Flat index"):
+        load_faiss(tmp_path, base, metric="l2", mmap=True)
