@@ -378,6 +378,8 @@ class BM25Index:
         if not mult:
             return empty
         terms = np.array(sorted(mult), np.int64)
+        if terms[-1] >= len(self._term_ptr) - 1:  # a term the CSR does not span (only a tail would hold it)
+            return self.search_many([query_tokens], k, allowed)[0]
         if self._checks is not None:
             self._checks.check("df", terms, terms + 1)
         df = self._df.view()[terms]
