@@ -381,7 +381,7 @@ def test_a_search_is_not_blocked_by_the_bm25_files_written_after_a_commit(tmp_pa
     """An add writes its BM25 delta (or the whole index) after the commit's exclusive section: a search
     meanwhile neither waits for it nor misses the committed batch, and the files, once written, are read."""
     import gyeol.engine.keyword_side as keyword_side
-    import gyeol.lexical.bm25 as bm25
+    import gyeol.lexical.bm25_files as bm25_files
     import gyeol.lexical.deltas as deltas
 
     db = gyeol.connect(tmp_path / "db")
@@ -398,7 +398,7 @@ def test_a_search_is_not_blocked_by_the_bm25_files_written_after_a_commit(tmp_pa
             return real(*args, **kwargs)
         return write
 
-    monkeypatch.setattr(bm25, "save_arrays", gated(bm25.save_arrays))
+    monkeypatch.setattr(bm25_files, "save_arrays", gated(bm25_files.save_arrays))
     monkeypatch.setattr(deltas, "append_arrays", gated(deltas.append_arrays))
     writer, written = _in_thread(lambda: col.add(["common gated"], ids=["new"], vectors=_vectors(1, 2)))
     try:

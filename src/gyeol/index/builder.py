@@ -249,8 +249,8 @@ def load_index(
 
 def _load_state(directory: Path, state: dict[str, Any], *, metric: str, dim: int, read_only: bool) -> VectorIndex:
     kind = state["type"]
-    if kind == "faiss":
-        return load_faiss(directory, state, metric=metric, mmap=False)
+    if kind == "faiss":  # a reader's HNSW or Flat index: views into the file, copied on its first add
+        return load_faiss(directory, state, metric=metric, mmap=False, view=read_only)
     if kind == "disk":
         return load_disk(directory, state, metric=metric, dim=dim, read_only=read_only)
     if kind == "rescored":

@@ -127,6 +127,9 @@ class FaissIndex(VectorIndex):
 
     mmapped: the index was read with FAISS memory mapping and is read-only
     (FAISS aborts the process on an add to it, so add() refuses first).
+    viewed (set by load_faiss): a read-only handle's HNSW or Flat index whose vectors and graph are
+    views into the mapped file (FAISS's IO_FLAG_MMAP_IFC: no copy at open, pages shared between
+    processes); the first add() copies it into RAM, since FAISS aborts on an add to a view.
     rebuild_at: ask for a rebuild once ntotal reaches it (a Flat fallback, or
     parameters chosen for a smaller collection).
     """
@@ -156,6 +159,7 @@ class FaissIndex(VectorIndex):
         self.ef_search = ef_search if self.family == "hnsw" else None
         self.rebuild_at = rebuild_at
         self.mmapped = mmapped
+        self.viewed = False
         self.file_name = file_name
         self.file_bytes: int | None = None  # size when written: a different size on load means damage
         self.file_crc: int | None = None  # crc32 of the file when written (None: saved by a gyeol before checksums)
@@ -177,9 +181,19 @@ class FaissIndex(VectorIndex):
             raise RuntimeError("a memory-mapped FAISS index is read-only; add to its delta instead")
         if len(vectors):
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if self.viewed:
+                self._own()
             self.index.add(vectors)
             if self.gpu is not None:
                 self.gpu.add(vectors)
+
+    def _own(self) -> None:
+        """Copy a viewed index into RAM (a serialised round trip: FAISS copies of a view stay views)."""
+        import faiss
+
+        owned = faiss.deserialize_index(faiss.serialize_index(self.index))
+        self._owner, self.index = owned, faiss.downcast_index(owned)
+        self.viewed = False
 
     # -- search -----------------------------------------------------------------------------
 
@@ -375,10 +389,11 @@ class FaissIndex(VectorIndex):
         return [self.file_name] if self.file_name else []
 
     def ram_bytes(self) -> int:
-        return faiss_ram_bytes(self.index, mmapped=self.mmapped)
+        return faiss_ram_bytes(self.index, mmapped=self.mmapped or self.viewed)
 
     def ram_parts(self) -> dict[str, int]:
-        vec, fixed = faiss_ram_parts(self.index, mmapped=self.mmapped)
+        # a view's vectors are the file's pages (page cache, shared): counted as zero, like a map's
+        vec, fixed = faiss_ram_parts(self.index, mmapped=self.mmapped or self.viewed)
         return {"per_vector_bytes": vec, "fixed_bytes": fixed}
 
     def describe(self) -> dict[str, Any]:
@@ -390,6 +405,7 @@ class FaissIndex(VectorIndex):
             ef_search=self.ef_search,
             rebuild_at=self.rebuild_at,
             mmapped=self.mmapped,
+            viewed=self.viewed,
             trained_on=self.trained_on,
         )
         return out
@@ -402,8 +418,9 @@ class FaissIndex(VectorIndex):
         self.device = "gpu" if self.gpu is not None else "cpu"
 
 
-def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: bool) -> FaissIndex:
-    """Read a FaissIndex saved by FaissIndex.save, memory-mapped when mmap (IVF lists, Flat codes)."""
+def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: bool, view: bool = False) -> FaissIndex:
+    """Read a FaissIndex saved by FaissIndex.save, memory-mapped when mmap (IVF lists, Flat codes); view:
+    an HNSW or Flat index of a read-only handle is read as views into the mapped file (FaissIndex.viewed)."""
     import faiss
 
     where = directory / META_NAME
@@ -421,8 +438,11 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
     elif crc is not None:  # faiss.read_index is not safe on damaged bytes: check them first
         check_file(path, FileSum(int(crc), size), what="vector index file", where=where)
     flags = 0
+    view = view and not mmap and state.get("family") in VIEWED_FAMILIES
     if mmap:  # flat codes (Flat, SQ) map zero-copy; IVF lists map as read-only on-disk lists
         flags = faiss.IO_FLAG_MMAP_IFC if state.get("family") == "scan" else faiss.IO_FLAG_MMAP
+    elif view:  # vectors and graph links as views into the mapped file: nothing copied at open
+        flags = faiss.IO_FLAG_MMAP_IFC
     index = faiss.read_index(str(path), flags)
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None and state.get("nprobe"):  # tuned after the file was written (the disk tier)
@@ -439,6 +459,7 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
         file_name=state["file"],
     )
     loaded.file_bytes = size
+    loaded.viewed = view
     if state.get("trained_on") in ("cpu", "gpu"):
         loaded.trained_on = state["trained_on"]
     loaded.file_crc = None if crc is None else int(crc)
@@ -447,7 +468,7 @@ def load_faiss(directory: Path, state: dict[str, Any], *, metric: str, mmap: boo
             raise CorruptionError(f"{where} records list checksums for {path.name}, which is no IVF-Flat index")
         sums.bind(ivf)
         loaded.list_sums, loaded.list_state = sums, state["lists"]
-    if mmap:
+    if mmap or view:
         register_open_file(loaded, path)
     return loaded
 
@@ -461,6 +482,11 @@ def flat_vectors(index) -> np.ndarray:
     if n == 0:
         return np.empty((0, d), np.float32)
     return faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+
+
+# the families a read-only handle reads as views (load_faiss): their vectors and graph are FAISS
+# MaybeOwnedVectors, which IO_FLAG_MMAP_IFC maps; an IVF index's lists would need OnDisk lists (mmap)
+VIEWED_FAMILIES = ("hnsw", "scan")
 
 
 def faiss_ram_bytes(index, *, mmapped: bool = False) -> int:
