@@ -2,15 +2,18 @@
 
 Every data and index file's checksum is kept in the JSON file that names it (the manifest for
 segments and tombstones, index metadata for FAISS, rescoring and cache files), and checked when
-the file is loaded. zlib's crc32 runs at several GB/s here, so a whole-file check costs a small
-fraction of reading or decoding the file; files are read through a memory map, never copied.
+the file is loaded. zlib's crc32 runs at about 2.4 GB/s a core here, so a whole-file check costs a
+small fraction of reading or decoding the file; files are read through a memory map, never copied,
+and a large one is summed in parts on every core (crc_parallel), the parts' sums combined.
 """
 
 from __future__ import annotations
 
 import json
 import mmap
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,11 @@ from .errors import CorruptionError
 
 CHUNK = 64 << 20  # bytes per crc32 call: zlib releases the GIL for each
 SEAL_KEY = "crc32"  # the key of a JSON file's own checksum (see seal_json)
+# a file at least this long is summed in parts on every core and the parts' crc32s combined (the same
+# crc32): at 1M documents an open sums 2.4 GB (the HNSW file, the document caches), 1.1 s on one core
+PARALLEL_MIN = 8 << 20
+_CPUS = max(1, os.cpu_count() or 1)
+_POLY = 0xEDB88320  # crc32's polynomial, bit-reversed
 
 
 def crc_buffer(data: Any, crc: int = 0) -> int:
@@ -31,12 +39,65 @@ def crc_buffer(data: Any, crc: int = 0) -> int:
     return crc
 
 
+def crc_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The crc32 of a + b from crc1 = crc32(a), crc2 = crc32(b) and len2 = len(b) (zlib's crc32_combine)."""
+    if len2 <= 0:
+        return crc1
+    odd = [_POLY] + [1 << n for n in range(31)]  # the operator of one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four
+    while True:  # apply len2 zero bytes to crc1, one bit of len2 at a time
+        even = _gf2_square(odd)
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    out, row = 0, 0
+    while vector:
+        if vector & 1:
+            out ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return out
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def crc_parallel(data: Any) -> int:
+    """crc32 of a bytes-like object (a memory map), its parts summed on every core at once."""
+    view = memoryview(data).cast("B")
+    n = len(view)
+    parts = min(_CPUS, n // (PARALLEL_MIN // 2))
+    if parts < 2:
+        return crc_buffer(view)
+    bounds = [n * i // parts for i in range(parts + 1)]
+    with ThreadPoolExecutor(parts) as pool:
+        crcs = list(pool.map(lambda i: crc_buffer(view[bounds[i] : bounds[i + 1]]), range(parts)))
+    crc = crcs[0]
+    for i in range(1, parts):
+        crc = crc_combine(crc, crcs[i], bounds[i + 1] - bounds[i])
+    return crc
+
+
 def crc_array(arr: np.ndarray) -> int:
     """crc32 of an array's bytes in C order (0 for an empty array)."""
     if not arr.size:
         return 0
     flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-    return crc_buffer(flat)
+    return crc_parallel(flat)
 
 
 @dataclass(frozen=True)
@@ -75,7 +136,7 @@ def file_sum(path: Path, length: int | None = None) -> FileSum:
         with mmap.mmap(handle.fileno(), length, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
-                crc = crc_buffer(view)
+                crc = crc_parallel(view)
             finally:
                 view.release()
     return FileSum(crc, length)
