@@ -32,3 +32,30 @@ def test_parts_summed_in_threads_give_zlibs_crc(tmp_path, monkeypatch) -> None:
     path.write_bytes(data)
     assert file_sum(path).crc32 == zlib.crc32(data)
     assert file_sum(path, 1234).crc32 == zlib.crc32(data[:1234])
+
+
+def test_a_map_closes_while_something_holds_the_summing_frames(tmp_path, monkeypatch) -> None:
+    """A profiler or a traceback holding crc_parallel's frames (their memoryviews) must not stop file_sum's
+    map from closing (BufferError: the views are released, not left to the collector)."""
+    import sys
+    import threading
+
+    monkeypatch.setattr(_checksum, "PARALLEL_MIN", 64)
+    monkeypatch.setattr(_checksum, "_CPUS", 3)
+    data = np.random.default_rng(2).bytes(5000)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    held = []
+
+    def keep(frame, event, arg):
+        if event == "return" and frame.f_code.co_name in ("crc_parallel", "crc_buffer"):
+            held.append(frame)  # keeps the frame and its locals alive
+
+    sys.setprofile(keep)
+    threading.setprofile(keep)
+    try:
+        assert file_sum(path).crc32 == zlib.crc32(data)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    assert any(f.f_code.co_name == "crc_parallel" for f in held)

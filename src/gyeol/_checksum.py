@@ -33,9 +33,11 @@ _POLY = 0xEDB88320  # crc32's polynomial, bit-reversed
 
 def crc_buffer(data: Any, crc: int = 0) -> int:
     """crc32 of a bytes-like object, continuing from crc."""
-    view = memoryview(data).cast("B")
-    for start in range(0, len(view), CHUNK):
-        crc = zlib.crc32(view[start : start + CHUNK], crc)
+    # the views are released here, not when collected: a map cannot close while one is alive
+    with memoryview(data) as outer, outer.cast("B") as view:
+        for start in range(0, len(view), CHUNK):
+            with view[start : start + CHUNK] as part:
+                crc = zlib.crc32(part, crc)
     return crc
 
 
@@ -78,14 +80,19 @@ def _gf2_square(matrix: list[int]) -> list[int]:
 
 def crc_parallel(data: Any) -> int:
     """crc32 of a bytes-like object (a memory map), its parts summed on every core at once."""
-    view = memoryview(data).cast("B")
-    n = len(view)
-    parts = min(_CPUS, n // (PARALLEL_MIN // 2))
-    if parts < 2:
-        return crc_buffer(view)
-    bounds = [n * i // parts for i in range(parts + 1)]
-    with ThreadPoolExecutor(parts) as pool:
-        crcs = list(pool.map(lambda i: crc_buffer(view[bounds[i] : bounds[i + 1]]), range(parts)))
+    with memoryview(data) as outer, outer.cast("B") as view:
+        n = len(view)
+        parts = min(_CPUS, n // (PARALLEL_MIN // 2))
+        if parts < 2:
+            return crc_buffer(view)
+        bounds = [n * i // parts for i in range(parts + 1)]
+        pieces = [view[bounds[i] : bounds[i + 1]] for i in range(parts)]
+        try:
+            with ThreadPoolExecutor(parts) as pool:
+                crcs = list(pool.map(crc_buffer, pieces))
+        finally:  # released now, so the caller's map can close whatever still refers to this frame
+            for piece in pieces:
+                piece.release()
     crc = crcs[0]
     for i in range(1, parts):
         crc = crc_combine(crc, crcs[i], bounds[i + 1] - bounds[i])
