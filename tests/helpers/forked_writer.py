@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import pytest
 
+import gyeol
+
 ROUND_TIMEOUT = 30.0  # a child that neither finishes nor dies in this time is a hang: fail
 
 
@@ -56,6 +58,9 @@ def _child(path: Path, ops: list, out: int, kill_at: int, kill_after: bool,
     """The forked writer: never returns (os._exit), so pytest's own machinery never runs here."""
     status = 0
     try:
+        # no tqdm bar here: tqdm's write lock is a semaphore shared with the parent across the fork, and a
+        # child killed while holding it left the parent's next bar waiting forever (a hung test run)
+        gyeol.set_progress(False)
         calls = _inject_kill(kill_at, kill_after)  # kill_at 0: only count the calls
         w = make_writer(path)
         os.write(out, f"r {calls['n']}\n".encode())
