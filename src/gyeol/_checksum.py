@@ -45,22 +45,15 @@ def crc_combine(crc1: int, crc2: int, len2: int) -> int:
     """The crc32 of a + b from crc1 = crc32(a), crc2 = crc32(b) and len2 = len(b) (zlib's crc32_combine)."""
     if len2 <= 0:
         return crc1
-    odd = [_POLY] + [1 << n for n in range(31)]  # the operator of one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four
-    while True:  # apply len2 zero bytes to crc1, one bit of len2 at a time
-        even = _gf2_square(odd)
+    operator = [_POLY] + [1 << n for n in range(31)]  # what one zero bit does to a crc
+    for _ in range(3):
+        operator = _gf2_square(operator)  # one zero byte
+    while len2:  # apply len2 zero bytes to crc1, one bit of len2 at a time
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(operator, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        if len2:
+            operator = _gf2_square(operator)
     return crc1 ^ crc2
 
 
