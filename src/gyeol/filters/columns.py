@@ -19,6 +19,7 @@ from ..errors import CorruptionError, FilterError, InvalidInputError
 
 from .expr import Compare, And, Or, MatchAll, Expr, Scalar, _ORDERING, _as_scalar, _show, _found
 from .keys import _BOOL, _LIST, _NULL, _NUM, _STR, _VALUE_DTYPES, KeyColumn as _KeyColumn, Pairs as _Pairs
+from .keys import shared_labels
 
 __all__ = ["MetadataColumns"]
 
@@ -135,7 +136,8 @@ class MetadataColumns:
             return lambda name: get(f"{i}.{name}")
 
         columns = cls()
-        columns._keys = {key: _KeyColumn.from_saved(of_key(i), n, where) for i, key in enumerate(keys)}
+        every_label = shared_labels(n)  # one 0..n-1 for all the dense keys
+        columns._keys = {key: _KeyColumn.from_saved(of_key(i), n, where, every_label) for i, key in enumerate(keys)}
         columns.n = n
         return columns
 

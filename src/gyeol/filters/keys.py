@@ -11,7 +11,6 @@ when an append or a list comparison needs them.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from typing import Any, Callable
@@ -172,12 +171,19 @@ def _find(strings: pa.Array, wanted: bytes) -> int | None:
     return int(same_length[hits[0]]) if len(hits) else None
 
 
-@functools.lru_cache(maxsize=4)
-def _every_label(n: int) -> np.ndarray:
-    """0..n-1, read-only, one array for every dense key of a collection of n rows (each made anew cost
-    12 ms of page faults at 1M: the first filtered query of a fresh process made four)."""
-    labels = np.arange(n, dtype=np.int64)
-    labels.setflags(write=False)
+def shared_labels(n: int) -> Callable[[], np.ndarray]:
+    """A maker of 0..n-1 (read-only) that makes it once, for the dense keys of one load to share (each made
+    anew cost 12 ms of page faults at 1M: the first filtered query of a fresh process made four); it lives
+    as long as the columns that hold it."""
+    made: list[np.ndarray] = []
+
+    def labels() -> np.ndarray:
+        if not made:  # two threads racing make two equal arrays: harmless
+            every = np.arange(n, dtype=np.int64)
+            every.setflags(write=False)
+            made.append(every)
+        return made[0]
+
     return labels
 
 
@@ -240,10 +246,13 @@ class KeyColumn:
         return out
 
     @classmethod
-    def from_saved(cls, get: Callable[[str], np.ndarray | None], n: int, where: str) -> "KeyColumn":
+    def from_saved(cls, get: Callable[[str], np.ndarray | None], n: int, where: str,
+                   every_label: Callable[[], np.ndarray] | None = None) -> "KeyColumn":
         """A key column over saved arrays: get(name) gives each (checked; None when absent) on first use.
 
-        A damaged or inconsistent array raises CorruptionError when a query or an append first needs it."""
+        A damaged or inconsistent array raises CorruptionError when a query or an append first needs it.
+        every_label: gives 0..n-1 for a dense key (shared_labels; one of its own when None)."""
+        every_label = every_label or shared_labels(n)
 
         def need(name: str) -> np.ndarray:
             arr = get(name)
@@ -254,7 +263,7 @@ class KeyColumn:
         def labels_of(name: str) -> Callable[[], np.ndarray]:
             def load() -> np.ndarray:
                 if get(f"{name}.dense") is not None:
-                    return _every_label(n)
+                    return every_label()
                 arr = need(name)
                 if arr.dtype != np.int64 or (len(arr) and (arr[0] < 0 or arr[-1] >= n)):
                     raise CorruptionError(f"{where}: {name} holds labels outside 0..{n - 1}")
