@@ -22,6 +22,7 @@ import numpy as np
 from . import _validation as v
 from .config import CollectionConfig
 from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, queries_function
+from ._memory import release_now, released
 from ._rwlock import ReadWriteLock
 from .errors import DuplicateIdError, GyeolError, InvalidInputError
 from .search import plan_search
@@ -170,6 +171,7 @@ class Collection:
             finally:
                 self._closed = True
                 self._engine.close()
+        release_now()
 
     def save_indexes(self, *, keyword: bool = False) -> None:
         """Write the derived indexes (vector, BM25) so the next open loads instead of rebuilding.
@@ -320,6 +322,7 @@ class Collection:
         with self._write_lock, self._rw.exclusive(), progress_override(progress):
             self._check_writable()
             self._engine.compact()
+        release_now()
 
     def reembed(self, embedder: Any, *, batch_size: int | None = None, progress: Any = None) -> Any:
         """Move every document to another embedding model; give back a ReembedReport.
@@ -378,7 +381,10 @@ class Collection:
         with self._rw.exclusive():
             persist = engine.apply(staged)
         persist(self._rw.exclusive)  # the derived files: searches go on meanwhile (it reads the indexes only)
-        engine.merge_segments(self._rw.exclusive)  # still one write: searches wait only for each swap
+        if engine.merge_segments(self._rw.exclusive):  # still one write: searches wait only for each swap
+            release_now()  # a merge reads whole segments: give their pages back
+        else:
+            released(len(batch.ids))  # Kiwi's threads and pyarrow leave freed pages behind (see _memory)
 
     # ------------------------------------------------------------------ reads
 
