@@ -87,6 +87,13 @@ def test_dir_lists_every_public_name():
     for name in gyeol.__all__:
         assert name in names, name
     assert "load_sample" in names and "set_progress" in names
+    # the types examples/app.py annotates with, resolved lazily to the classes they name
+    from gyeol.chunking import Chunk
+    from gyeol.context import Context
+    from gyeol.documents import IngestReport
+
+    for name, cls in (("Context", Context), ("IngestReport", IngestReport), ("Chunk", Chunk)):
+        assert name in names and name in gyeol.__all__ and getattr(gyeol, name) is cls, name
 
 
 def test_progress_is_switchable(monkeypatch, progress_bars):
