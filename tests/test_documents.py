@@ -288,3 +288,12 @@ def test_an_unreadable_file_is_a_warning_and_nothing_else_is_lost(col, folder, m
     assert set(report.added) == readable == set(by_doc(col))
     assert col.search("Plain", mode="keyword", k=1)[0].text == "Plain notes. Nothing more."
 
+
+def test_a_corrupt_pdf_is_an_unreadable_pdf_warning(col, tmp_path):
+    pytest.importorskip("pypdf")  # the real one: it raises on a file that only starts like a PDF
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (tmp_path / "fine.txt").write_text("Fine words. Still added.", encoding="utf-8")
+    report = col.add_documents([tmp_path])
+    assert [(src.rsplit("/", 1)[-1], why.split(":")[0]) for src, why in report.warnings] == \
+        [("broken.pdf", "unreadable PDF")]
+    assert report.added == [(tmp_path / "fine.txt").resolve().as_posix()] and col.count() == report.chunks == 1
