@@ -343,6 +343,56 @@ def test_evaluate_missing_queries_file(capsys, kb, tmp_path):
     assert status == EXIT_USAGE and "cannot read" in err
 
 
+# --------------------------------------------------------------------------- verify
+
+
+def flip_bits(path: Path) -> None:
+    """Damage a file in place as test_corruption.damage("flip bits") does: four bytes across it, one bit each."""
+    data = bytearray(path.read_bytes())
+    for pos in (len(data) // 8, len(data) // 3, len(data) // 2, len(data) - 9):
+        data[pos] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_verify_a_clean_database(capsys, kb):
+    before = snapshot(kb)
+    status, out, err = run(capsys, "verify", kb)
+    assert status == EXIT_OK and not err
+    assert out.startswith(f"VerifyReport('{kb}': ok;") and "DAMAGE FOUND" not in out
+    got = run_json(capsys, "verify", kb)
+    assert got == json.loads(json.dumps(gyeol.verify(kb).to_dict()))
+    assert got["ok"] is True and got["path"] == str(kb)
+    assert {"catalog", "manifest", "segment"} <= {f["kind"] for f in got["files"]}
+    assert all(f["status"] == "ok" for f in got["files"])
+    assert snapshot(kb) == before  # read-only
+
+
+def test_verify_a_damaged_segment_exits_1_and_names_it(capsys, kb):
+    (segment,) = kb.glob("collections/*/data/seg-*.parquet")
+    flip_bits(segment)
+    before = snapshot(kb)
+    status, out, err = run(capsys, "verify", kb)
+    assert status == EXIT_PROBLEM and "Traceback" not in err
+    assert "DAMAGE FOUND" in out and segment.name in out
+    status, out, _ = run(capsys, "verify", kb, "--json")
+    assert status == EXIT_PROBLEM
+    got = json.loads(out)
+    assert got["ok"] is False
+    damaged = [f for f in got["files"] if f["status"] == "damaged"]
+    assert [(Path(f["path"]).name, f["kind"]) for f in damaged] == [(segment.name, "segment")] and damaged[0]["detail"]
+    assert snapshot(kb) == before  # verify repairs nothing
+
+
+def test_verify_usage_errors(capsys, kb, tmp_path):
+    status, out, err = run(capsys, "verify", tmp_path / "none")
+    assert status == EXIT_USAGE and not out
+    assert err == f"gyeol verify: {tmp_path / 'none'} is not a directory\n"
+    status, _, err = run(capsys, "verify", kb / "catalog.json", "--json")  # a file, not a database directory
+    assert status == EXIT_USAGE and "is not a directory" in err
+    status, _, err = run(capsys, "verify")
+    assert status == EXIT_USAGE and "path" in err
+
+
 # --------------------------------------------------------------------------- a real process
 
 

@@ -173,3 +173,21 @@ def test_expand_parent_keeps_plain_documents():
 def test_build_context_on_no_hits():
     ctx = build_context([], max_tokens=10)
     assert ctx.text == "" and ctx.sources == [] and str(ctx) == ""
+
+
+def test_adjacent_chunks_with_consecutive_indexes_merge_without_overlap(tmp_path):
+    text = "Alpha one starts here.\n\nAlpha two follows on.\n\nAlpha three keeps going.\n"
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    col = gyeol.connect().create_collection("c", embedder=HashEmbedder(), tokenizer="whitespace")
+    col.add_documents([tmp_path], chunker=SentenceChunker(size=25, overlap=0))
+    hits = list(col.search("alpha", mode="keyword", k=10))
+    spans = sorted((h.metadata["chunk_index"], h.metadata["char_start"], h.metadata["char_end"]) for h in hits)
+    assert [i for i, _, _ in spans] == [0, 1, 2]
+    assert all(end < next_start for (_, _, end), (_, next_start, _) in zip(spans, spans[1:]))  # gaps, no overlap
+    ctx = build_context(hits, max_tokens=10_000)
+    assert [(s["start"], s["end"]) for s in ctx.sources] == [(0, spans[-1][2])]  # one passage: the whole run
+    assert ctx.text == "[1] a.txt\n" + text.strip()
+    # chunks 0 and 2 are not adjacent (1 is missing): two passages, each its own text
+    apart = build_context([h for h in hits if h.metadata["chunk_index"] != 1], max_tokens=10_000, order="position")
+    assert [(s["start"], s["end"]) for s in apart.sources] == [spans[0][1:], spans[2][1:]]
+    assert "Alpha two" not in apart.text and apart.text.count("a.txt") == 2

@@ -263,3 +263,37 @@ def test_an_unchanged_document_is_not_chunked_again(col, folder):
     assert len(again.unchanged) == 2 and again.updated == [(folder / "notes.txt").resolve().as_posix()]
     assert seen == ["Plain notes. Changed now."]  # only the changed file was chunked
     assert col.count() == first.chunks - 1 + again.chunks
+
+
+def test_an_unreadable_file_is_a_warning_and_nothing_else_is_lost(col, folder, monkeypatch):
+    # OSErrors that are not "file not found", whoever runs the tests (root reads a chmod 000 file):
+    # a symbolic link that points at itself (ELOOP) and a read refused with EACCES
+    (folder / "loop.md").symlink_to(folder / "loop.md")
+    locked = folder / "locked.txt"
+    locked.write_text("Secret words here.", encoding="utf-8")
+    real_read = type(locked).read_bytes
+
+    def refuse_locked(self):
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(type(locked), "read_bytes", refuse_locked)
+    report = col.add_documents([folder], chunker=SentenceChunker(size=60, overlap=0))
+    reasons = {src.rsplit("/", 1)[-1]: why for src, why in report.warnings}
+    assert reasons == {"loop.md": reasons["loop.md"], "locked.txt": "unreadable: Permission denied"}
+    assert reasons["loop.md"].startswith("unreadable: ") and "disappeared" not in reasons["loop.md"]
+    assert not report.ok and len(report.added) == 3 and report.chunks == col.count()
+    readable = {(folder / n).resolve().as_posix() for n in ("a.md", "sub/b.html", "notes.txt")}
+    assert set(report.added) == readable == set(by_doc(col))
+    assert col.search("Plain", mode="keyword", k=1)[0].text == "Plain notes. Nothing more."
+
+
+def test_a_corrupt_pdf_is_an_unreadable_pdf_warning(col, tmp_path):
+    pytest.importorskip("pypdf")  # the real one: it raises on a file that only starts like a PDF
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (tmp_path / "fine.txt").write_text("Fine words. Still added.", encoding="utf-8")
+    report = col.add_documents([tmp_path])
+    assert [(src.rsplit("/", 1)[-1], why.split(":")[0]) for src, why in report.warnings] == \
+        [("broken.pdf", "unreadable PDF")]
+    assert report.added == [(tmp_path / "fine.txt").resolve().as_posix()] and col.count() == report.chunks == 1

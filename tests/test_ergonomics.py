@@ -66,6 +66,27 @@ def test_texts_from_numpy_and_pandas_and_numpy_metadata_stored_as_python():
     assert col.get(where={"n": 3})[0].id == "a"
 
 
+def test_texts_as_a_tuple(tmp_path):
+    with gyeol.connect(tmp_path / "kb") as db:
+        col = db.create_collection("c", embedder=HashEmbedder(), tokenizer="whitespace")
+        texts = ("alpha beta", np.str_("gamma delta"), "epsilon")
+        ids = col.add(texts)  # ids generated, one per text, in order
+        assert len(ids) == 3 and len(set(ids)) == 3 and texts == ("alpha beta", "gamma delta", "epsilon")
+        col.add(("zeta",), ids=("z",), metadata=({"n": np.int64(1)},))
+        col.upsert(("eta theta",), ids=("z",))
+        docs = col.get([*ids, "z"])
+        assert [d.text for d in docs] == ["alpha beta", "gamma delta", "epsilon", "eta theta"]
+        assert [type(d.text) for d in docs] == [str] * 4
+        assert col.search("gamma", mode="keyword", k=1).ids == [ids[1]]
+        assert col.search("gamma delta", mode="vector", k=1).ids == [ids[1]]
+        listed = gyeol.connect().create_collection("l", embedder=HashEmbedder(), tokenizer="whitespace")
+        listed.add(list(texts), ids=ids)  # the same texts as a list: the same rows, vectors included
+        assert col.to_list(columns=["id", "text", "vector"])[:3] == listed.to_list(columns=["id", "text", "vector"])
+    with gyeol.connect(tmp_path / "kb", read_only=True) as db:
+        again = db.get_collection("c", embedder=HashEmbedder())
+        assert again.count() == 4 and again.get(["z"])[0].text == "eta theta"
+
+
 @pytest.mark.parametrize("bad", [
     np.array([["a", "b"]]),                   # 2-d
     np.array([1, 2]),                          # not texts
@@ -87,6 +108,13 @@ def test_dir_lists_every_public_name():
     for name in gyeol.__all__:
         assert name in names, name
     assert "load_sample" in names and "set_progress" in names
+    # the types examples/app.py annotates with, resolved lazily to the classes they name
+    from gyeol.chunking import Chunk
+    from gyeol.context import Context
+    from gyeol.documents import IngestReport
+
+    for name, cls in (("Context", Context), ("IngestReport", IngestReport), ("Chunk", Chunk)):
+        assert name in names and name in gyeol.__all__ and getattr(gyeol, name) is cls, name
 
 
 def test_progress_is_switchable(monkeypatch, progress_bars):

@@ -27,6 +27,17 @@ def test_import_gyeol_imports_no_heavy_module():
     assert not any(loaded.values()), loaded
 
 
+def test_import_gyeol_leaves_the_rag_modules_to_first_use():
+    code = """
+import sys
+import gyeol
+lazy = ["gyeol.context", "gyeol.documents", "gyeol.chunking", "gyeol.rerank"]
+assert not [m for m in lazy if m in sys.modules], [m for m in lazy if m in sys.modules]
+assert gyeol.Context.__module__ == "gyeol.context" and "gyeol.context" in sys.modules
+"""
+    modules_after(code)
+
+
 def test_no_embedder_collection_never_imports_torch(tmp_path):
     code = f"""
 import numpy as np

@@ -1,7 +1,9 @@
-"""The LangChain VectorStore against langchain-tests' standard suite and exact search (extra `langchain`)."""
+"""The LangChain VectorStore and retriever against langchain-tests' standard suites and exact search (extra `langchain`)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import subprocess
 import sys
 
@@ -16,7 +18,9 @@ from langchain_core.embeddings import DeterministicFakeEmbedding  # noqa: E402
 from langchain_core.vectorstores import VectorStoreRetriever  # noqa: E402
 
 import gyeol  # noqa: E402
-from gyeol.integrations.langchain import GyeolEmbeddings, GyeolVectorStore, LangChainEmbedder  # noqa: E402
+from gyeol.integrations.langchain import (  # noqa: E402
+    GyeolEmbeddings, GyeolRetriever, GyeolVectorStore, LangChainEmbedder,
+)
 
 from conftest import SRC  # noqa: E402
 
@@ -27,6 +31,28 @@ class TestGyeolStandard(langchain_tests.VectorStoreIntegrationTests):
     @pytest.fixture()
     def vectorstore(self):
         return GyeolVectorStore.create(self.get_embeddings(), tokenizer="whitespace")  # in memory, new per test
+
+
+class TestGyeolRetrieverStandard(langchain_tests.RetrieversIntegrationTests):
+    """LangChain's own expectations for a retriever: k in the constructor and per call, sync and async."""
+
+    @property
+    def retriever_constructor(self) -> type[GyeolRetriever]:
+        return GyeolRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"collection": _standard_collection()}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "서울 공원"
+
+
+@functools.cache
+def _standard_collection():
+    """One in-memory collection of TEXTS for the standard suite (read only there)."""
+    return GyeolVectorStore.from_texts(TEXTS, DeterministicFakeEmbedding(size=16), tokenizer="whitespace").collection
 
 
 TEXTS = ["서울 지하철 노선도", "부산 해운대 바다", "서울 한강 공원", "제주도 한라산 등산", "kiwi morpheme analyser",
@@ -85,6 +111,47 @@ def test_retriever_and_hybrid_mode(store):
     assert [d.id for d in retriever.invoke("서울")] == _exact(store, "서울", 2)[0]
     hybrid = GyeolVectorStore(store.collection, mode="keyword")
     assert [d.id for d in hybrid.similarity_search("한강", k=1)] == ["t2"]  # the only text with the word
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "vector"}, {"mode": "keyword"}, {"mode": "hybrid", "alpha": 0.3}])
+def test_gyeol_retriever_gives_what_col_search_gives(store, options):
+    col = store.collection
+    mode = options.get("mode", "hybrid")
+    extra = {k: v for k, v in options.items() if k != "mode"}
+    retriever = GyeolRetriever(col, k=3, mode=mode, search_kwargs=extra)
+    for query in ["서울 공원", "brown fox", "한강"]:
+        want = col.search(query, k=3, mode=mode, **extra)
+        got = retriever.invoke(query)
+        assert [d.id for d in got] == want.ids
+        assert [(d.page_content, d.metadata) for d in got] == [(h.text, h.metadata) for h in want]
+        assert [d.id for d in asyncio.run(retriever.ainvoke(query))] == want.ids
+
+
+def test_gyeol_retriever_options_and_per_call_overrides(store):
+    col = store.collection
+    retriever = GyeolRetriever(col, k=2, mode="vector", filter={"ko": True})
+    assert [d.id for d in retriever.invoke("서울")] == _exact(store, "서울", 2, lambda m: m["ko"])[0]
+    assert [d.id for d in retriever.invoke("서울", k=4, filter={"ko": False})] == \
+        _exact(store, "서울", 4, lambda m: not m["ko"])[0]
+    assert [d.id for d in retriever.invoke("한강", mode="keyword", filter=None)] == ["t2"]
+    mmr = GyeolRetriever(col, k=3, mode="vector", search_kwargs={"rerank": gyeol.MMRReranker(0.7), "rerank_depth": 8})
+    want = col.search("서울", k=3, mode="vector", rerank=gyeol.MMRReranker(0.7), rerank_depth=8).ids
+    assert [d.id for d in mmr.invoke("서울")] == want != _exact(store, "서울", 3)[0]
+
+
+@pytest.mark.parametrize("options", [{"k": 0}, {"k": True}, {"k": "3"}, {"mode": "fuzzy"}])
+def test_gyeol_retriever_bad_options_are_typed(store, options):
+    with pytest.raises(gyeol.InvalidInputError):
+        GyeolRetriever(store.collection, **options)
+    with pytest.raises(gyeol.InvalidInputError):
+        GyeolRetriever(store.collection).invoke("서울", **options)
+
+
+def test_gyeol_retriever_needs_a_collection(store):
+    with pytest.raises(gyeol.InvalidInputError, match="needs a gyeol Collection"):
+        GyeolRetriever(store)  # the store, not its collection
+    with pytest.raises(gyeol.InvalidInputError, match="needs a gyeol Collection"):
+        GyeolRetriever()
 
 
 def test_bad_input_is_typed(store):

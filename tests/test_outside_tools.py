@@ -239,3 +239,28 @@ def test_an_old_data_folder_opens_and_one_compaction_makes_the_one_liners_exact(
     table = pq.read_table(col.data_path / col._engine.store.manifest.segments[0].file)
     assert str(table.schema.field("meta.tag").type) == "string" and str(table.schema.field("meta.n").type) == "double"
     db.close()
+
+
+def test_to_list_gives_the_live_rows_as_plain_dicts(tmp_path):
+    rng = np.random.default_rng(2)
+    db = gyeol.connect(tmp_path / "kb")
+    col = db.create_collection("c", dim=DIM, embedder=None, tokenizer="whitespace", metric="l2")
+    vectors = _vectors(rng, 6)
+    col.add([f"t{i}" for i in range(6)], ids=[f"d{i}" for i in range(6)], vectors=vectors,
+            metadata=[{"i": i, "tags": ["a", str(i)]} if i != 5 else {} for i in range(6)])
+    col.delete(["d1", "d4"])  # tombstoned: never listed
+    rows = col.to_list()
+    assert rows == [{"id": f"d{i}", "text": f"t{i}", "metadata": {"i": i, "tags": ["a", str(i)]}} for i in (0, 2, 3)] \
+        + [{"id": "d5", "text": "t5", "metadata": {}}]
+    assert rows == [{**r, "metadata": json.loads(r["metadata"])} for r in col.to_arrow().to_pylist()]
+    # the row shape of Results.to_list, less the scores
+    hit = col.search("t3", mode="keyword", k=1).to_list()[0]
+    assert {k: hit[k] for k in rows[0]} == rows[2]
+    assert col.to_list(where={"i": {"$gte": 2}}, limit=1) == [rows[1]]
+    with_vectors = col.to_list(columns=["vector", "id"])
+    assert [list(r) for r in with_vectors] == [["vector", "id"]] * 4
+    assert all(isinstance(r["vector"], list) for r in with_vectors)
+    np.testing.assert_array_equal(np.asarray([r["vector"] for r in with_vectors], np.float32), vectors[[0, 2, 3, 5]])
+    with pytest.raises(InvalidInputError):
+        col.to_list(columns=["label"])
+    db.close()

@@ -216,3 +216,76 @@ def test_search_many_with_vectors_and_expand():
 def test_search_many_bad_rerank_arguments(sample_col, kwargs):
     with pytest.raises(gyeol.InvalidInputError):
         sample_col.search_many(QUERIES, **kwargs)
+
+
+class MiscountingCrossEncoder(FakeCrossEncoder):
+    """FakeCrossEncoder's scores with `extra` more (or, negative, fewer) than the pairs it was given."""
+
+    def __init__(self, extra):
+        super().__init__()
+        self.extra = extra
+
+    def predict(self, pairs, batch_size=32):
+        scores = super().predict(pairs, batch_size)
+        return scores[: self.extra] if self.extra < 0 else np.concatenate([scores, np.ones(self.extra, np.float32)])
+
+
+class MiscountingManyReranker:
+    """A batched reranker whose rerank_many gives what `make(one list per query)` makes of its score lists."""
+
+    needs_vectors = False
+
+    def __init__(self, make):
+        self.make = make
+        self.calls = 0
+
+    def rerank(self, query, hits):
+        return [float(len(h.text or "")) for h in hits]
+
+    def rerank_many(self, queries, hits_lists):
+        self.calls += 1
+        return self.make([self.rerank(q, hits) for q, hits in zip(queries, hits_lists)])
+
+    def __repr__(self):
+        return "MiscountingManyReranker()"
+
+
+def _state(col):
+    return col.count(), col.to_list(columns=["id", "text", "metadata", "vector"])
+
+
+@pytest.mark.parametrize("extra", [-1, 1, -10_000])
+def test_a_cross_encoder_with_the_wrong_number_of_scores_is_a_typed_error(sample_col, extra):
+    before = _state(sample_col)
+    plain = sample_col.search("hybrid search", k=5)
+    reranker = CrossEncoderReranker(MiscountingCrossEncoder(extra))
+    depth = len(sample_col.search("hybrid search", k=20))
+    with pytest.raises(gyeol.InvalidInputError, match=rf"predict returned \d+ scores for {depth} pairs"):
+        sample_col.search("hybrid search", k=5, rerank=reranker, rerank_depth=20)
+    pairs = sum(len(r) for r in sample_col.search_many(QUERIES, k=20))
+    with pytest.raises(gyeol.InvalidInputError, match=rf"predict returned \d+ scores for {pairs} pairs"):
+        sample_col.search_many(QUERIES, k=5, rerank=reranker, rerank_depth=20)
+    assert reranker.model.calls == [depth, pairs]  # asked, then refused: no partial result came back
+    assert _state(sample_col) == before
+    assert sample_col.search("hybrid search", k=5) == plain
+
+
+@pytest.mark.parametrize("make, got", [
+    (lambda lists: lists[:-1], "2 score lists"),
+    (lambda lists: lists + [lists[0]], "4 score lists"),
+    (lambda lists: [], "0 score lists"),
+    (lambda lists: iter(lists), "a list_iterator"),
+])
+def test_a_reranker_whose_rerank_many_miscounts_the_queries_is_a_typed_error(sample_col, make, got):
+    before = _state(sample_col)
+    plain = sample_col.search_many(QUERIES, k=5)
+    reranker = MiscountingManyReranker(make)
+    with pytest.raises(gyeol.InvalidInputError, match=f"rerank_many returned {got} for 3 queries"):
+        sample_col.search_many(QUERIES, k=5, rerank=reranker)
+    assert reranker.calls == 1
+    assert _state(sample_col) == before
+    assert sample_col.search_many(QUERIES, k=5) == plain
+    # the same reranker counting right reranks every query by its scores
+    right = sample_col.search_many(QUERIES, k=5, rerank=MiscountingManyReranker(lambda lists: lists))
+    for query, res in zip(QUERIES, right):
+        assert res.ids == sample_col.search(query, k=5, rerank=lambda q, texts: [float(len(t)) for t in texts]).ids

@@ -50,10 +50,18 @@ def __getattr__(name: str):
         from . import rerank
 
         return getattr(rerank, name)
-    if name == "SentenceChunker":
-        from .chunking import SentenceChunker
+    if name in ("SentenceChunker", "Chunk"):
+        from . import chunking
 
-        return SentenceChunker
+        return getattr(chunking, name)
+    if name == "Context":
+        from .context import Context
+
+        return Context
+    if name == "IngestReport":
+        from .documents import IngestReport
+
+        return IngestReport
     if name in ("verify", "VerifyReport"):
         from . import integrity
 
@@ -96,6 +104,9 @@ __all__ = [
     "sample_folder",
     "set_progress",
     "SentenceChunker",
+    "Chunk",
+    "IngestReport",
+    "Context",
     "Reranker",
     "CrossEncoderReranker",
     "MMRReranker",

@@ -534,7 +534,6 @@ class Collection:
                 self._check_open()
                 self._engine.refresh()
 
-
     # ------------------------------------------------------------------ tables (notebooks)
 
     def scan(self, columns: list[str] | None = None, *, where: dict[str, Any] | None = None,
@@ -579,6 +578,13 @@ class Collection:
         if "metadata" in frame:
             frame["metadata"] = [json.loads(m) if m else {} for m in frame["metadata"]]
         return frame
+
+    def to_list(self, *, where: dict[str, Any] | None = None, limit: int | None = None,
+                columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """The live documents as plain dicts (to_arrow's rows; metadata as a dict, a vector as a list)."""
+        from .storage.scan import plain_rows
+
+        return plain_rows(self.to_arrow(where=where, limit=limit, columns=columns))
 
     def _repr_html_(self) -> str:
         from .types import documents_html

@@ -200,7 +200,9 @@ def apply_rerank_many(reranker: Any, queries: list[str | None], firsts: list[Res
     if callable(many):
         raws = many(asked, hits)
         if not isinstance(raws, (list, tuple)) or len(raws) != len(hits):
-            raise InvalidInputError(f"{reranker!r}.rerank_many must return one score list per query")
+            got = f"{len(raws)} score lists" if isinstance(raws, (list, tuple)) else f"a {type(raws).__name__}"
+            raise InvalidInputError(f"{reranker!r}.rerank_many returned {got} for {len(hits)} queries; "
+                                    "expected a list of one score list per query")
     else:
         raws = [reranker.rerank(q, first) for q, first in zip(asked, hits)]
     out = list(firsts)

@@ -120,7 +120,7 @@ def prepare(sources: Any, *, chunker: Any = None, metadata: Any = None, show_pro
             pending.append((item.id, None, LoadedText(item.text or "", "text"), {**item.metadata, **meta}))
         elif isinstance(item, Path):
             for path in expand_paths(item):
-                doc_id = path.resolve().as_posix()
+                doc_id = _path_id(path)
                 if doc_id not in seen:  # a file named twice (alone and in its folder) is read once
                     seen.add(doc_id)
                     pending.append((doc_id, str(path), path, meta))
@@ -158,6 +158,15 @@ def prepare(sources: Any, *, chunker: Any = None, metadata: Any = None, show_pro
             warnings.append(result)
             log.warning("add_documents skipped %s: %s", *result)
     return Prepared(documents, warnings, old)
+
+
+def _path_id(path: Path) -> str:
+    """A file's document id: its resolved path, or (a symbolic link loop: its read becomes the warning)
+    its absolute one."""
+    try:
+        return path.resolve().as_posix()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError for a loop, later ones OSError
+        return path.absolute().as_posix()
 
 
 @dataclass(frozen=True)

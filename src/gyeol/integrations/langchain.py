@@ -1,14 +1,16 @@
-"""LangChain integration: a gyeol collection as a LangChain `VectorStore` (and retriever).
+"""LangChain integration: a gyeol collection as a LangChain `VectorStore` and as a retriever.
 
-    from gyeol.integrations.langchain import GyeolVectorStore
+    from gyeol.integrations.langchain import GyeolRetriever, GyeolVectorStore
     store = GyeolVectorStore.from_texts(texts, embeddings, path="./kb")   # any LangChain Embeddings
     store = GyeolVectorStore(col)                 # an existing collection, its own embedder
     store.similarity_search("설치 방법", k=4); store.as_retriever(search_type="mmr")
+    retriever = GyeolRetriever(col, k=4)          # gyeol's hybrid search as a LangChain retriever
 
 Needs the extra `langchain` (langchain-core). Searches default to mode="vector" (LangChain's
 meaning of similarity search); pass `mode="hybrid"` (or "keyword") to the store for gyeol's
 hybrid ranking. `filter=` takes a gyeol where-dict. Scores are gyeol's: cosine similarity for a
-vector search, the fused score for hybrid.
+vector search, the fused score for hybrid. `GyeolRetriever` searches in gyeol's default hybrid
+mode unless told otherwise.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ import numpy as np
 from ..errors import BackendUnavailableError, InvalidInputError
 
 try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
+    from langchain_core.retrievers import BaseRetriever
     from langchain_core.vectorstores import VectorStore
+    from pydantic import Field
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise BackendUnavailableError(
         'gyeol.integrations.langchain needs langchain-core: pip install "gyeol[langchain]"'
     ) from exc
 
-__all__ = ["GyeolVectorStore", "LangChainEmbedder", "GyeolEmbeddings"]
+__all__ = ["GyeolVectorStore", "GyeolRetriever", "LangChainEmbedder", "GyeolEmbeddings"]
 
 _MODES = ("vector", "keyword", "hybrid")
 
@@ -191,3 +196,47 @@ class GyeolVectorStore(VectorStore):
         if metric == "l2":
             return lambda score: 1.0 + score / 2.0 ** 0.5  # gyeol's l2 score is minus the distance
         raise NotImplementedError(f"no [0, 1] relevance for metric {metric!r}")
+
+
+class GyeolRetriever(BaseRetriever):
+    """A LangChain retriever over one gyeol collection: `invoke(query)` gives the k best Documents.
+
+    k, mode ("hybrid" by default, "vector" or "keyword") and filter (a gyeol where-dict) are set
+    here and may be overridden per call (`retriever.invoke(q, k=2, filter={...})`); search_kwargs
+    and other call keywords go to `col.search` (alpha=, fusion=, rerank=, rerank_depth=, expand=).
+    """
+
+    collection: Any
+    k: int = 4
+    mode: str = "hybrid"
+    filter: dict[str, Any] | None = None
+    search_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(self, collection: Any = None, **kwargs: Any) -> None:
+        # checked here, so that a bad value is gyeol's InvalidInputError, not pydantic's ValidationError
+        from ..collection import Collection
+
+        if not isinstance(collection, Collection):
+            raise InvalidInputError(f"GyeolRetriever needs a gyeol Collection, got {type(collection).__name__}")
+        _check_search(kwargs)
+        super().__init__(**{**kwargs, "collection": collection})
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                **kwargs: Any) -> list[Document]:
+        _check_search(kwargs)
+        options = {**self.search_kwargs, **kwargs}
+        where = options.pop("filter", self.filter)
+        options.setdefault("k", self.k)
+        options.setdefault("mode", self.mode)
+        options.setdefault("where", where)
+        return [_to_document(hit) for hit in self.collection.search(query, **options)]
+
+
+def _check_search(options: dict[str, Any]) -> None:
+    """InvalidInputError for a k that is no positive integer or an unknown mode among options."""
+    from .._validation import check_k
+
+    if "k" in options:
+        check_k(options["k"])
+    if "mode" in options and options["mode"] not in _MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(_MODES)}, got {options['mode']!r}")

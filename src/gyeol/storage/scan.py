@@ -1,4 +1,4 @@
-"""Streaming a collection's live rows as Arrow record batches (col.scan, col.to_arrow, col.to_pandas).
+"""Streaming a collection's live rows as Arrow record batches (col.scan, to_arrow, to_pandas, to_list).
 
 A scan is a snapshot: it takes the labels that are live (and match the filter) and the store's
 immutable id, text and metadata columns when it starts, and, when vectors are asked for, opens
@@ -8,7 +8,8 @@ changes nothing it yields (a removed segment stays readable through its open fil
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+import json
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +69,15 @@ def snapshot(store: "SegmentStore", labels: np.ndarray, columns: Sequence[str],
             yield pa.RecordBatch.from_arrays(out, schema=schema)
 
     return batches()
+
+
+def plain_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """The table's rows as dicts, the stored metadata JSON decoded (Results.to_list's shape)."""
+    rows = table.to_pylist()
+    if "metadata" in table.column_names:
+        for row in rows:
+            row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+    return rows
 
 
 def vector_reader(store: "SegmentStore") -> Callable[[np.ndarray], np.ndarray]:
