@@ -38,6 +38,7 @@ from . import batch as lexical_batch
 from .batch import rank_pairs, top_k_of_row
 from .blockmax import BlockMaxima, build_blocks, prune_top_k, worth_pruning
 from .counts import TermCounts, count_terms
+from .fold import fold_postings
 from .bm25_files import ARRAY_DTYPES, MAX_LABELS
 from .vocab import Vocabulary
 
@@ -211,17 +212,9 @@ class BM25Index:
         """Give back (term_ptr, post_doc, post_tf) of the CSR with the tail folded in and dead postings dropped,
         as new arrays: the index is not changed, so searches may run meanwhile."""
         self._check_all()  # every posting is read: lazily checked chunks are checked first
-        vocab_size = len(self._vocab)
-        base_terms = np.repeat(np.arange(len(self._term_ptr) - 1, dtype=np.int32), np.diff(self._term_ptr))
-        terms = np.concatenate([base_terms] + [c[0] for c in self._tail])
-        docs = np.concatenate([np.asarray(self._post_doc)] + [c[1] for c in self._tail])
-        tfs = np.concatenate([np.asarray(self._post_tf)] + [c[2] for c in self._tail])
-        keep = self._live.view()[docs]
-        terms, docs, tfs = terms[keep], docs[keep], tfs[keep]
-        order = np.argsort(terms, kind="stable")  # runs already term-sorted: timsort merges them
-        term_ptr = np.zeros(vocab_size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=vocab_size), out=term_ptr[1:])
-        return term_ptr, docs[order], tfs[order]
+        live = None if self._n_live == self.n_labels else self._live.view()
+        return fold_postings(self._term_ptr, np.asarray(self._post_doc), np.asarray(self._post_tf), self._tail, live,
+                             len(self._vocab))
 
     def subset(self, keep: np.ndarray) -> "BM25Index":
         """A new index over the labels keep (ascending), renumbered 0..len(keep)-1 in order, nothing
