@@ -59,3 +59,17 @@ def test_a_map_closes_while_something_holds_the_summing_frames(tmp_path, monkeyp
         sys.setprofile(None)
         threading.setprofile(None)
     assert any(f.f_code.co_name == "crc_parallel" for f in held)
+
+
+def test_the_fast_crc32_is_zlibs() -> None:
+    """ISA-L's crc32 (the isal dependency) gives zlib's value, continued or not, on every length."""
+    import zlib
+
+    from gyeol import _checksum
+
+    assert _checksum._crc32 is not zlib.crc32  # the dependency is installed and used
+    data = np.random.default_rng(5).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    for n in (0, 1, 7, 64, 4095, 65537, len(data)):
+        assert _checksum.crc32(data[:n]) == zlib.crc32(data[:n])
+        assert _checksum.crc32(data[:n], 0x1234ABCD) == zlib.crc32(data[:n], 0x1234ABCD)
+    assert _checksum.crc_parallel(data) == zlib.crc32(data)

@@ -2,9 +2,11 @@
 
 Every data and index file's checksum is kept in the JSON file that names it (the manifest for
 segments and tombstones, index metadata for FAISS, rescoring and cache files), and checked when
-the file is loaded. zlib's crc32 runs at about 2.4 GB/s a core here, so a whole-file check costs a
-small fraction of reading or decoding the file; files are read through a memory map, never copied,
-and a large one is summed in parts on every core (crc_parallel), the parts' sums combined.
+the file is loaded. The sums are zlib's crc32, computed by ISA-L's (the `isal` package: the same
+value, 6-9 GB/s a core here against zlib's 1-2.4, measured on a 1 GiB buffer) where it imports and by
+zlib's otherwise, so a whole-file check costs a small fraction of reading or decoding the file;
+files are read through a memory map, never copied, and a large one is summed in parts on every core
+(crc_parallel), the parts' sums combined.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ import numpy as np
 
 from .errors import CorruptionError
 
-CHUNK = 64 << 20  # bytes per crc32 call: zlib releases the GIL for each
+try:  # ISA-L's crc32 gives zlib's value several times faster; zlib's is the fallback
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel still works
+    _crc32 = zlib.crc32
+
+CHUNK = 64 << 20  # bytes per crc32 call: both release the GIL for each
 SEAL_KEY = "crc32"  # the key of a JSON file's own checksum (see seal_json)
 # a file at least this long is summed in parts on every core and the parts' crc32s combined (the same
 # crc32): at 1M documents an open sums 2.4 GB (the HNSW file, the document caches), 1.1 s on one core
@@ -31,13 +38,18 @@ _CPUS = max(1, os.cpu_count() or 1)
 _POLY = 0xEDB88320  # crc32's polynomial, bit-reversed
 
 
+def crc32(data: Any, crc: int = 0) -> int:
+    """zlib's crc32 of a contiguous bytes-like object (one call: see crc_buffer for a big one)."""
+    return _crc32(data, crc)
+
+
 def crc_buffer(data: Any, crc: int = 0) -> int:
     """crc32 of a bytes-like object, continuing from crc."""
     # the views are released here, not when collected: a map cannot close while one is alive
     with memoryview(data) as outer, outer.cast("B") as view:
         for start in range(0, len(view), CHUNK):
             with view[start : start + CHUNK] as part:
-                crc = zlib.crc32(part, crc)
+                crc = _crc32(part, crc)
     return crc
 
 

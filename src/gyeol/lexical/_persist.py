@@ -21,7 +21,6 @@ load the same way: chunk_bytes is read from each entry.
 from __future__ import annotations
 
 import functools
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import concat_ranges
+from .._checksum import crc32
 from .._fileset import FileSet, checked_name, confined, fresh_token
 from ..errors import CorruptionError
 
@@ -49,9 +49,8 @@ def chunk_bytes(nbytes: int) -> int:
 
 
 def _crc(arr: np.ndarray) -> int:
-    # numpy's stubs give ndarray __buffer__ only for Python >= 3.12; it is a buffer on every version
     flat = np.ascontiguousarray(arr).view(np.uint8).reshape(-1)
-    return zlib.crc32(flat) if arr.size else 0  # type: ignore[arg-type]
+    return crc32(flat) if arr.size else 0
 
 
 def _write_npy(path: Path, arr: np.ndarray) -> None:
@@ -72,7 +71,7 @@ def _write_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> dict[str, d
             flat = arr.view(np.uint8).reshape(-1)
             chunk = chunk_bytes(arr.nbytes)
             files[name]["chunk_bytes"] = chunk
-            files[name]["chunk_crc32"] = [zlib.crc32(flat[i : i + chunk])  # type: ignore[arg-type]
+            files[name]["chunk_crc32"] = [crc32(flat[i : i + chunk])
                                           for i in range(0, len(flat), chunk)]
     return files
 
@@ -179,7 +178,7 @@ class LazyChecks:
         todo[concat_ranges(starts[used] // chunk, (ends[used] - 1) // chunk + 1)] = True
         for c in np.flatnonzero(todo & ~checked).tolist():
             flat = arr[c * chunk : (c + 1) * chunk].view(np.uint8)
-            if zlib.crc32(flat) != crcs[c]:  # type: ignore[arg-type]
+            if crc32(flat) != crcs[c]:
                 raise CorruptionError(f"{name}: checksum mismatch in bytes {c * chunk * arr.dtype.itemsize}..")
             checked[c] = True
         if checked.all():
