@@ -12,11 +12,10 @@ turns every bar off; ``set_progress(True)`` turns them back on; a call that take
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, Iterator
 
 from .errors import InvalidInputError
@@ -50,19 +49,28 @@ def progress_enabled() -> bool:
     return os.environ.get("GYEOL_PROGRESS", "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-@contextlib.contextmanager
-def progress_override(enabled: bool | None) -> Iterator[None]:
-    """Within the block, every step in this thread reports progress as enabled says (None: no change)."""
-    if enabled is None:
-        yield
-        return
-    if not isinstance(enabled, bool):
-        raise InvalidInputError(f"progress must be True, False or None, got {enabled!r}")
-    token = _override.set(enabled)
-    try:
-        yield
-    finally:
-        _override.reset(token)
+class progress_override:
+    """Within the block, every step in this thread or task reports progress as enabled says (None: no change).
+
+    A class rather than a generator: a search enters one on every call.
+    """
+
+    __slots__ = ("_enabled", "_token")
+
+    def __init__(self, enabled: bool | None) -> None:
+        if enabled is not None and not isinstance(enabled, bool):
+            raise InvalidInputError(f"progress must be True, False or None, got {enabled!r}")
+        self._enabled = enabled
+        self._token: Token[bool | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._enabled is not None:
+            self._token = _override.set(self._enabled)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._token is not None:
+            _override.reset(self._token)
+            self._token = None
 
 
 class Progress:
