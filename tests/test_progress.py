@@ -33,6 +33,7 @@ def _descs(bars):
 @pytest.fixture
 def small_batches(monkeypatch):
     monkeypatch.setattr(index_base, "ADD_BATCH", 8)  # a build of 40 vectors takes five adds: a bar
+    monkeypatch.setattr(index_base, "HNSW_ADD_BATCH", 8)
 
 
 @pytest.mark.parametrize("tier, index", [("memory", gyeol.HNSW()), ("memory", None), ("disk", None)])
@@ -125,3 +126,12 @@ def test_segment_merge_shows_a_bar(tmp_path, progress_bars):
         col.add([f"t{i}"], ids=[str(i)], vectors=np.ones((1, DIM), np.float32))
     assert f"merging {MERGE_FACTOR} segments ({MERGE_FACTOR} rows)" in _descs(progress_bars)
     assert col.count() == MERGE_FACTOR
+
+
+def test_a_large_add_grows_the_index_in_batches(progress_bars, small_batches):
+    col = gyeol.connect().create_collection("docs", embedder=None, dim=DIM, tokenizer=None, index=gyeol.HNSW())
+    vectors = np.random.default_rng(4).standard_normal((N, DIM)).astype(np.float32)
+    col.add(ids=[str(i) for i in range(N)], vectors=vectors)
+    assert "indexing 40 vectors (hnsw)" in _descs(progress_bars)
+    hits = col.search(vector=vectors[7], k=1, mode="vector")
+    assert hits.ids == ["7"]
