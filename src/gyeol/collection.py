@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _validation as v
 from .config import CollectionConfig
-from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, queries_function
+from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, part_size, queries_function
 from ._rwlock import ReadWriteLock
 from .errors import DuplicateIdError, GyeolError, InvalidInputError
 from .search import plan_search
@@ -211,10 +211,12 @@ class Collection:
         return self._embedder
 
     def _embed_documents(self, texts: list[str]) -> np.ndarray:
-        return embed_batched(documents_function(self._require_embedder()), texts, self.dim)
+        embedder = self._require_embedder()
+        return embed_batched(documents_function(embedder), texts, self.dim, part=part_size(embedder))
 
     def _embed_queries(self, texts: list[str]) -> np.ndarray:
-        return embed_batched(queries_function(self._require_embedder()), texts, self.dim)
+        embedder = self._require_embedder()
+        return embed_batched(queries_function(embedder), texts, self.dim, part=part_size(embedder))
 
     # ------------------------------------------------------------------ writes
 
