@@ -1,8 +1,9 @@
-"""Progress bars on the long steps past embedding and tokenizing: index build, compact, reembed, segment merge.
+"""Progress bars on the long steps: embedding, tokenizing, index build, compact, reembed, segment merge.
 
-Each step opens a bar through gyeol.progress (tqdm, shown once the step runs past DELAY_S); the
-progress_bars fixture records the bars opened, a real tqdm run checks one reaches stderr, and
-progress=False / set_progress(False) open none.
+Each step done in more than one call opens a bar through gyeol.progress (tqdm, shown once the step
+runs past DELAY_S) and moves it a part at a time; the progress_bars fixture records the bars opened
+and their updates, real tqdm runs (with a slow fake embedder and a 50 ms delay) check a slow step's
+bar reaches stderr and a fast one's does not, and progress=False / set_progress(False) open none.
 """
 
 from __future__ import annotations
@@ -175,6 +176,19 @@ def test_a_slow_add_shows_its_bar_part_by_part_and_a_fast_one_none(capsys, real_
     assert capsys.readouterr().err == ""
 
 
+def test_progress_false_on_add_and_upsert_silences_a_slow_step(capsys, real_bars):
+    col = gyeol.connect().create_collection("docs", embedder=SlowEmbedder(pause=0.04), tokenizer="whitespace",
+                                            index=gyeol.Flat())
+    capsys.readouterr()
+    col.add(_texts(20), ids=[str(i) for i in range(20)], progress=False)
+    col.upsert(_texts(20, "y"), ids=[str(i) for i in range(20)], progress=False)
+    assert capsys.readouterr().err == ""
+    gyeol.set_progress(False)  # progress=True forces the bar back on for its call
+    col.upsert(_texts(20, "z"), ids=[str(i) for i in range(20)], progress=True)
+    assert "embedding 20 texts" in capsys.readouterr().err
+    assert col.count() == 20 and col.get(["3"])[0].text == "z3 common"
+
+
 def test_one_call_steps_make_no_bar(progress_bars, monkeypatch):
     """A 1-text add, a lone query and a batch within one part never create a tqdm object."""
     from gyeol.engine import keyword_side
@@ -193,6 +207,47 @@ def test_one_call_steps_make_no_bar(progress_bars, monkeypatch):
     col.search_many(_texts(5, "q"), k=2)  # five queries: parts for the embedder and the tokenizer
     assert _descs(progress_bars) == ["embedding 5 texts", "tokenizing 5 texts for BM25"]
     assert progress_bars.updates[:2] == [("embedding 5 texts", 4), ("embedding 5 texts", 1)]
+
+
+def _reopened_without_bm25(path):
+    """The database at path opened anew with no saved BM25 index: its first keyword use tokenizes every text."""
+    import shutil
+
+    for folder in path.rglob("bm25"):
+        shutil.rmtree(folder)
+    db = gyeol.connect(path)
+    return db, db.get_collection("docs", embedder=HashEmbedder())
+
+
+def test_search_and_save_indexes_take_progress(tmp_path, progress_bars, monkeypatch):
+    from gyeol.engine import keyword_side
+
+    monkeypatch.setattr(keyword_side, "TOKENIZE_PART", 4)
+    path = tmp_path / "kb"
+    db = gyeol.connect(path)
+    docs = db.create_collection("docs", embedder=HashEmbedder(), tokenizer="whitespace", index=gyeol.Flat())
+    docs.add(_texts(N), ids=[str(i) for i in range(N)])
+    db.close()
+    db, col = _reopened_without_bm25(path)
+    progress_bars.clear()
+    assert col.search("w3", k=1, mode="keyword", progress=False).ids == ["3"]  # tokenized all 40: silenced
+    col.search_many(_texts(9, "q"), k=1, progress=False)  # 9 queries embedded and tokenized in parts
+    assert progress_bars == []
+    with pytest.raises(gyeol.InvalidInputError, match="'yes'"):
+        col.search("w3", progress="yes")
+    with pytest.raises(gyeol.InvalidInputError, match="got 1"):
+        col.add(["new"], progress=1)
+    assert col.count() == N  # refused before anything changed
+    db.close()
+    db, col = _reopened_without_bm25(path)
+    col.save_indexes(keyword=True, progress=False)
+    assert progress_bars == []
+    db.close()
+    db, col = _reopened_without_bm25(path)
+    col.search("w3", k=1)  # None: as set_progress says (on)
+    assert _descs(progress_bars) == [f"tokenizing {N} texts for BM25"]
+    db.close()
+    assert progress_mod.progress_enabled()  # each override ended with its call
 
 
 def test_reembed_bar_moves_with_each_embedder_call(progress_bars):
