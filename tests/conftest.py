@@ -61,21 +61,34 @@ def embedder() -> HashEmbedder:
     return HashEmbedder()
 
 
+class OpenedBars(list):
+    """The bars opened, as (total, desc, delay); .updates: (desc, n) of every update, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[tuple[str, int]] = []
+
+    def clear(self) -> None:
+        super().clear()
+        self.updates.clear()
+
+
 @pytest.fixture
-def progress_bars(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, str, Any]]:
+def progress_bars(monkeypatch: pytest.MonkeyPatch) -> OpenedBars:
     """Every progress bar gyeol opens during the test, as (total, desc, delay); progress switched on."""
     import tqdm.auto
 
     from gyeol import progress as progress_mod
 
-    bars: list[tuple[Any, str, Any]] = []
+    bars = OpenedBars()
 
     class FakeBar:
         def __init__(self, total: Any, desc: str, unit: str, delay: Any, leave: bool) -> None:
             bars.append((total, desc, delay))
+            self.desc = desc
 
         def update(self, n: int) -> None:
-            pass
+            bars.updates.append((self.desc, n))
 
         def close(self) -> None:
             pass

@@ -233,7 +233,7 @@ def test_progress_false_silences_this_call_only(col, monkeypatch, progress_bars)
     from gyeol import progress as progress_mod
     from gyeol.engine import embedding
 
-    monkeypatch.setattr(embedding, "PROGRESS_ABOVE", 1)
+    monkeypatch.setattr(embedding, "EMBED_BATCH", 1)  # a call per chunk: the embedding has a bar
     texts = [f"Text number {i}. Second sentence {i}." for i in range(4)]
     col.add_documents(texts, progress=False)
     assert progress_bars == []

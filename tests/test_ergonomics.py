@@ -119,16 +119,16 @@ def test_dir_lists_every_public_name():
 
 def test_progress_is_switchable(monkeypatch, progress_bars):
     seen = progress_bars
-    from gyeol.engine.embedding import PROGRESS_ABOVE, embed_batched
+    from gyeol.engine.embedding import EMBED_BATCH, embed_batched
 
-    embed_batched(HashEmbedder().embed, ["a"] * (PROGRESS_ABOVE + 1), DIM)
-    assert seen and seen[-1][0] == PROGRESS_ABOVE + 1 and seen[-1][2] == progress_mod.DELAY_S
+    embed_batched(HashEmbedder().embed, ["a"] * (EMBED_BATCH + 1), DIM)
+    assert seen and seen[-1][0] == EMBED_BATCH + 1 and seen[-1][2] == progress_mod.DELAY_S
     seen.clear()
-    embed_batched(HashEmbedder().embed, ["a"] * 10, DIM)  # one batch: never a bar
+    embed_batched(HashEmbedder().embed, ["a"] * 10, DIM)  # one call: never a bar
     assert not seen
     gyeol.set_progress(False)
     try:
-        embed_batched(HashEmbedder().embed, ["a"] * (PROGRESS_ABOVE + 1), DIM)
+        embed_batched(HashEmbedder().embed, ["a"] * (EMBED_BATCH + 1), DIM)
         assert not seen
     finally:
         monkeypatch.setattr(progress_mod, "_enabled", None)
@@ -141,7 +141,6 @@ def test_progress_is_switchable(monkeypatch, progress_bars):
 def test_first_keyword_build_reports_progress(monkeypatch, progress_bars):
     from gyeol.engine import keyword_side
 
-    monkeypatch.setattr(keyword_side, "TOKENIZE_PROGRESS_ABOVE", 5)
     monkeypatch.setattr(keyword_side, "TOKENIZE_PART", 4)
     db = gyeol.connect()
     col = new_collection(db)

@@ -21,10 +21,11 @@ import numpy as np
 
 from . import _validation as v
 from .config import CollectionConfig
-from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, queries_function
+from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, part_size, queries_function
 from ._memory import release_now, released
 from ._rwlock import ReadWriteLock
 from .errors import DuplicateIdError, GyeolError, InvalidInputError
+from .progress import progress_override
 from .search import plan_search
 from .storage.store import SegmentStore
 from .types import Document, Results
@@ -173,15 +174,17 @@ class Collection:
                 self._engine.close()
         release_now()
 
-    def save_indexes(self, *, keyword: bool = False) -> None:
+    def save_indexes(self, *, keyword: bool = False, progress: bool | None = None) -> None:
         """Write the derived indexes (vector, BM25) so the next open loads instead of rebuilding.
 
         keyword=True builds the BM25 index first if no keyword search has built it yet (Kiwi
         loads and every text is tokenized), so read-only processes opened later load it from
         disk instead of each tokenizing the whole collection on their first keyword search.
+        progress: the tokenizing bar, as add's.
         """
         keyword = v.check_flag("keyword", keyword)
-        with self._write_lock, self._rw.exclusive():  # a save merges the BM25 tail: no search meanwhile
+        # a save merges the BM25 tail: no search meanwhile
+        with self._write_lock, self._rw.exclusive(), progress_override(progress):
             if keyword:
                 self._check_writable()
             else:
@@ -213,10 +216,12 @@ class Collection:
         return self._embedder
 
     def _embed_documents(self, texts: list[str]) -> np.ndarray:
-        return embed_batched(documents_function(self._require_embedder()), texts, self.dim)
+        embedder = self._require_embedder()
+        return embed_batched(documents_function(embedder), texts, self.dim, part=part_size(embedder))
 
     def _embed_queries(self, texts: list[str]) -> np.ndarray:
-        return embed_batched(queries_function(self._require_embedder()), texts, self.dim)
+        embedder = self._require_embedder()
+        return embed_batched(queries_function(embedder), texts, self.dim, part=part_size(embedder))
 
     # ------------------------------------------------------------------ writes
 
@@ -227,9 +232,14 @@ class Collection:
         ids: list[str] | None = None,
         metadata: list[dict[str, Any]] | None = None,
         vectors: Any = None,
+        progress: bool | None = None,
     ) -> list[str]:
-        """Add new documents; give back their ids. An id already stored raises DuplicateIdError."""
-        with self._write_lock:  # no other write changes the ids meanwhile; searches go on
+        """Add new documents; give back their ids. An id already stored raises DuplicateIdError.
+
+        progress: bars for the long steps (embedding, tokenizing, indexing) once one runs past about
+        a second; None follows gyeol.set_progress, True / False force them for this call.
+        """
+        with self._write_lock, progress_override(progress):  # no other write changes the ids; searches go on
             self._check_writable()
             batch = self._check_batch(texts, ids, metadata, vectors, generate_ids=True)
             if not batch.ids:
@@ -250,9 +260,10 @@ class Collection:
         ids: list[str],
         metadata: list[dict[str, Any]] | None = None,
         vectors: Any = None,
+        progress: bool | None = None,
     ) -> list[str]:
-        """Insert documents, replacing any stored under the same ids; give back the ids."""
-        with self._write_lock:
+        """Insert documents, replacing any stored under the same ids; give back the ids (progress= as add)."""
+        with self._write_lock, progress_override(progress):
             self._check_writable()
             if ids is None:
                 raise InvalidInputError("upsert needs ids=")
@@ -292,8 +303,6 @@ class Collection:
         its text, metadata and chunker), all in one commit. See gyeol.documents and docs/rag.md.
         """
         from .documents import plan, prepare
-        from .progress import progress_override
-
         with self._write_lock, progress_override(progress):  # searches go on until the commit (_write)
             self._check_writable()
             self._require_embedder()
@@ -317,8 +326,6 @@ class Collection:
 
         progress: a bar once it runs past about a second (None: as gyeol.set_progress says).
         """
-        from .progress import progress_override
-
         with self._write_lock, self._rw.exclusive(), progress_override(progress):
             self._check_writable()
             self._engine.compact()
@@ -433,6 +440,7 @@ class Collection:
         rerank: Any = None,
         rerank_depth: int = 50,
         expand: str | None = None,
+        progress: bool | None = None,
     ) -> Results:
         """The k best documents for a query text and/or vector, best first.
 
@@ -444,19 +452,21 @@ class Collection:
         rerank: a gyeol.rerank Reranker or a callable (query, texts) -> scores; the search
         ranks max(k, rerank_depth) hits, the reranker rescores them and the k best come back.
         expand="parent": the k best parent documents of add_documents' chunks instead, each
-        with its whole text (gyeol.context.expand_parents).
+        with its whole text (gyeol.context.expand_parents). progress: the bars of a long first keyword
+        search (it tokenizes the collection) or a batch's embedding; None follows gyeol.set_progress.
         """
-        if rerank is None and expand is None:
-            return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
-        from .stages import search_with_stages
+        with progress_override(progress):
+            if rerank is None and expand is None:
+                return self._search(query, vector, True, k, mode, where, alpha, fusion, rrf_k, candidates)[0]
+            from .stages import search_with_stages
 
-        # each stage takes the shared lock itself: a commit between two stages is seen by the later one
-        return search_with_stages(
-            lambda depth: self._search(query, vector, True, depth, mode, where, alpha, fusion, rrf_k,
-                                       candidates)[0],
-            query, k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
-            vectors_of=self._vectors_of, parents_of=self._chunks_of,
-        )
+            # each stage takes the shared lock itself: a commit between two stages is seen by the later one
+            return search_with_stages(
+                lambda depth: self._search(query, vector, True, depth, mode, where, alpha, fusion, rrf_k,
+                                           candidates)[0],
+                query, k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+                vectors_of=self._vectors_of, parents_of=self._chunks_of,
+            )
 
     def _chunks_of(self, doc_ids: list[str]) -> list[Document]:
         """Every stored chunk of the parent documents doc_ids (add_documents' doc_id metadata)."""
@@ -482,22 +492,24 @@ class Collection:
         rerank: Any = None,
         rerank_depth: int = 50,
         expand: str | None = None,
+        progress: bool | None = None,
     ) -> list[Results]:
         """One Results per query (options as in search), the vector side searched in one batched call.
 
         rerank / rerank_depth / expand as in search, for each query: the first stage ranks
         max(k, rerank_depth) hits for every query in one batch, then each query's are reranked.
         """
-        if rerank is None and expand is None:
-            return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
-        from .stages import search_many_with_stages
+        with progress_override(progress):
+            if rerank is None and expand is None:
+                return self._search(queries, vectors, False, k, mode, where, alpha, fusion, rrf_k, candidates)
+            from .stages import search_many_with_stages
 
-        return search_many_with_stages(
-            lambda depth: self._search(queries, vectors, False, depth, mode, where, alpha, fusion, rrf_k,
-                                       candidates),
-            k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
-            vectors_of=self._vectors_of, parents_of=self._chunks_of,
-        )
+            return search_many_with_stages(
+                lambda depth: self._search(queries, vectors, False, depth, mode, where, alpha, fusion, rrf_k,
+                                           candidates),
+                k=k, rerank=rerank, rerank_depth=rerank_depth, expand=expand,
+                vectors_of=self._vectors_of, parents_of=self._chunks_of,
+            )
 
     def _search(self, queries: Any, vectors: Any, single: bool, k: Any, mode: Any, where: Any, alpha: Any,
                 fusion: Any, rrf_k: Any, candidates: Any) -> list[Results]:

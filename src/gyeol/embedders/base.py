@@ -143,6 +143,12 @@ class PooledEmbedder(BaseEmbedder):
     def _worker_threads(self) -> int:
         return self.threads if self.threads is not None else available_cpus()
 
+    @property
+    def call_size(self) -> int:
+        """Texts per embed_documents call that give each worker thread one batch: a collection sends
+        documents in parts of this size, so a long add moves its progress bar part by part."""
+        return self.batch_size * max(1, self._worker_threads())
+
 
 class CallableEmbedder:
     """Wraps a plain callable list[str] -> array-like (n, dim); it serves documents and queries."""

@@ -11,6 +11,7 @@ The Collection in front validates every call, holds the lock and delegates here.
 """
 
 from .derived import DerivedIndexes, StagedWrite, WriteBatch
-from .embedding import documents_function, embed_batched, queries_function
+from .embedding import documents_function, embed_batched, part_size, queries_function
 
-__all__ = ["DerivedIndexes", "StagedWrite", "WriteBatch", "documents_function", "queries_function", "embed_batched"]
+__all__ = ["DerivedIndexes", "StagedWrite", "WriteBatch", "documents_function", "queries_function", "embed_batched",
+           "part_size"]

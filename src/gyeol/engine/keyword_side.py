@@ -37,10 +37,10 @@ LEXICAL_SAVE_AFTER = 20_000  # a catch-up that tokenized this many texts is save
 # labels than the base save: then the whole index is saved, so the bytes written stay linear in
 # the collection's size and a fresh process reads at most MAX_DELTAS small files beside the base.
 MAX_DELTAS = 64
-# A catch-up that tokenizes more than this many stored texts goes in parts of TOKENIZE_PART
-# (each still one multi-threaded Kiwi call) so a progress bar can move.
-TOKENIZE_PROGRESS_ABOVE = 1_000
-TOKENIZE_PART = 1_000
+# Texts per tokenizer batch call (each still one multi-threaded Kiwi call) when more are tokenized at
+# once, so a long run's progress bar moves: about 0.2 s of Kiwi on 2 cores, and 250 a call tokenized
+# 2,000 passages no slower than one call of 2,000 (1.43 vs 1.61 s). One part makes no bar.
+TOKENIZE_PART = 250
 
 
 class KeywordSide:
@@ -124,10 +124,10 @@ class KeywordSide:
     # ------------------------------------------------------------------ reads
 
     def tokenize(self, texts: list[str | None]) -> list[list[str]]:
-        """Terms of each text (None counts as empty): one batch call, in parts with a progress bar when long."""
+        """Terms of each text (None counts as empty): batch calls of TOKENIZE_PART texts, counted on a bar when more."""
         tokenizer = self.require_tokenizer()
         texts_in = [t or "" for t in texts]
-        if len(texts_in) <= TOKENIZE_PROGRESS_ABOVE:
+        if len(texts_in) <= TOKENIZE_PART:  # one call: a query or a small add makes no bar
             return tokenizer.tokenize_batch(texts_in)
         out: list[list[str]] = []
         with progress(len(texts_in), f"tokenizing {len(texts_in)} texts for BM25") as bar:
@@ -138,8 +138,8 @@ class KeywordSide:
         return out
 
     def tokenize_queries(self, queries: list[str]) -> list[list[str]]:
-        """Terms of each query text, in one batch (a search makes them before it takes any lock)."""
-        return self.require_tokenizer().tokenize_batch(queries)
+        """Terms of each query text, in batch calls as tokenize (a search makes them before it takes any lock)."""
+        return self.tokenize(list(queries))
 
     def index(self, store: SegmentStore) -> "BM25Index":
         """The BM25 index over every stored text: loaded from disk, caught up by tokenizing what it lacks.

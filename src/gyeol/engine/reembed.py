@@ -53,7 +53,7 @@ from ..storage.segments import arrow_to_vectors, read_segment
 from ..storage.store import Rows, SegmentStore
 from .auto_fusion import discard_saved
 from .derived import DerivedIndexes
-from .embedding import documents_function, embed_batched
+from .embedding import documents_function, embed_batched, part_size
 from .vector_side import index_dir
 
 __all__ = ["REEMBED_BATCH", "ReembedReport", "Reembedded", "AfterCommitError", "reembed"]
@@ -148,7 +148,8 @@ def _on_disk(engine: DerivedIndexes, directory: Path, config: CollectionConfig, 
     notify(reused)
     for start in range(reused, len(live), size):
         ids, texts, metas = _rows(store, live[start : start + size])
-        seg = write_batch(directory, progress.generation, start, ids, texts, metas, _embed(model, texts, config))
+        vectors = _embed(model, texts, config, notify)
+        seg = write_batch(directory, progress.generation, start, ids, texts, metas, vectors)
         try:
             progress = progress.with_segment(seg)
             write_progress(directory, progress)
@@ -186,7 +187,7 @@ def _in_memory(engine: DerivedIndexes, config: CollectionConfig, model: Any, liv
     parts = []
     for start in range(0, len(live), size):
         _, texts, _ = _rows(store, live[start : start + size])
-        parts.append(_embed(model, texts, config))
+        parts.append(_embed(model, texts, config, notify))
         notify(min(start + size, len(live)))
     old = store.manifest
     new_store = SegmentStore(None, Manifest(version=old.version + 1, generation=old.generation + 1, next_label=0,
@@ -292,10 +293,11 @@ def _rows(store: SegmentStore, labels: np.ndarray) -> tuple[list[str], list[str 
             store.metadata_json.take(take).to_pylist())
 
 
-def _embed(model: Any, texts: list[str | None], config: CollectionConfig) -> np.ndarray:
+def _embed(model: Any, texts: list[str | None], config: CollectionConfig, notify: "_Progress") -> np.ndarray:
     """The new model's document vectors of texts, checked (shape, dim, finite) and normalised for cosine."""
-    with progress_override(False):  # the re-embedding bar counts these documents
-        vectors = embed_batched(documents_function(model), cast("list[str]", texts), config.dim)
+    # the re-embedding bar counts these documents, moved by each call to the model
+    vectors = embed_batched(documents_function(model), cast("list[str]", texts), config.dim,
+                            part=part_size(model), counted=notify.embedded)
     return v.normalise(vectors, name="embeddings") if config.metric == "cosine" and len(vectors) else vectors
 
 
@@ -337,6 +339,11 @@ class _Progress:
             self._callback(done, self.total)
         if self._bar is not None:
             self._bar.update(done - self._bar.done)
+
+    def embedded(self, n: int) -> None:
+        """n more documents are embedded, not yet recorded: the bar moves (a callable hears of recorded batches)."""
+        if self._bar is not None:
+            self._bar.update(n)
 
     def close(self) -> None:
         if self._bar is not None:

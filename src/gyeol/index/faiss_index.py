@@ -26,6 +26,7 @@ from .files import FAISS_NAME, META_NAME
 from .base import (
     EXACT_SUBSET_MAX,
     VectorIndex,
+    add_in_batches,
     as_queries,
     bitmap_selector,
     distances_to_scores,
@@ -183,7 +184,7 @@ class FaissIndex(VectorIndex):
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             if self.viewed:
                 self._own()
-            self.index.add(vectors)
+            add_in_batches(self.index, vectors)  # a long add: a batch a call, counted on a bar
             if self.gpu is not None:
                 self.gpu.add(vectors)
 
