@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .config import CollectionConfig
 from .engine import DerivedIndexes, WriteBatch, documents_function, embed_batched, part_size, queries_function
 from ._memory import release_now, released
 from ._rwlock import ReadWriteLock
+from ._tables import CollectionTables, _compile
 from .errors import DuplicateIdError, GyeolError, InvalidInputError
 from .progress import progress_override
 from .search import plan_search
@@ -31,7 +32,7 @@ from .storage.store import SegmentStore
 from .types import Document, Results
 
 
-class Collection:
+class Collection(CollectionTables):
     """A named set of documents searchable by vector, keyword or both."""
 
     def __init__(
@@ -546,63 +547,6 @@ class Collection:
                 self._check_open()
                 self._engine.refresh()
 
-    # ------------------------------------------------------------------ tables (notebooks)
-
-    def scan(self, columns: list[str] | None = None, *, where: dict[str, Any] | None = None,
-             batch_size: int = 65_536) -> Iterator[Any]:
-        """The live documents (those matching where), as an iterator of pyarrow RecordBatches of
-        at most batch_size rows, in storage order; columns among "id", "text", "metadata" (JSON
-        strings) and "vector" (default: the first three). A snapshot: writes made while it is
-        iterated do not change what it yields."""
-        from .storage.scan import check_columns, snapshot
-
-        names = check_columns(columns)
-        rows = v.check_k(batch_size, name="batch_size")
-        self._follow_writer()
-        with self._rw.shared():
-            self._check_open()
-            labels = self._engine.select(None, _compile(where))
-            return snapshot(self._engine.store, labels, names, rows)
-
-    def to_arrow(self, *, where: dict[str, Any] | None = None, limit: int | None = None,
-                 columns: list[str] | None = None) -> Any:
-        """The live documents (all, or those matching where, up to limit) as one pyarrow Table (see scan)."""
-        import pyarrow as pa
-
-        from .storage.scan import check_columns, schema_of, snapshot
-
-        names = check_columns(columns)
-        if limit is not None:
-            limit = v.check_k(limit, name="limit")
-        self._follow_writer()
-        with self._rw.shared():
-            self._check_open()
-            labels = self._engine.select(None, _compile(where))[:limit]
-            batches = list(snapshot(self._engine.store, labels, names, max(len(labels), 1)))
-            return pa.Table.from_batches(batches, schema=schema_of(names, self.dim))
-
-    def to_pandas(self, *, where: dict[str, Any] | None = None, limit: int | None = None,
-                  columns: list[str] | None = None) -> Any:
-        """The live documents as a pandas DataFrame; metadata as dicts, vectors as numpy arrays."""
-        import json
-
-        frame = self.to_arrow(where=where, limit=limit, columns=columns).to_pandas()
-        if "metadata" in frame:
-            frame["metadata"] = [json.loads(m) if m else {} for m in frame["metadata"]]
-        return frame
-
-    def to_list(self, *, where: dict[str, Any] | None = None, limit: int | None = None,
-                columns: list[str] | None = None) -> list[dict[str, Any]]:
-        """The live documents as plain dicts (to_arrow's rows; metadata as a dict, a vector as a list)."""
-        from .storage.scan import plain_rows
-
-        return plain_rows(self.to_arrow(where=where, limit=limit, columns=columns))
-
-    def _repr_html_(self) -> str:
-        from .types import documents_html
-
-        return documents_html(repr(self), [] if self._closed else self.get(limit=10))
-
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, queries: Any, qrels: Any, *, k: int = 10, modes: Any = None) -> Any:
@@ -617,12 +561,3 @@ def _check_ids(ids: Any) -> list[str] | None:
     if ids is None:
         return None
     return v.check_ids(ids) if ids else []
-
-
-def _compile(where: Any):
-    """None, or the compiled filter (FilterError when malformed)."""
-    if where is None:
-        return None
-    from .filters import compile_where  # numpy and pyarrow.compute work: loaded on first filter
-
-    return compile_where(where)
