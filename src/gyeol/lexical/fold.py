@@ -32,8 +32,10 @@ def fold_postings(
     doc_dtype = np.result_type(post_doc, *(run[1] for run in tail))
     tf_dtype = np.result_type(post_tf, *(run[2] for run in tail))
     counts = np.zeros(vocab_size, np.int64)
-    for t0, t1, _, _, kept in _csr_slices(term_ptr, post_doc, live):
-        counts[t0:t1] += kept
+    for t0, t1, lo, hi in _csr_slices(term_ptr):
+        counts[t0:t1] = np.diff(term_ptr[t0 : t1 + 1]) if live is None else _live_per_term(
+            term_ptr[t0 : t1 + 1] - lo, live[post_doc[lo:hi]])
+    csr_kept = counts[: len(term_ptr) - 1].copy()  # the CSR's live postings per term, for its placement
     for terms, docs, _ in tail:
         for lo, hi in _slices(len(terms)):
             keep = None if live is None else live[docs[lo:hi]]
@@ -46,7 +48,8 @@ def fold_postings(
     out_doc = np.empty(int(new_ptr[-1]), doc_dtype)
     out_tf = np.empty(int(new_ptr[-1]), tf_dtype)
     fill = new_ptr[:-1].copy()  # where each term's next posting goes
-    for t0, t1, lo, hi, kept in _csr_slices(term_ptr, post_doc, live):
+    for t0, t1, lo, hi in _csr_slices(term_ptr):
+        kept = csr_kept[t0:t1]
         docs, tfs = post_doc[lo:hi], post_tf[lo:hi]
         if live is not None:
             keep = live[docs]
@@ -82,25 +85,21 @@ def _runs(sorted_terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.append(starts, m))
 
 
-def _csr_slices(
-    term_ptr: np.ndarray, post_doc: np.ndarray, live: np.ndarray | None,
-) -> Iterator[tuple[int, int, int, int, np.ndarray]]:
-    """Whole terms t0..t1-1 of the CSR, about SLICE_POSTINGS postings at a time (a longer term alone):
-    (t0, t1, lo, hi, live postings per term)."""
+def _live_per_term(bounds: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Live postings of each term of a slice: bounds are the terms' starts and the end, within the slice."""
+    cum = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(keep, out=cum[1:])
+    return cum[bounds[1:]] - cum[bounds[:-1]]
+
+
+def _csr_slices(term_ptr: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
+    """Whole terms t0..t1-1 of the CSR and their postings lo..hi-1, about SLICE_POSTINGS postings at a
+    time (a longer term alone); both passes of a fold take the same slices."""
     n_terms = len(term_ptr) - 1
     t0 = 0
     while t0 < n_terms:
         lo = int(term_ptr[t0])
         t1 = int(np.searchsorted(term_ptr, lo + SLICE_POSTINGS, side="right")) - 1
         t1 = min(max(t1, t0 + 1), n_terms)
-        hi = int(term_ptr[t1])
-        lengths = np.diff(term_ptr[t0 : t1 + 1])
-        if live is None:
-            kept = lengths
-        else:
-            cum = np.zeros(hi - lo + 1, np.int64)
-            np.cumsum(live[post_doc[lo:hi]], out=cum[1:])
-            ends = term_ptr[t0 + 1 : t1 + 1] - lo
-            kept = cum[ends] - cum[ends - lengths]
-        yield t0, t1, lo, hi, kept
+        yield t0, t1, lo, int(term_ptr[t1])
         t0 = t1
